@@ -1,0 +1,118 @@
+"""DuckDB access: the SQL files, schema set-up, idempotent cycle writes and atomic publication.
+
+Stages write their rows for a cycle into `draft.<table>`; `publish_cycle` then replaces that
+cycle's rows in every `sop.<table>` inside one transaction. A run that fails or is killed part-way
+therefore never leaves a half-written cycle in `sop.*`: readers see the previous complete plan.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from sop_pipeline.settings import PROJECT_ROOT
+
+SQL_DIR = PROJECT_ROOT / "sql"
+
+# Tables published per cycle, in the order publish_cycle copies them.
+PLAN_TABLES = (
+    "demand_history",
+    "forecast",
+    "forecast_accuracy",
+    "forecast_model_params",
+    "new_product_plan",
+    "demand_plan",
+    "production_plan",
+    "strategy_comparison",
+    "inventory_plan",
+    "operating_plan",
+    "plan_runs",
+)
+
+
+@lru_cache(maxsize=None)
+def sql_text(name: str) -> str:
+    """The text of `sql/<name>.sql`."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def quote_ident(name: str) -> str:
+    """A safely quoted SQL identifier (a user's column name may hold anything)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s: float = 0.5):
+    """Open the database; wait briefly while another process holds its lock."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(retries + 1):
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == retries:
+                raise
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
+def ensure_schema(conn) -> None:
+    """Create the raw, draft and sop tables if they do not exist yet."""
+    conn.execute(sql_text("create_raw"))
+    for schema in ("draft", "sop"):
+        conn.execute(sql_text("create_tables").format(schema=schema))
+
+
+@contextmanager
+def transaction(conn) -> Iterator:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def replace_cycle(conn, table: str, cycle: date, frame, schema: str = "draft") -> int:
+    """Replace one cycle's rows of `schema.table` with `frame` (Polars, pandas or Arrow), atomically.
+
+    Columns are matched by name, so a frame missing a nullable column leaves it NULL and a frame with
+    an unknown column is an error rather than silently dropped.
+    """
+    target = f"{schema}.{table}"
+    with transaction(conn):
+        conn.execute(f"DELETE FROM {target} WHERE plan_cycle = $c", {"c": cycle})
+        if len(frame):
+            conn.register("_incoming", frame)
+            try:
+                conn.execute(f"INSERT INTO {target} BY NAME SELECT $c::DATE AS plan_cycle, * FROM _incoming",
+                             {"c": cycle})
+            finally:
+                conn.unregister("_incoming")
+    return len(frame)
+
+
+def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> dict[str, int]:
+    """Copy one cycle's draft rows of every plan table into `sop.*` in a single transaction."""
+    counts: dict[str, int] = {}
+    with transaction(conn):
+        for table in tables:
+            conn.execute(f"DELETE FROM sop.{table} WHERE plan_cycle = $c", {"c": cycle})
+            conn.execute(f"INSERT INTO sop.{table} SELECT * FROM draft.{table} WHERE plan_cycle = $c", {"c": cycle})
+            counts[table] = conn.execute(f"SELECT count(*) FROM sop.{table} WHERE plan_cycle = $c",
+                                         {"c": cycle}).fetchone()[0]
+    return counts
+
+
+def read_cycle(conn, table: str, cycle: date, schema: str = "draft"):
+    """One cycle's rows of a table as a Polars frame (without the plan_cycle column)."""
+    frame = conn.execute(f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c",
+                         {"c": cycle}).pl()
+    return frame

@@ -1,0 +1,19 @@
+"""All Dagster definitions of the project, in one place (`dagster dev` finds them via pyproject)."""
+
+import dagster as dg
+
+from sop_pipeline.defs.ingest import assets as ingest_assets
+from sop_pipeline.defs.ingest import checks as ingest_checks
+from sop_pipeline.defs.jobs import monthly_cycle_job, monthly_cycle_schedule
+from sop_pipeline.defs.publish import assets as publish_assets
+from sop_pipeline.defs.resources import default_resources
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([ingest_assets, publish_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
+    jobs=[monthly_cycle_job],
+    schedules=[monthly_cycle_schedule],
+    resources=default_resources(),
+    # DuckDB allows one writing process: steps run in the run's own process, one after another.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,44 @@
+"""Resources shared by every stage: the settings file and the plan database."""
+
+
+import os
+from contextlib import contextmanager
+from datetime import date
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from sop_pipeline import db
+from sop_pipeline.settings import DEFAULT_DB, DEMO_SETTINGS, Settings, load_settings
+
+
+class SopSettings(dg.ConfigurableResource):
+    """The planning settings (`sop.yaml`), validated once per run."""
+
+    config_path: str
+
+    def load(self) -> Settings:
+        return load_settings(self.config_path)
+
+
+class PlanDatabase(DuckDBResource):
+    """The DuckDB file holding raw, draft and published (`sop.*`) tables."""
+
+    @contextmanager
+    def connect(self):
+        with self.get_connection() as conn:
+            db.ensure_schema(conn)
+            yield conn
+
+
+def default_resources() -> dict:
+    """Resources for `Definitions`: paths come from SOP_CONFIG / SOP_DB, else the demo defaults."""
+    return {
+        "sop_settings": SopSettings(config_path=os.environ.get("SOP_CONFIG", str(DEMO_SETTINGS))),
+        "database": PlanDatabase(database=os.environ.get("SOP_DB", str(DEFAULT_DB))),
+    }
+
+
+def cycle_of(context) -> date:
+    """The plan cycle (first day of the month) of a partitioned run."""
+    return date.fromisoformat(context.partition_key)

@@ -1,0 +1,201 @@
+"""Sales-history ingest: the user's CSV or Parquet files, read by DuckDB's own readers.
+
+Structural problems (no such file, empty or binary file, a mapped column that is not there) stop
+the load with an `InputDataError`. Content problems (a date that does not parse, units that are not
+numbers, ...) are loaded as NULLs beside the original text and caught by the data checks, which
+can then report every kind of problem with example rows at once.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from sop_pipeline.db import quote_ident, sql_text
+from sop_pipeline.errors import InputDataError
+from sop_pipeline.settings import SalesSettings, Settings
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+ALL_LABEL = "all"  # the series name used where the files have no family or SKU column
+
+
+@dataclass(frozen=True)
+class SalesSource:
+    files: tuple[str, ...]
+    kind: str  # "csv" | "parquet"
+
+
+def _kind_of(path: str) -> str | None:
+    lower = path.lower()
+    if lower.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(CSV_SUFFIXES):
+        return "csv"
+    return None
+
+
+def resolve_sales_files(path: Path) -> SalesSource:
+    """The files behind `sales.path`: a file, a glob or a folder of CSV or Parquet files."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        files = sorted(f for f in globlib.glob(text, recursive=True) if os.path.isfile(f))
+        if not files:
+            raise InputDataError("No sales files match the pattern", where=f"sales.path = {text}",
+                                 fix="Check the folder and the pattern in sop.yaml")
+    elif path.is_dir():
+        files = sorted(str(p) for p in path.rglob("*") if p.is_file() and _kind_of(str(p)))
+        if not files:
+            raise InputDataError("The sales folder holds no CSV or Parquet files", where=str(path),
+                                 fix="Put the sales files (.csv or .parquet) in it or point sales.path at them")
+    elif path.is_file():
+        files = [str(path)]
+    else:
+        raise InputDataError("The sales file does not exist", where=str(path),
+                             fix="Check sales.path in sop.yaml (relative paths start at the settings file's folder)")
+
+    kinds = {_kind_of(f) or "csv" for f in files}  # an unknown suffix is read as CSV, and checked as text
+    if len(kinds) > 1:
+        raise InputDataError("The sales files mix CSV and Parquet", where=", ".join(files[:4]),
+                             fix="Point sales.path at files of one format")
+    kind = kinds.pop()
+    for f in files:
+        _check_file_looks_right(f, kind)
+    return SalesSource(tuple(files), kind)
+
+
+def _check_file_looks_right(path: str, kind: str) -> None:
+    size = os.path.getsize(path)
+    if size == 0:
+        raise InputDataError("The sales file is empty", where=path,
+                             fix="Export the sales history again; the file has no header and no rows")
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    if kind == "parquet":
+        if not head.startswith(b"PAR1"):
+            raise InputDataError("The file is not a Parquet file", where=path,
+                                 fix="Export it as Parquet or CSV with the right file extension")
+        return
+    if path.lower().endswith(".gz"):
+        return
+    if b"\x00" in head:
+        raise InputDataError("The sales file is binary, not CSV text", where=path,
+                             fix="Export the sales history as CSV (UTF-8 text) or Parquet")
+
+
+def _reader_sql(source: SalesSource, sales: SalesSettings) -> tuple[str, dict]:
+    params: dict = {"files": list(source.files)}
+    if source.kind == "parquet":
+        return "read_parquet($files, filename=true, union_by_name=true)", params
+    options = "header=true, all_varchar=true, filename=true, union_by_name=true, quote='\"', escape='\"'"
+    if sales.delimiter:
+        options += ", delim=$delim"
+        params["delim"] = sales.delimiter
+    return f"read_csv($files, {options})", params
+
+
+def source_columns(conn, source: SalesSource, sales: SalesSettings) -> list[str]:
+    reader, params = _reader_sql(source, sales)
+    try:
+        rows = conn.execute(f"DESCRIBE SELECT * FROM {reader}", params).fetchall()
+    except duckdb.Error as exc:
+        raise InputDataError(f"DuckDB could not read the sales file: {_first_line(exc)}",
+                             where=", ".join(source.files[:3]),
+                             fix="Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
+    return [r[0] for r in rows if r[0] != "filename"]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300]
+
+
+def _column_expr(mapped: str | None, available: list[str], key: str, required: bool, files, default_sql="NULL"):
+    if mapped is None:
+        if required:
+            raise InputDataError(f"sales.columns.{key} must name a column", where="sop.yaml")
+        return default_sql
+    if mapped not in available:
+        near = [c for c in available if c.lower() == mapped.lower()]
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise InputDataError(
+            f"The sales file has no column {mapped!r} (mapped by sales.columns.{key}); it has: "
+            + ", ".join(repr(c) for c in available[:20]),
+            where=", ".join(files[:3]),
+            fix=f"Set sales.columns.{key} in sop.yaml to the file's column name.{hint}",
+        )
+    return quote_ident(mapped)
+
+
+def load_sales(conn, settings: Settings, cycle: date) -> dict:
+    """Replace `raw.sales_history` rows of the cycle with the sales files' rows.
+
+    Returns a summary (files, rows) for the run's metadata.
+    """
+    sales = settings.sales
+    source = resolve_sales_files(settings.sales_path)
+    available = source_columns(conn, source, sales)
+    cols = sales.columns
+    slots = {
+        "date": _column_expr(cols.date, available, "date", True, source.files),
+        "units": _column_expr(cols.units, available, "units", True, source.files),
+        "sku": _column_expr(cols.sku, available, "sku", False, source.files, f"'{ALL_LABEL}'"),
+        "family": _column_expr(cols.family, available, "family", False, source.files, f"'{ALL_LABEL}'"),
+        "revenue": _column_expr(cols.revenue, available, "revenue", False, source.files),
+    }
+    reader, params = _reader_sql(source, sales)
+    if sales.date_format:
+        parse_date = "TRY_STRPTIME(d, $date_format)::DATE"
+        params["date_format"] = sales.date_format
+    else:
+        parse_date = "coalesce(TRY_CAST(d AS DATE), TRY_CAST(d AS TIMESTAMP)::DATE)"
+    statement = sql_text("raw_sales_load").format(reader=reader, parse_date=parse_date, **slots)
+    params["plan_cycle"] = cycle
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
+        conn.execute(statement, params)
+    except duckdb.Error as exc:
+        conn.execute("ROLLBACK")
+        raise InputDataError(f"DuckDB could not read the sales files: {_first_line(exc)}",
+                             where=", ".join(source.files[:3]),
+                             fix="Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting") from None
+    conn.execute("COMMIT")
+    rows = conn.execute("SELECT count(*) FROM raw.sales_history WHERE plan_cycle = $c", {"c": cycle}).fetchone()[0]
+    return {"files": list(source.files), "rows": int(rows), "format": source.kind}
+
+
+def last_sales_month(settings: Settings) -> date:
+    """The first day of the last month with a parseable sale (for the default plan cycle)."""
+    conn = duckdb.connect()
+    try:
+        conn.execute(sql_text("create_raw"))
+        load_sales(conn, settings, date(1900, 1, 1))
+        value = conn.execute("SELECT date_trunc('month', max(sale_date))::DATE FROM raw.sales_history").fetchone()[0]
+    finally:
+        conn.close()
+    if value is None:
+        raise InputDataError("No sale in the sales history has a readable date",
+                             where=str(settings.sales_path),
+                             fix="Set sales.date_format in sop.yaml (e.g. \"%m/%d/%Y\") or pass --cycle")
+    return value
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def default_cycle(settings: Settings) -> date:
+    """DESIGN.md: the cycle is the month after the last month of sales history."""
+    return next_month(last_sales_month(settings))
+
+
+def raw_batches(conn, cycle: date, rows: int):
+    """Yield the cycle's raw rows as pandas chunks of at most `rows` rows (bounded memory)."""
+    reader = conn.execute(sql_text("raw_sales_batches"), {"plan_cycle": cycle}).to_arrow_reader(rows)
+    for batch in reader:
+        yield batch.to_pandas(date_as_object=False)

@@ -1,0 +1,166 @@
+"""The settings file (`sop.yaml`): its schema, defaults and validation.
+
+Validation happens before any work starts and reports every problem at once, each with its key
+path (for example `forecast.horizon_months`), so a planner fixes the file in one go.
+Relative paths resolve against the settings file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sop_pipeline.errors import SettingsError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_ROOT.parent
+DEMO_SETTINGS = PROJECT_ROOT / "assets" / "demo" / "sop.yaml"
+DEFAULT_DB = Path("data") / "sop.duckdb"
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos ("horizon_month"): reject them rather than ignore them.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SalesColumns(_Strict):
+    """Source column names in the user's files (the pipeline's name: the user's name)."""
+
+    date: str = "date"
+    sku: str | None = "sku"
+    family: str | None = "family"
+    units: str = "units"
+    revenue: str | None = "revenue"
+
+
+class SalesSettings(_Strict):
+    path: str = Field(description="a file, a glob or a folder of CSV or Parquet files")
+    columns: SalesColumns = SalesColumns()
+    date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"')
+    allow_returns: bool = Field(False, description="negative units (returns) are allowed")
+    delimiter: str | None = Field(None, description="CSV delimiter; null = detect")
+
+    @field_validator("path")
+    @classmethod
+    def _path_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a file, a glob or a folder")
+        return value
+
+
+class ForecastSettings(_Strict):
+    horizon_months: int = Field(18, ge=1, le=120)
+    approach: Literal["top_down", "bottom_up", "best"] = "best"
+    backtest_months: int = Field(12, ge=1, le=60)
+    workers: int | Literal["auto"] = "auto"
+    executor: Literal["local", "dask"] = "local"
+    dask_address: str | None = None
+    seasonality_mode: Literal["additive", "multiplicative"] = "additive"
+    changepoint_prior_scale: float = Field(0.05, gt=0, le=10)
+    seasonality_prior_scale: float = Field(10.0, gt=0, le=100)
+    country_holidays: str | None = Field(None, description="country code for Prophet's holidays, e.g. US")
+    interval_width: float = Field(0.8, gt=0, lt=1, description="width of the yhat_lower..yhat_upper band")
+    min_history_months: int = Field(24, ge=1, description="SKUs with less history take a share of the family")
+    min_nonzero_months: int = Field(12, ge=1, description="SKUs with fewer selling months take a share")
+    share_months: int = Field(12, ge=1, description="months of history that set a SKU's share of its family")
+    inactive_after_months: int = Field(6, ge=1, description="SKUs with no sales for this long are forecast zero")
+    warm_start: bool = True
+
+    @field_validator("workers")
+    @classmethod
+    def _positive_workers(cls, value):
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be a positive whole number or 'auto'")
+        return value
+
+    def resolved_workers(self) -> int:
+        return os.cpu_count() or 1 if self.workers == "auto" else int(self.workers)
+
+
+class PlanningSettings(_Strict):
+    strategy: Literal["level", "chase", "optimal"] = "optimal"
+    service_level: float = Field(0.95, gt=0.5, lt=1)
+    shared_capacity: float | None = Field(None, gt=0, description="plant hours per period shared by all families")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="problem parameters for every family")
+    families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-family overrides")
+
+
+class Settings(_Strict):
+    sales: SalesSettings
+    forecast: ForecastSettings = ForecastSettings()
+    planning: PlanningSettings = PlanningSettings()
+    new_products: str | None = None
+    adjustments: str | None = None
+
+    # Set by `load_settings`, not by the file.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    def resolve(self, path: str | None) -> Path | None:
+        """A path from the settings file, relative to the settings file's folder."""
+        if path is None:
+            return None
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def sales_path(self) -> Path:
+        return self.resolve(self.sales.path)  # type: ignore[return-value]
+
+    def fingerprint(self) -> str:
+        """A stable hash of the settings as written, for `sop.plan_runs.settings_hash`."""
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _format_loc(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = None) -> Settings:
+    """Validate a settings mapping, listing every problem with its key path."""
+    if not isinstance(data, dict):
+        raise SettingsError(
+            "The settings file is not a mapping of sections (sales, forecast, planning, ...)",
+            where=source,
+            fix="Start from assets/demo/sop.yaml",
+        )
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"  - {_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise SettingsError(
+            f"The settings file has {len(problems)} problem(s):\n" + "\n".join(problems) + "\n",
+            where=source,
+            fix="Correct these keys and run again; see the README's settings section",
+        ) from None
+    settings.base_dir = base_dir or Path(".")
+    return settings
+
+
+def load_settings(path: str | os.PathLike) -> Settings:
+    """Read and validate `sop.yaml`."""
+    path = Path(path)
+    if not path.exists():
+        raise SettingsError("The settings file does not exist", where=str(path),
+                            fix="Pass --config with the path of your sop.yaml")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise SettingsError("The settings file is not UTF-8 text", where=str(path),
+                            fix="Save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        raise SettingsError(f"The settings file is not valid YAML: {getattr(exc, 'problem', exc)}",
+                            where=where, fix="Fix the YAML syntax") from None
+    settings = parse_settings(data, source=str(path), base_dir=path.resolve().parent)
+    settings.source_path = path.resolve()
+    return settings

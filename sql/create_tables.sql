@@ -1,0 +1,79 @@
+-- The plan tables, created in two schemas with the same shape:
+--   draft.*  each stage writes its rows for the cycle being planned (not for readers);
+--   sop.*    the published plans, one version per plan_cycle, replaced only by publish_cycle.
+-- {schema} is 'draft' or 'sop'. Every table carries plan_cycle (first day of the cycle month).
+CREATE SCHEMA IF NOT EXISTS {schema};
+
+CREATE TABLE IF NOT EXISTS {schema}.demand_history (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, sku VARCHAR NOT NULL, month DATE NOT NULL,
+    units DOUBLE NOT NULL, revenue DOUBLE NOT NULL, order_lines BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.forecast (
+    plan_cycle DATE NOT NULL, level VARCHAR NOT NULL, series_key VARCHAR NOT NULL, family VARCHAR,
+    sku VARCHAR, month DATE NOT NULL, method VARCHAR NOT NULL,
+    yhat DOUBLE NOT NULL, yhat_lower DOUBLE NOT NULL, yhat_upper DOUBLE NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.forecast_accuracy (
+    plan_cycle DATE NOT NULL, level VARCHAR NOT NULL, series_key VARCHAR NOT NULL, family VARCHAR,
+    method VARCHAR NOT NULL, wape DOUBLE, mape DOUBLE, bias DOUBLE, mase DOUBLE, n_points BIGINT
+);
+
+-- Fitted Prophet parameters per series: next cycle's fits start from them (warm start).
+CREATE TABLE IF NOT EXISTS {schema}.forecast_model_params (
+    plan_cycle DATE NOT NULL, series_id VARCHAR NOT NULL, params_json VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.new_product_plan (
+    plan_cycle DATE NOT NULL, product VARCHAR NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    launch_month DATE, months_since_launch INTEGER, analog VARCHAR, planned_units DOUBLE,
+    cannibalized_units DOUBLE, unit_price DOUBLE, planned_revenue DOUBLE, labor_hours_required DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.demand_plan (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, sku VARCHAR NOT NULL, month DATE NOT NULL,
+    statistical_forecast DOUBLE, new_product_units DOUBLE, cannibalized_units DOUBLE,
+    adjustment_units DOUBLE, planned_units DOUBLE NOT NULL, unit_price DOUBLE, planned_revenue DOUBLE,
+    adjustment_reasons VARCHAR
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.production_plan (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, strategy VARCHAR NOT NULL, month DATE NOT NULL,
+    demand DOUBLE, working_days DOUBLE, workforce DOUBLE, hires DOUBLE, layoffs DOUBLE,
+    regular_units DOUBLE, overtime_units DOUBLE, overtime_hours DOUBLE, subcontract_units DOUBLE,
+    ending_inventory DOUBLE, backlog DOUBLE, safety_stock DOUBLE, safety_stock_shortfall DOUBLE,
+    regular_hours DOUBLE, idle_hours DOUBLE,
+    regular_labor_cost DOUBLE, overtime_cost DOUBLE, hiring_cost DOUBLE, layoff_cost DOUBLE,
+    holding_cost DOUBLE, backlog_cost DOUBLE, material_cost DOUBLE, subcontract_cost DOUBLE,
+    total_cost DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.strategy_comparison (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, strategy VARCHAR NOT NULL,
+    total_cost DOUBLE, regular_labor_cost DOUBLE, overtime_cost DOUBLE, hiring_cost DOUBLE,
+    layoff_cost DOUBLE, holding_cost DOUBLE, backlog_cost DOUBLE, material_cost DOUBLE,
+    subcontract_cost DOUBLE, units_short DOUBLE, solver_status VARCHAR, chosen BOOLEAN NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.inventory_plan (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, sku VARCHAR NOT NULL, month DATE NOT NULL,
+    beginning_inventory DOUBLE, production DOUBLE, demand DOUBLE, ending_inventory DOUBLE,
+    backlog DOUBLE, safety_stock DOUBLE, months_of_supply DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.operating_plan (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    headcount DOUBLE, hires DOUBLE, layoffs DOUBLE,
+    regular_hours DOUBLE, overtime_hours DOUBLE, subcontract_units DOUBLE,
+    regular_labor_cost DOUBLE, overtime_cost DOUBLE, hiring_cost DOUBLE, layoff_cost DOUBLE,
+    labor_cost DOUBLE, material_cost DOUBLE, subcontract_cost DOUBLE, holding_cost DOUBLE,
+    backlog_cost DOUBLE, total_cost DOUBLE, planned_units DOUBLE, planned_revenue DOUBLE,
+    gross_margin DOUBLE
+);
+
+CREATE TABLE IF NOT EXISTS {schema}.plan_runs (
+    plan_cycle DATE NOT NULL, run_id VARCHAR NOT NULL, settings_hash VARCHAR, input_rows BIGINT,
+    input_files VARCHAR, forecast_approach VARCHAR, strategy VARCHAR, solver_status VARCHAR,
+    created_at TIMESTAMP NOT NULL
+);

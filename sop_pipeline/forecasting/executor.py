@@ -1,0 +1,85 @@
+"""Run many fits: in this process, in a local process pool, or on a Dask cluster.
+
+One fit function (`fitting.fit_chunk`) for every executor; only the map differs. Work goes out in
+chunks so pickling and scheduling cost little per series, and results come back as chunks finish
+so the progress callback moves while the pool works.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from sop_pipeline.errors import SettingsError
+from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig, fit_chunk, init_worker
+
+Progress = Callable[[int, int, str], None]
+MAX_CHUNK = 8          # series per task: small enough to balance 2 workers, large enough to amortise
+CHUNKS_PER_WORKER = 4
+
+
+def chunked(tasks: list[FitTask], workers: int) -> list[list[FitTask]]:
+    size = max(1, min(MAX_CHUNK, math.ceil(len(tasks) / (workers * CHUNKS_PER_WORKER))))
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+
+
+def _report(results: Iterable[list[FitResult]], total: int, progress: Progress | None):
+    done, out = 0, {}
+    for chunk in results:
+        for result in chunk:
+            out[result.key] = result
+        done += len(chunk)
+        if progress is not None and chunk:
+            progress(done, total, chunk[-1].key)
+    return out
+
+
+def run_fits(
+    tasks: list[FitTask],
+    config: ProphetConfig,
+    workers: int,
+    executor: str = "local",
+    dask_address: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, FitResult]:
+    """Fit every task; returns results by task key."""
+    if not tasks:
+        return {}
+    chunks = chunked(tasks, workers)
+    total = len(tasks)
+    if executor == "dask":
+        return _run_dask(chunks, config, total, dask_address, progress)
+    if workers <= 1 or len(chunks) == 1:
+        # No pool for one worker: a process start costs more than a few fits.
+        init_worker()
+        return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)
+    # spawn: a clean interpreter per worker (no forked threads or locks from the caller's process).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context, initializer=init_worker) as pool:
+        futures = [pool.submit(fit_chunk, chunk, config) for chunk in chunks]
+        return _report((future.result() for future in as_completed(futures)), total, progress)
+
+
+def _run_dask(chunks, config, total, dask_address, progress) -> dict[str, FitResult]:
+    if not dask_address:
+        raise SettingsError(
+            "forecast.executor is 'dask' but no scheduler address is set",
+            where="forecast.dask_address",
+            fix="Set forecast.dask_address (e.g. tcp://scheduler:8786) or use executor: local",
+        )
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    try:
+        client = Client(dask_address, timeout="30s", set_as_default=False)
+    except OSError as exc:
+        raise SettingsError(
+            f"Cannot reach the Dask scheduler: {exc}",
+            where=f"forecast.dask_address = {dask_address}",
+            fix="Start the scheduler and workers, or correct the address, or use executor: local",
+        ) from None
+    with client:
+        futures = [client.submit(fit_chunk, chunk, config, pure=False) for chunk in chunks]
+        return _report((future.result() for future in dask_completed(futures)), total, progress)

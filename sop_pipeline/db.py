@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import polars as pl
 
 from sop_pipeline.settings import PROJECT_ROOT
 
@@ -111,8 +112,11 @@ def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> d
     return counts
 
 
-def read_cycle(conn, table: str, cycle: date, schema: str = "draft"):
+def query_pl(conn, statement: str, params: dict | None = None) -> pl.DataFrame:
+    """A query's result as a Polars frame (through Arrow, no pandas in between)."""
+    return pl.from_arrow(conn.execute(statement, params or {}).to_arrow_table())
+
+
+def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataFrame:
     """One cycle's rows of a table as a Polars frame (without the plan_cycle column)."""
-    frame = conn.execute(f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c",
-                         {"c": cycle}).pl()
-    return frame
+    return query_pl(conn, f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c", {"c": cycle})

@@ -50,7 +50,7 @@ def raw_sales_history(context: dg.AssetExecutionContext, sop_settings: SopSettin
 def demand_history(context: dg.AssetExecutionContext, database: PlanDatabase) -> dg.MaterializeResult:
     cycle = cycle_of(context)
     with database.connect() as conn:
-        monthly = conn.execute(db.sql_text("demand_history_monthly"), {"plan_cycle": cycle}).pl()
+        monthly = db.query_pl(conn, db.sql_text("demand_history_monthly"), {"plan_cycle": cycle})
         db.replace_cycle(conn, "demand_history", cycle, monthly.drop("plan_cycle"))
     families = monthly["family"].n_unique() if monthly.height else 0
     skus = monthly.select(["family", "sku"]).unique().height if monthly.height else 0

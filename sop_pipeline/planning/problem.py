@@ -178,9 +178,9 @@ def _messages(exc: ValidationError, where_of) -> list[str]:
         loc = tuple(p for p in err["loc"] if p not in ("function-after",))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "greater_than_equal":
-            msg = f"must be >= {err['ctx']['ge']}"
+            msg = f"must be >= {err['ctx']['ge']:g}"
         elif err["type"] == "greater_than":
-            msg = f"must be > {err['ctx']['gt']}"
+            msg = f"must be > {err['ctx']['gt']:g}"
         elif err["type"] == "missing":
             msg = "is required"
         elif err["type"] == "extra_forbidden":

@@ -1,0 +1,151 @@
+"""Hand-worked small plans for each strategy definition (DESIGN.md, "Aggregate-planning problem").
+
+Every case makes 10 units per worker per period (8 h/day x 10 days / 8 h per unit) unless stated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sop_pipeline.planning import PLAN_COLUMNS, plan, plan_families, resource_requirements
+from tests.planning_cases import problem
+
+BASE = dict(workforce={"initial": 20}, inventory={"initial": 50, "ending_min": 30},
+            costs={"regular_wage_per_hour": 1, "holding_per_unit_period": 1, "layoff_per_worker": 3})
+
+
+def test_level_continuous():
+    """Need by period end: 100-50=50, 400-50=350, 600-50+30=580 units over 10, 20, 30 units per
+    worker -> 5, 17.5, 19.33: one workforce of 58/3 for the whole horizon, working flat out."""
+    result = plan(problem([100, 300, 200], **BASE), "level")
+    f = result.periods
+    assert list(f.columns) == PLAN_COLUMNS
+    assert np.allclose(f["workforce"], 58 / 3)
+    assert np.allclose(f["layoffs"], [20 - 58 / 3, 0, 0]) and (f["hires"] == 0).all()
+    assert np.allclose(f["ending_inventory"], [430 / 3, 110 / 3, 30])
+    assert (f["backlog"] == 0).all() and (f["overtime_units"] == 0).all() and (f["subcontract_units"] == 0).all()
+    # $1 per paid regular hour (80 per worker), $1 per unit held, $3 per layoff.
+    expected = 58 / 3 * 80 * 3 + (430 / 3 + 110 / 3 + 30) + 3 * (20 - 58 / 3)
+    assert result.total_cost == pytest.approx(expected, abs=0.005)
+    assert result.total_cost == pytest.approx(f["total_cost"].sum(), abs=0.005)
+
+
+def test_level_whole_workers_idle_or_stock():
+    """Rounded up to 20 workers (200 a period). With idle time allowed they make only what is needed,
+    as late as possible (180, 200, 200; 160 idle hours in P1); without, all 200 go to stock."""
+    whole = {**BASE, "workforce": {"initial": 20, "integer": True}}
+    idle = plan(problem([100, 300, 200], **whole), "level").periods
+    assert (idle["workforce"] == 20).all()
+    assert list(idle["regular_units"]) == [180, 200, 200]
+    assert list(idle["ending_inventory"]) == [130, 30, 30]
+    assert list(idle["idle_hours"]) == [160, 0, 0]
+    busy = plan(problem([100, 300, 200], **whole, production={"allow_idle": False}), "level").periods
+    assert list(busy["ending_inventory"]) == [150, 50, 50]
+    assert (busy["idle_hours"] == 0).all()
+
+
+def test_level_respects_initial_backlog():
+    """An initial backlog of 40 must be made good too: (100+40)/10 = 14 workers."""
+    result = plan(problem([100], workforce={"initial": 0}, inventory={"initial_backlog": 40}), "level")
+    assert result.periods["workforce"].iloc[0] == pytest.approx(14)
+    assert result.periods["backlog"].iloc[0] == 0
+
+
+def test_chase_continuous():
+    """Each period's net need: 100-50=50, 300, 200+30=230 -> 5, 30, 23 workers; no stock carried
+    except the ending target."""
+    f = plan(problem([100, 300, 200], **BASE), "chase").periods
+    assert np.allclose(f["workforce"], [5, 30, 23])
+    assert np.allclose(f["hires"], [0, 25, 0]) and np.allclose(f["layoffs"], [15, 0, 7])
+    assert np.allclose(f["ending_inventory"], [0, 0, 30])
+
+
+def test_chase_whole_workers():
+    """Needs 55, then 300-surplus, then 200+30-surplus units. Rounded up: 5.5 -> 6 workers. Without
+    idle time the 5 extra units carry over (needs 295 -> 30 workers, 225 -> 23); with idle time
+    they are not made (needs 300 -> 30, 230 -> 23)."""
+    sections = dict(workforce={"initial": 20, "integer": True}, inventory={"initial": 50, "ending_min": 30})
+    busy = plan(problem([105, 300, 200], **sections, production={"allow_idle": False}), "chase").periods
+    assert list(busy["workforce"]) == [6, 30, 23]
+    assert list(busy["ending_inventory"]) == [5, 5, 35]
+    idle = plan(problem([105, 300, 200], **sections), "chase").periods
+    assert list(idle["workforce"]) == [6, 30, 23]
+    assert list(idle["regular_units"]) == [55, 300, 230]
+    assert list(idle["idle_hours"]) == [40, 0, 0]
+
+
+def test_chase_floor_is_workforce_min():
+    f = plan(problem([0, 100], workforce={"initial": 0, "min": 4}), "chase").periods
+    assert list(f["workforce"]) == [4, 10]
+    assert list(f["ending_inventory"]) == [0, 0]
+
+
+def test_optimal_prefers_stock_then_overtime():
+    """5 fixed workers make 50 a period; demand 30 then 80. Build 20 ahead ($1 each held), then 10
+    on overtime (8 h x $2 = $16 each, within 5 x 16 = 80 hours) rather than subcontract ($20):
+    20 + 160 = $180."""
+    result = plan(problem([30, 80], workforce={"initial": 5, "min": 5, "max": 5},
+                          production={"max_overtime_hours_per_worker": 16, "max_subcontract_units": None},
+                          costs={"holding_per_unit_period": 1, "overtime_wage_per_hour": 2,
+                                 "subcontract_per_unit": 20}), "optimal")
+    f = result.periods
+    assert list(f["ending_inventory"]) == [20, 0]
+    assert list(f["overtime_units"]) == [0, 10] and list(f["overtime_hours"]) == [0, 80]
+    assert result.total_cost == pytest.approx(180)
+
+
+def test_optimal_backlog_when_cheaper_than_stock():
+    """5 fixed workers make 50 a period; 100 are due in P2. The 50 P2 cannot make come either from P1
+    (held one period, $4 each) or from P3 (backlogged one period, $1 each): the plan backlogs them."""
+    result = plan(problem([0, 100, 0], workforce={"initial": 5, "min": 5, "max": 5},
+                          costs={"holding_per_unit_period": 4, "backlog_per_unit_period": 1}), "optimal")
+    assert list(result.periods["backlog"]) == [0, 50, 0]
+    assert result.units_short == 50
+    assert result.total_cost == pytest.approx(50)
+
+
+def test_safety_stock_is_a_soft_floor():
+    """Holding a unit costs $1; a unit below safety stock costs the penalty. At $3 the plan holds the
+    5 units of safety stock; at $0.5 it runs below and the penalty is reported apart from cost."""
+    sections = dict(workforce={"initial": 2, "min": 2, "max": 2},
+                    inventory={"safety_stock": [5, 0]})
+    held = plan(problem([10, 10], **sections, costs={"holding_per_unit_period": 1,
+                                                     "safety_stock_shortfall_per_unit": 3}), "optimal")
+    assert list(held.periods["ending_inventory"]) == [5, 0]
+    assert held.total_cost == pytest.approx(5) and held.safety_stock_penalty == 0
+    short = plan(problem([10, 10], **sections, costs={"holding_per_unit_period": 1,
+                                                      "safety_stock_shortfall_per_unit": 0.5}), "optimal")
+    assert list(short.periods["safety_stock_shortfall"]) == [5, 0]
+    assert short.total_cost == 0 and short.safety_stock_penalty == pytest.approx(2.5)
+
+
+def _single_period(**costs):
+    # One worker, 100 hours, 1 hour per unit: 100 units of regular capacity; subcontracting unlimited.
+    return problem([100], working_days=1, workforce={"initial": 1, "min": 1, "max": 1, "hours_per_day": 100},
+                   production={"labor_hours_per_unit": 1, "max_subcontract_units": None},
+                   costs={"material_per_unit": 1, "subcontract_per_unit": 5, **costs})
+
+
+def test_shared_capacity_couples_families():
+    """Two families each able to make 100 in-house ($1) or subcontract ($5). 150 shared plant hours
+    force 50 units out: 150 x $1 + 50 x $5 = $400, against $200 without the limit."""
+    families = {"A": _single_period(), "B": _single_period()}
+    free = plan_families(families, "optimal")
+    assert sum(r.total_cost for r in free.values()) == pytest.approx(200)
+    shared = plan_families(families, "optimal", shared_capacity_hours=150)
+    assert sum(r.total_cost for r in shared.values()) == pytest.approx(400)
+    hours = resource_requirements(families, shared)
+    total = hours[hours["family"] == "ALL"]
+    assert total["hours_needed"].iloc[0] == pytest.approx(150)
+    assert total["demand_hours"].iloc[0] == pytest.approx(200)
+    assert set(hours["family"]) == {"A", "B", "ALL"}
+
+
+def test_plan_families_level_and_chase_per_family():
+    families = {"A": problem([100, 300], workforce={"initial": 0}), "B": problem([50, 50], workforce={"initial": 0})}
+    level = plan_families(families, "level")
+    assert level["A"].periods["workforce"].iloc[0] == pytest.approx(20)
+    assert level["B"].periods["workforce"].iloc[0] == pytest.approx(5)
+    chase = plan_families(families, "chase")
+    assert list(chase["A"].periods["workforce"]) == [10, 30]

@@ -195,16 +195,25 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None):
     return problem, variables
 
 
+_BANNER_SHOWN = False
+
+
 @contextlib.contextmanager
 def _quiet_stdout():
-    """HiGHS prints a banner on C-level stdout; keep stdout clean for `plan --json`."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
+    """HiGHS prints a banner on C-level stdout the first time a solver is made in a process; keep
+    stdout clean for `plan --json`. Only that first solve is silenced, so other output is untouched."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
         yield
         return
+    _BANNER_SHOWN = True
+    fd = 1  # the C library writes to file descriptor 1, whatever Python's sys.stdout is
     sys.stdout.flush()
-    saved = os.dup(fd)
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no stdout at all
+        yield
+        return
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), fd)

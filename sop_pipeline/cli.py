@@ -127,7 +127,7 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name in db.PLAN_TABLES:
-            rows = conn.execute(f"SELECT count(*) FROM sop.{name} WHERE plan_cycle = $c", {"c": cycle}).fetchone()[0]
+            rows = conn.execute(f"SELECT count(*) FROM sop.{name} WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
             table.add_row(f"sop.{name}", f"{rows:,}")
     finally:
         conn.close()

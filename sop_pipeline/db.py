@@ -108,13 +108,13 @@ def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> d
             conn.execute(f"DELETE FROM sop.{table} WHERE plan_cycle = $c", {"c": cycle})
             conn.execute(f"INSERT INTO sop.{table} SELECT * FROM draft.{table} WHERE plan_cycle = $c", {"c": cycle})
             counts[table] = conn.execute(f"SELECT count(*) FROM sop.{table} WHERE plan_cycle = $c",
-                                         {"c": cycle}).fetchone()[0]
+                                         {"c": cycle}).fetchall()[0][0]
     return counts
 
 
 def query_pl(conn, statement: str, params: dict | None = None) -> pl.DataFrame:
     """A query's result as a Polars frame (through Arrow, no pandas in between)."""
-    return pl.from_arrow(conn.execute(statement, params or {}).to_arrow_table())
+    return pl.from_arrow(conn.sql(statement, params=params or {}).to_arrow_table())
 
 
 def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataFrame:

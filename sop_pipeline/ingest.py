@@ -165,7 +165,7 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
                              where=", ".join(source.files[:3]),
                              fix="Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting") from None
     conn.execute("COMMIT")
-    rows = conn.execute("SELECT count(*) FROM raw.sales_history WHERE plan_cycle = $c", {"c": cycle}).fetchone()[0]
+    rows = conn.execute("SELECT count(*) FROM raw.sales_history WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
     return {"files": list(source.files), "rows": int(rows), "format": source.kind}
 
 
@@ -175,7 +175,7 @@ def last_sales_month(settings: Settings) -> date:
     try:
         conn.execute(sql_text("create_raw"))
         load_sales(conn, settings, date(1900, 1, 1))
-        value = conn.execute("SELECT date_trunc('month', max(sale_date))::DATE FROM raw.sales_history").fetchone()[0]
+        value = conn.execute("SELECT date_trunc('month', max(sale_date))::DATE FROM raw.sales_history").fetchall()[0][0]
     finally:
         conn.close()
     if value is None:
@@ -196,6 +196,6 @@ def default_cycle(settings: Settings) -> date:
 
 def raw_batches(conn, cycle: date, rows: int):
     """Yield the cycle's raw rows as pandas chunks of at most `rows` rows (bounded memory)."""
-    reader = conn.execute(sql_text("raw_sales_batches"), {"plan_cycle": cycle}).to_arrow_reader(rows)
+    reader = conn.sql(sql_text("raw_sales_batches"), params={"plan_cycle": cycle}).to_arrow_reader(rows)
     for batch in reader:
         yield batch.to_pandas(date_as_object=False)

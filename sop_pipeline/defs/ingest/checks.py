@@ -49,7 +49,7 @@ def demand_history_usable(context: dg.AssetCheckExecutionContext, database: Plan
     with database.connect() as conn:
         rows, duplicates, families = conn.execute(
             """SELECT count(*), count(*) - count(DISTINCT (family, sku, month)), count(DISTINCT family)
-               FROM draft.demand_history WHERE plan_cycle = $c""", {"c": cycle}).fetchone()
+               FROM draft.demand_history WHERE plan_cycle = $c""", {"c": cycle}).fetchall()[0]
     problems = []
     if rows == 0:
         problems.append(f"no whole month of sales before the plan cycle {cycle:%Y-%m}: "

@@ -35,7 +35,7 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     with database.connect() as conn:
         input_rows, input_files = conn.execute(
             "SELECT count(*), string_agg(DISTINCT source_file, ', ') FROM raw.sales_history WHERE plan_cycle = $c",
-            {"c": cycle}).fetchone()
+            {"c": cycle}).fetchall()[0]
         run = pl.DataFrame({
             "run_id": [context.run_id],
             "settings_hash": [settings.fingerprint()],

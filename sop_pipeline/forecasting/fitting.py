@@ -61,8 +61,10 @@ class FitResult:
 
 def quiet_stan() -> None:
     """Silence cmdstanpy's per-fit chatter and Prophet's info messages (in every process)."""
-    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
-    logging.getLogger("cmdstanpy").propagate = False
+    from cmdstanpy.utils import get_logger
+
+    # cmdstanpy sets its logger to DEBUG with its own handler on first use: do that first, then lower it.
+    get_logger().setLevel(logging.ERROR)
     logging.getLogger("prophet").setLevel(logging.WARNING)
 
 

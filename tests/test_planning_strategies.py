@@ -149,3 +149,13 @@ def test_plan_families_level_and_chase_per_family():
     assert level["B"].periods["workforce"].iloc[0] == pytest.approx(5)
     chase = plan_families(families, "chase")
     assert list(chase["A"].periods["workforce"]) == [10, 30]
+
+
+def test_whole_and_fractional_families_in_one_model():
+    """Families solved together keep their own workforce.integer: 55 units need 5.5 workers, rounded
+    up to 6 only for the whole-worker family."""
+    whole = problem([55], workforce={"initial": 0, "integer": True}, costs={"regular_wage_per_hour": 1})
+    part = problem([55], workforce={"initial": 0}, costs={"regular_wage_per_hour": 1})
+    results = plan_families({"whole": whole, "part": part}, "optimal")
+    assert results["whole"].periods["workforce"].iloc[0] == 6
+    assert results["part"].periods["workforce"].iloc[0] == pytest.approx(5.5)

@@ -82,4 +82,5 @@ def _run_dask(chunks, config, total, dask_address, progress) -> dict[str, FitRes
         ) from None
     with client:
         futures = [client.submit(fit_chunk, chunk, config, pure=False) for chunk in chunks]
-        return _report((future.result() for future in dask_completed(futures)), total, progress)
+        completed = dask_completed(futures, loop=client.loop)
+        return _report((future.result() for future in completed), total, progress)

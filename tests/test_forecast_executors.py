@@ -1,0 +1,75 @@
+"""The same forecast from every executor, and warm start from last cycle's parameters."""
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from sop_pipeline.forecasting import forecast_demand
+from sop_pipeline.forecasting.synthetic import synthetic_history
+from sop_pipeline.settings import ForecastSettings
+
+CYCLE = date(2026, 1, 1)
+KEYS = ["level", "series_key", "month"]
+
+
+def settings(**overrides) -> ForecastSettings:
+    base = dict(horizon_months=6, backtest_months=6, workers=1)
+    return ForecastSettings(**{**base, **overrides})
+
+
+def max_difference(a: pl.DataFrame, b: pl.DataFrame, column: str = "yhat") -> float:
+    joined = a.join(b, on=KEYS, suffix="_b", how="full", coalesce=True)
+    assert joined.height == a.height == b.height
+    return joined.select((pl.col(column) - pl.col(f"{column}_b")).abs().max()).item()
+
+
+@pytest.fixture(scope="module")
+def history():
+    return synthetic_history(n_skus=8, n_months=36, n_families=2, seed=11)
+
+
+@pytest.fixture(scope="module")
+def local_result(history):
+    return forecast_demand(history, settings(), CYCLE)
+
+
+@pytest.mark.slow
+def test_process_pool_and_dask_match_in_process(history, local_result):
+    from distributed import LocalCluster
+
+    calls = []
+    pooled = forecast_demand(history, settings(workers=2), CYCLE, progress=lambda *a: calls.append(a))
+    assert max_difference(local_result.forecast, pooled.forecast) < 1e-9
+    assert calls and calls[-1][0] == calls[-1][1] == len(pooled.params)  # every series reported
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = forecast_demand(
+            history, settings(executor="dask", dask_address=cluster.scheduler_address), CYCLE)
+    assert max_difference(local_result.forecast, on_dask.forecast) < 1e-9
+    for column in ("yhat_lower", "yhat_upper"):
+        assert max_difference(local_result.forecast, on_dask.forecast, column) < 1e-9
+    assert on_dask.approach_by_family == local_result.approach_by_family
+
+
+def test_warm_start_gives_equivalent_forecasts(history, local_result):
+    warm = forecast_demand(history, settings(), CYCLE, warm_start_params=local_result.params)
+    assert warm.stats["warm_started"] == warm.stats["series_fitted"] > 0
+    scale = local_result.forecast.filter(pl.col("level") == "total")["yhat"].mean()
+    assert max_difference(local_result.forecast, warm.forecast) < 1e-3 * scale
+
+
+def test_warm_start_only_when_changepoints_match(history, local_result):
+    # Parameters fitted on 20 months have 15 changepoints; the 36-month series have 25.
+    short = history.filter(pl.col("month") >= date(2024, 5, 1))
+    short_params = forecast_demand(short, settings(), CYCLE).params
+    assert set(short_params["n_changepoints"]) != set(local_result.params["n_changepoints"])
+    result = forecast_demand(history, settings(), CYCLE, warm_start_params=short_params)
+    assert result.stats["warm_started"] == 0
+    assert max_difference(local_result.forecast, result.forecast) < 1e-9
+
+
+def test_warm_start_can_be_switched_off(history, local_result):
+    result = forecast_demand(history, settings(warm_start=False), CYCLE, warm_start_params=local_result.params)
+    assert result.stats["warm_started"] == 0

@@ -48,15 +48,29 @@ def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+CATALOG = "plan"
+
+
 def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s: float = 0.5):
-    """Open the database; wait briefly while another process holds its lock."""
+    """Open the plan database; wait briefly while another process holds its lock.
+
+    The file is attached under the catalog name `plan` and made the default, because DuckDB names a
+    file's catalog after the file: with the default `sop.duckdb`, `sop.forecast` would be ambiguous
+    between the catalog `sop` and the schema `sop`.
+    """
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    literal = "'" + str(path).replace("'", "''") + "'"
+    options = " (READ_ONLY)" if read_only else ""
     for attempt in range(retries + 1):
+        conn = duckdb.connect()
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            conn.execute(f"ATTACH {literal} AS {CATALOG}{options}")
+            conn.execute(f"USE {CATALOG}")
+            return conn
         except duckdb.IOException as exc:
+            conn.close()
             if "lock" not in str(exc).lower() or attempt == retries:
                 raise
             time.sleep(wait_s)

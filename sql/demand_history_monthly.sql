@@ -3,7 +3,10 @@
 -- and last sale are filled with zero, so a gap reads as "sold nothing", not "no data".
 WITH sales AS (
     SELECT family, sku, date_trunc('month', sale_date)::DATE AS month,
-           sum(units) AS units, sum(coalesce(revenue, 0)) AS revenue, count(*) AS order_lines
+           -- Exact decimal sums: a float sum's result depends on the order threads add rows in,
+           -- and two runs on the same input must publish the same numbers.
+           sum(units::DECIMAL(38, 6)) AS units, sum(coalesce(revenue, 0)::DECIMAL(38, 4)) AS revenue,
+           count(*) AS order_lines
     FROM raw.sales_history
     WHERE plan_cycle = $plan_cycle AND sale_date < $plan_cycle::DATE
     GROUP BY ALL

@@ -26,9 +26,12 @@ class PlanDatabase(DuckDBResource):
 
     @contextmanager
     def connect(self):
-        with self.get_connection() as conn:
+        conn = db.connect(self.database)
+        try:
             db.ensure_schema(conn)
             yield conn
+        finally:
+            conn.close()
 
 
 def default_resources() -> dict:

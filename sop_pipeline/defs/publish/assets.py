@@ -8,15 +8,16 @@ import dagster as dg
 import polars as pl
 
 from sop_pipeline import db
-from sop_pipeline.defs.ingest.assets import demand_history, raw_sales_history
 from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 
 GROUP = "publish"
 
-# The assets whose drafts the publication copies; later stages add theirs here.
-PUBLISHED_ASSETS = [demand_history]
+# Every plan table is published from the asset of the same name (`sop/<table>`); the forecast asset
+# also writes the model parameters, and this asset writes plan_runs itself.
+WRITTEN_BY_OTHERS = {"forecast_model_params": "forecast", "plan_runs": None}
+PUBLISHED_ASSETS = [dg.AssetKey(["sop", t]) for t in db.PLAN_TABLES if t not in WRITTEN_BY_OTHERS]
 
 
 @dg.asset(

@@ -77,11 +77,17 @@ def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s
     raise AssertionError("unreachable")
 
 
+# Views over the published tables (sql/view_<name>.sql), for the S&OP meeting and for analysts.
+VIEWS = ("plan_over_plan", "forecast_accuracy_over_time")
+
+
 def ensure_schema(conn) -> None:
-    """Create the raw, draft and sop tables if they do not exist yet."""
+    """Create the raw, draft and sop tables if they do not exist yet, and (re)create the sop views."""
     conn.execute(sql_text("create_raw"))
     for schema in ("draft", "sop"):
         conn.execute(sql_text("create_tables").format(schema=schema))
+    for view in VIEWS:
+        conn.execute(sql_text(f"view_{view}"))
 
 
 @contextmanager

@@ -186,3 +186,26 @@ def validate_raw_sales(
 ) -> ValidationReport:
     """The blocking suite on `raw.sales_history` for one plan cycle."""
     return validate_frames("raw_sales_history", batches, _raw_sales_rules(cycle_end, allow_returns))
+
+
+def _forecast_rules() -> list[_Rule]:
+    E = gx.expectations
+    shown = ("level", "series_key", "month", "yhat_lower", "yhat", "yhat_upper")
+    rules = [_Rule(E.ExpectColumnValuesToNotBeNull(column=c), c, f"missing {c} values", shown)
+             for c in ("yhat", "yhat_lower", "yhat_upper", "month", "series_key")]
+    rules += [_Rule(E.ExpectColumnValuesToBeBetween(column=c, min_value=0), c, f"negative {c} values", shown)
+              for c in ("yhat", "yhat_lower")]
+    rules += [
+        _Rule(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yhat", column_B="yhat_lower", or_equal=True),
+              "yhat", "forecasts below their lower bound", shown),
+        _Rule(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yhat_upper", column_B="yhat", or_equal=True),
+              "yhat_upper", "forecasts above their upper bound", shown),
+        _Rule(E.ExpectColumnValuesToBeInSet(column="level", value_set=["total", "family", "sku"]), "level",
+              "unknown forecast levels", shown),
+    ]
+    return rules
+
+
+def validate_forecast(forecast: pd.DataFrame) -> ValidationReport:
+    """The blocking suite on `sop.forecast`: complete, non-negative, and inside its band."""
+    return validate_frames("forecast", [forecast], _forecast_rules())

@@ -17,12 +17,14 @@ CREATE TABLE IF NOT EXISTS {schema}.forecast (
 
 CREATE TABLE IF NOT EXISTS {schema}.forecast_accuracy (
     plan_cycle DATE NOT NULL, level VARCHAR NOT NULL, series_key VARCHAR NOT NULL, family VARCHAR,
-    method VARCHAR NOT NULL, wape DOUBLE, mape DOUBLE, bias DOUBLE, mase DOUBLE, n_points BIGINT
+    method VARCHAR NOT NULL, wape DOUBLE, mape DOUBLE, bias DOUBLE, mase DOUBLE, n_points BIGINT,
+    sum_abs_error DOUBLE, sum_actual DOUBLE
 );
 
 -- Fitted Prophet parameters per series: next cycle's fits start from them (warm start).
 CREATE TABLE IF NOT EXISTS {schema}.forecast_model_params (
-    plan_cycle DATE NOT NULL, series_id VARCHAR NOT NULL, params_json VARCHAR NOT NULL
+    plan_cycle DATE NOT NULL, series_id VARCHAR NOT NULL, stage VARCHAR, n_changepoints BIGINT,
+    n_points BIGINT, params_json VARCHAR NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.new_product_plan (

@@ -144,7 +144,9 @@ def test_degenerate_series_do_not_crash():
 
 
 def test_a_single_month_of_history():
-    result = forecast_demand(rows("A", "a1", [5.0]), settings(), CYCLE)
+    # Datetime months and integer units are accepted as well as dates and floats.
+    history = rows("A", "a1", [5.0]).with_columns(pl.col("month").cast(pl.Datetime), pl.col("units").cast(pl.Int64))
+    result = forecast_demand(history, settings(), CYCLE)
     assert result.forecast.filter(pl.col("level") == "sku")["yhat"].to_list() == pytest.approx([5.0] * HORIZON)
     assert result.accuracy.height == 0  # nothing to hold out
     assert result.approach_by_family == {"A": "top_down"}
@@ -163,6 +165,9 @@ def test_bad_input_is_explained():
         forecast_demand(rows("A", "a1", [1.0, 2.0]), settings(), date(2025, 12, 1))
     with pytest.raises(InputDataError, match="more than one family"):
         forecast_demand(pl.concat([rows("A", "x", [1.0]), rows("B", "x", [1.0], end=date(2025, 11, 1))]),
+                        settings(), CYCLE)
+    with pytest.raises(InputDataError, match="first day of a month"):
+        forecast_demand(rows("A", "a1", [1.0]).with_columns(pl.lit(date(2025, 12, 15)).alias("month")),
                         settings(), CYCLE)
     with pytest.raises(SettingsError, match="dask_address"):
         forecast_demand(rows("A", "a1", [1.0, 2.0, 3.0, 4.0]), settings(executor="dask"), CYCLE)

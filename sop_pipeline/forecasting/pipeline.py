@@ -35,7 +35,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from statistics import NormalDist
 
 import numpy as np
@@ -109,15 +109,21 @@ class _View:
                      sorted(set(fam.tolist())))
 
 
-def _validate(history: pl.DataFrame, cycle: date) -> None:
+def _validate(history: pl.DataFrame, cycle: date) -> pl.DataFrame:
+    """Check the input and return it with `month` as a Date column."""
     where = "demand history"
-    if not isinstance(cycle, date) or cycle.day != 1:
+    if not isinstance(cycle, date) or isinstance(cycle, datetime) or cycle.day != 1:
         raise InputDataError(f"The plan cycle {cycle!r} is not the first day of a month",
                              where="plan cycle", fix="Pass the cycle as date(YYYY, MM, 1)")
     missing = [c for c in ("family", "sku", "month", "units") if c not in history.columns]
     if missing:
         raise InputDataError(f"The demand history lacks column(s) {', '.join(missing)}", where=where,
                              fix="Provide family, sku, month, units (and revenue) per SKU and month")
+    month_type = history.schema["month"]
+    if not (month_type == pl.Date or isinstance(month_type, pl.Datetime)):
+        raise InputDataError(f"The month column is {month_type}, not a date", where=where,
+                             fix="Pass months as dates (the first day of each month)")
+    history = history.with_columns(pl.col("month").cast(pl.Date))
     if history.height == 0:
         raise InputDataError("The demand history is empty", where=where,
                              fix="Check the sales files and their date range")
@@ -128,6 +134,12 @@ def _validate(history: pl.DataFrame, cycle: date) -> None:
             raise InputDataError(f"{nulls.height} row(s) have no {column}",
                                  where=f"{where}, e.g. family={row['family']!r}, sku={row['sku']!r}",
                                  fix=f"Fill or drop rows without {column}")
+    not_first = history.filter(pl.col("month").dt.day() != 1)
+    if not_first.height:
+        row = not_first.row(0, named=True)
+        raise InputDataError(f"{not_first.height} row(s) have a month that is not the first day of a month",
+                             where=f"{where}, e.g. sku={row['sku']!r}, month={row['month']}",
+                             fix="Bucket the history to months (first day of each month) before forecasting")
     late = history.filter(pl.col("month") >= cycle)
     if late.height:
         row = late.row(0, named=True)
@@ -145,6 +157,7 @@ def _validate(history: pl.DataFrame, cycle: date) -> None:
     if split.height:
         raise InputDataError(f"SKU {split['sku'][0]!r} belongs to more than one family", where=where,
                              fix="Give each SKU a single family in the sales files")
+    return history
 
 
 def _build_view(history: pl.DataFrame) -> _View:
@@ -432,9 +445,14 @@ def forecast_demand(
 
     history: family (str), sku (str), month (date, first of month), units (float) [, revenue]; one
     row per family, SKU and month, months strictly before `cycle`.
+    warm_start_params: a previous result's `params` frame (series_id, stage, params_json, ...).
+    progress: called as fits finish with (series done, series total, key of the last one).
+
+    With `workers` > 1 the fits run in spawned processes: a script calling this must guard its
+    entry point with `if __name__ == "__main__":` (as any multiprocessing program must).
     """
     started = time.perf_counter()
-    _validate(history, cycle)
+    history = _validate(history, cycle)
     full = _build_view(history)
     last_month = full.first_month + full.n_months - 1
     n_future = _month_number(cycle) - last_month - 1 + settings.horizon_months

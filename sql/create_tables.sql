@@ -48,20 +48,21 @@ CREATE TABLE IF NOT EXISTS {schema}.production_plan (
     regular_hours DOUBLE, idle_hours DOUBLE,
     regular_labor_cost DOUBLE, overtime_cost DOUBLE, hiring_cost DOUBLE, layoff_cost DOUBLE,
     holding_cost DOUBLE, backlog_cost DOUBLE, material_cost DOUBLE, subcontract_cost DOUBLE,
-    total_cost DOUBLE
+    total_cost DOUBLE, safety_stock_penalty DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.strategy_comparison (
     plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, strategy VARCHAR NOT NULL,
     total_cost DOUBLE, regular_labor_cost DOUBLE, overtime_cost DOUBLE, hiring_cost DOUBLE,
     layoff_cost DOUBLE, holding_cost DOUBLE, backlog_cost DOUBLE, material_cost DOUBLE,
-    subcontract_cost DOUBLE, units_short DOUBLE, solver_status VARCHAR, chosen BOOLEAN NOT NULL
+    subcontract_cost DOUBLE, units_short DOUBLE, solver_status VARCHAR, chosen BOOLEAN NOT NULL,
+    safety_stock_penalty DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.inventory_plan (
     plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, sku VARCHAR NOT NULL, month DATE NOT NULL,
     beginning_inventory DOUBLE, production DOUBLE, demand DOUBLE, ending_inventory DOUBLE,
-    backlog DOUBLE, safety_stock DOUBLE, months_of_supply DOUBLE
+    backlog DOUBLE, safety_stock DOUBLE, months_of_supply DOUBLE, beginning_backlog DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.operating_plan (

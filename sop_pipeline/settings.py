@@ -131,16 +131,25 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
             where=source,
             fix="Start from assets/demo/sop.yaml",
         )
+    from sop_pipeline.preflight import file_problems, planning_problems
+
+    settings = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = [f"  - {_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        problems = [f"{_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+    else:
+        problems = []
+    problems += planning_problems(data.get("planning"))
+    problems += file_problems(data, base_dir or Path("."))
+    if settings is not None:
+        settings.base_dir = base_dir or Path(".")
+    if problems:
         raise SettingsError(
-            f"The settings file has {len(problems)} problem(s):\n" + "\n".join(problems) + "\n",
+            f"The settings file has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems) + "\n",
             where=source,
             fix="Correct these keys and run again; see the README's settings section",
-        ) from None
-    settings.base_dir = base_dir or Path(".")
+        )
     return settings
 
 

@@ -1,0 +1,62 @@
+"""Settings checks beyond the schema, so that every problem is listed at once with its key path.
+
+`parse_settings` runs these beside the schema validation: the planning parameters of every family
+(which the schema keeps as free mappings) and the files the settings name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sop_pipeline.errors import SopError
+
+# A stand-in period: the planning parameters are validated before any demand plan exists.
+_PROBE_PERIOD = [{"name": "probe", "demand": 0, "working_days": 20}]
+
+
+def _problems_of(error: SopError) -> list[str]:
+    """The individual problem lines of an error (a multi-problem message lists them as '  - ...')."""
+    lines = [line.strip()[2:] for line in error.what.splitlines() if line.strip().startswith("- ")]
+    return lines or [error.message]
+
+
+def planning_problems(planning: Any) -> list[str]:
+    """Problems in `planning.defaults` and each `planning.families.<FAMILY>` as planning parameters."""
+    from sop_pipeline.planning import merge_params, problem_from_settings
+
+    if not isinstance(planning, dict):
+        return []  # the schema reports a planning section that is not a mapping
+    defaults = planning.get("defaults") or {}
+    families = planning.get("families") or {}
+    if not isinstance(defaults, dict) or not isinstance(families, dict):
+        return []
+    problems: list[str] = []
+    checks = [(None, {})] + list(families.items()) if not families else list(families.items())
+    for family, overrides in checks:
+        if not isinstance(overrides, dict):
+            problems.append(f"planning.families.{family}: must be a mapping of sections (workforce, costs, ...)")
+            continue
+        try:
+            problem_from_settings(merge_params(defaults, overrides), _PROBE_PERIOD, family=family,
+                                  overrides=overrides if family else None)
+        except SopError as exc:
+            problems += [p for p in _problems_of(exc) if p not in problems]
+    return problems
+
+
+def file_problems(data: dict, base_dir) -> list[str]:
+    """Files named by the settings that do not exist (the sales path is checked by the ingest)."""
+    from pathlib import Path
+
+    problems = []
+    for key in ("new_products", "adjustments"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            path = Path(value).expanduser()
+            path = path if path.is_absolute() else Path(base_dir) / path
+            if not path.is_file():
+                problems.append(f"{key}: the file {path} does not exist")
+    forecast = data.get("forecast") if isinstance(data.get("forecast"), dict) else {}
+    if forecast.get("executor") == "dask" and not forecast.get("dask_address"):
+        problems.append("forecast.dask_address: required when forecast.executor is dask")
+    return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 import shutil
 import subprocess
 import sys
@@ -107,3 +108,38 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     # proves the inlined script ran without a network.
     assert pixels("#0b3c5d") > 10_000
     assert pixels(COLOURS["regular"]) > 5_000
+
+
+def test_executive_report_asset_writes_next_to_database(tmp_path, frames):
+    import dagster as dg
+
+    from sop_pipeline import db
+    from sop_pipeline.defs.report.assets import executive_report
+    from sop_pipeline.defs.resources import PlanDatabase
+
+    db_path = tmp_path / "plans" / "sop.duckdb"
+    conn = db.connect(db_path)
+    db.ensure_schema(conn)
+    for table, frame in frames.items():
+        db.replace_cycle(conn, table, CYCLE, frame, schema="sop")
+    # Another cycle's rows must not leak into this cycle's report.
+    db.replace_cycle(conn, "strategy_comparison", date(2026, 10, 1),
+                     frames["strategy_comparison"].with_columns(total_cost=pl.lit(1e9)), schema="sop")
+    conn.close()
+
+    result = dg.materialize([executive_report], resources={"database": PlanDatabase(database=str(db_path))},
+                            partition_key=CYCLE.isoformat())
+    assert result.success
+    path = tmp_path / "plans" / "reports" / "sop_report_2026-11.html"
+    html = path.read_text(encoding="utf-8")
+    assert card(html, "Total cost") == "54,000"
+    metadata = result.asset_materializations_for_node("sop__executive_report")[0].metadata
+    assert metadata["path"].value == str(path)
+    assert metadata["url"].value == path.as_uri()
+    assert "sop.operating_plan" in metadata["tables_without_rows"].value
+
+    # Nothing published for a cycle: the report still renders and says so.
+    empty = dg.materialize([executive_report], resources={"database": PlanDatabase(database=str(db_path))},
+                           partition_key="2026-09-01")
+    assert empty.success
+    assert "Production plan: not available" in (path.parent / "sop_report_2026-09.html").read_text()

@@ -1,0 +1,1 @@
+"""The executive report of each published plan cycle."""

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sop_pipeline.errors import InputDataError, SettingsError
+from sop_pipeline.errors import SettingsError
 from sop_pipeline.planner_csv import Problems, add_months, months_between, parse_month, parse_number, read_text_table
 
 WHAT = "new-product catalogue"

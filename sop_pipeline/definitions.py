@@ -7,13 +7,16 @@ from sop_pipeline.defs.forecast import checks as forecast_checks
 from sop_pipeline.defs.ingest import assets as ingest_assets
 from sop_pipeline.defs.ingest import checks as ingest_checks
 from sop_pipeline.defs.jobs import monthly_cycle_job, monthly_cycle_schedule
+from sop_pipeline.defs.planning import assets as planning_assets
+from sop_pipeline.defs.planning import checks as planning_checks
 from sop_pipeline.defs.publish import assets as publish_assets
 from sop_pipeline.defs.report import assets as report_assets
 from sop_pipeline.defs.resources import default_resources
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, publish_assets, report_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest_checks, forecast_checks]),
+    assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, planning_assets, publish_assets,
+                                        report_assets]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest_checks, forecast_checks, planning_checks]),
     jobs=[monthly_cycle_job],
     schedules=[monthly_cycle_schedule],
     resources=default_resources(),

@@ -221,19 +221,20 @@ class SupplyPlans:
         return strategy_comparison_frame(self)
 
 
-def _per_family(problems: dict[str, Problem], strategy: str, shared_capacity) -> tuple[dict, dict]:
+def _per_family(problems: dict[str, Problem], strategy: str,
+                shared_capacity) -> tuple[dict[str, PlanResult], dict[str, PlanningError]]:
     """Level or chase plans, family by family; the impossible ones as reasons instead of plans."""
     results, infeasible = {}, {}
     for name, problem in problems.items():
         try:
             results[name] = plan(problem, strategy)
         except PlanningError as exc:
-            infeasible[name] = exc.message
+            infeasible[name] = exc
     if shared_capacity is not None and results:
         try:  # together they may need more plant hours than the shared capacity
             plan_families({n: problems[n] for n in results}, strategy, shared_capacity)
         except PlanningError as exc:
-            infeasible.update({n: exc.message for n in results})
+            infeasible.update({n: exc for n in results})
             results = {}
     return results, infeasible
 
@@ -254,14 +255,13 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
             log(f"Optimal plans: {solver.get('status')} in {solver.get('solve_seconds', 0):.2f}s solve, "
                 f"{solver.get('build_seconds', 0):.2f}s build")
             continue
-        results[strategy], infeasible[strategy] = _per_family(problems, strategy, planning.shared_capacity)
-        for name, reason in infeasible[strategy].items():
+        results[strategy], errors = _per_family(problems, strategy, planning.shared_capacity)
+        for name, exc in errors.items():
             if strategy == planning.strategy:
-                raise PlanningError(
-                    f"The chosen strategy has no plan for family {name}: {reason.rstrip('.')}",
-                    where=f"planning.strategy = {strategy}",
-                    fix="Relax the limit named above or set planning.strategy to optimal")
-            log(f"No {strategy} plan for {name}: {reason}")
+                raise PlanningError(f"The chosen strategy has no plan for family {name}: {exc.what}",
+                                    where=f"{exc.where}; planning.strategy = {strategy}", fix=exc.fix)
+            log(f"No {strategy} plan for {name}: {exc.message}")
+        infeasible[strategy] = {name: exc.message for name, exc in errors.items()}
     return SupplyPlans(planning.strategy, results, infeasible)
 
 

@@ -33,10 +33,10 @@ def months(n: int, start: date = date(2027, 1, 1)) -> list[date]:
     return [date(start.year + (start.month - 1 + i) // 12, (start.month - 1 + i) % 12 + 1, 1) for i in range(n)]
 
 
-def seasonal_inputs(families: dict[str, int], n_months: int = 12, seed: int = 3):
+def seasonal_inputs(families: dict[str, int], n_months: int = 12, seed: int = 3, start: date = date(2027, 1, 1)):
     """A demand plan (SKUs of each family, seasonal) and a forecast with a band around it."""
     rng = np.random.default_rng(seed)
-    horizon = months(n_months)
+    horizon = months(n_months, start)
     plan_rows, forecast_rows = [], []
     for f, (family, n_skus) in enumerate(families.items()):
         family_units = np.zeros(n_months)

@@ -37,6 +37,7 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         input_rows, input_files = conn.execute(
             "SELECT count(*), string_agg(DISTINCT source_file, ', ') FROM raw.sales_history WHERE plan_cycle = $c",
             {"c": cycle}).fetchall()[0]
+        solver_status = conn.execute(db.sql_text("chosen_solver_status"), {"plan_cycle": cycle}).fetchall()[0][0]
         run = pl.DataFrame({
             "run_id": [context.run_id],
             "settings_hash": [settings.fingerprint()],
@@ -44,7 +45,7 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             "input_files": [input_files],
             "forecast_approach": [settings.forecast.approach],
             "strategy": [settings.planning.strategy],
-            "solver_status": [None],
+            "solver_status": [solver_status],
             "created_at": [datetime.now().replace(microsecond=0)],
         }, schema_overrides={"solver_status": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)

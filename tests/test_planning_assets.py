@@ -12,8 +12,9 @@ import yaml
 from sop_pipeline import db, supply_plan
 from sop_pipeline.defs.planning import assets as planning_assets
 from sop_pipeline.defs.planning import checks as planning_checks
+from sop_pipeline.defs.publish import assets as publish_assets
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings
-from sop_pipeline.settings import DEMO_SETTINGS
+from sop_pipeline.settings import DEMO_SETTINGS, load_settings
 from tests.test_supply_plan import DEMO_FAMILIES, seasonal_inputs
 
 CYCLE = date(2026, 11, 1)  # a partition that exists whatever today's date (plan_cycles ends at this month)
@@ -47,7 +48,8 @@ def _database(folder) -> str:
 def _materialize(tmp_path, **planning):
     database = _database(tmp_path)
     result = dg.materialize(
-        [*dg.load_assets_from_modules([planning_assets]), *dg.load_asset_checks_from_modules([planning_checks])],
+        [*dg.load_assets_from_modules([planning_assets, publish_assets]),
+         *dg.load_asset_checks_from_modules([planning_checks])],
         resources={"sop_settings": SopSettings(config_path=_settings_file(tmp_path, **planning)),
                    "database": PlanDatabase(database=database)},
         partition_key=PARTITION,
@@ -81,22 +83,23 @@ def test_planning_assets_write_balanced_plans_and_pass_their_checks(tmp_path):
     assert production.height == len(DEMO_FAMILIES) * 3 * 12
     assert comparison.filter(pl.col("chosen"))["strategy"].unique().to_list() == ["optimal"]
     # the tables as stored, checked independently of the asset checks
-    problems = supply_plan.family_problems(_read(database, "demand_plan"), planning_assets_settings(tmp_path))
+    problems = supply_plan.family_problems(_read(database, "demand_plan"), load_settings(tmp_path / "sop.yaml").planning)
     assert supply_plan.production_balance_errors(production, problems) == []
     assert supply_plan.inventory_plan_errors(inventory, production, "optimal") == []
     chosen_total = production.filter(pl.col("strategy") == "optimal")["total_cost"].sum()
     assert round(operating.filter(pl.col("family") == supply_plan.ALL_FAMILIES)["total_cost"].sum(), 2) == \
         round(chosen_total, 2)
+    # publication records the chosen strategy's solver status
+    conn = db.connect(database, read_only=True)
+    try:
+        assert conn.execute("SELECT strategy, solver_status FROM sop.plan_runs").fetchall() == [("optimal", "optimal")]
+    finally:
+        conn.close()
     # metadata a planner reads in the UI
     meta = result.asset_materializations_for_node("production_plan")
     by_key = {m.asset_key.to_user_string(): m.metadata for m in meta}
     assert "cost_comparison" in by_key["sop/strategy_comparison"]
     assert by_key["sop/production_plan"]["solver_status"].value == "optimal"
-
-
-def planning_assets_settings(folder):
-    from sop_pipeline.settings import load_settings
-    return load_settings(folder / "sop.yaml").planning
 
 
 @pytest.mark.slow

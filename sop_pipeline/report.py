@@ -102,8 +102,10 @@ def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight:
             value = row[c]
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(f'<td class="n">{_num(value, digits.get(c, 0))}</td>')
+            elif value is None:
+                cells.append('<td class="n">—</td>')
             else:
-                cells.append(f"<td>{html.escape('' if value is None else str(value))}</td>")
+                cells.append(f"<td>{html.escape(str(value))}</td>")
         marked = ' class="chosen"' if highlight and row.get(highlight) else ""
         rows.append(f"<tr{marked}>{''.join(cells)}</tr>")
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -315,10 +317,13 @@ def _plan_over_plan_section(changes: pl.DataFrame) -> str:
     previous = changes["previous_cycle"].drop_nulls()
     measures = [m for m in ("planned_units", "production", "ending_inventory", "total_cost") if m in changes.columns]
     common = changes.filter(pl.col(f"previous_{measures[0]}").is_not_null() & pl.col(measures[0]).is_not_null())
+    def total(column: str) -> pl.Expr:
+        # NULL rather than 0 when a plan has no such figure (e.g. no production plan published then).
+        return pl.when(pl.col(column).count() > 0).then(pl.col(column).sum())
+
+    shown = [m for m in ("planned_units", "total_cost") if m in measures]
     by_family = common.group_by("family").agg(
-        pl.col(m).sum().alias(f"{m} (now)") for m in ("planned_units", "total_cost") if m in measures).join(
-        common.group_by("family").agg(pl.col(f"previous_{m}").sum().alias(f"{m} (before)")
-                                      for m in ("planned_units", "total_cost") if m in measures), on="family")
+        *(total(m).alias(f"{m} (now)") for m in shown), *(total(f"previous_{m}").alias(f"{m} (before)") for m in shown))
     for m in ("planned_units", "total_cost"):
         if f"{m} (now)" in by_family.columns:
             by_family = by_family.with_columns((pl.col(f"{m} (now)") - pl.col(f"{m} (before)")).alias(f"{m} change"))
@@ -379,7 +384,8 @@ main { max-width:1320px; margin:0 auto; padding:24px 40px 60px; }
 .card .note { font-size:12px; color:var(--muted); margin-top:4px; }
 section { background:#fff; border:1px solid var(--line); border-radius:6px; padding:18px 22px; margin:0 0 22px; }
 section h2 { margin:0 0 4px; font-size:18px; color:var(--brand); }
-section > p.lead { margin:0 0 10px; color:var(--muted); font-size:13px; }
+section p { font-size:13px; }
+section > p.lead { margin:0 0 10px; color:var(--muted); }
 table { border-collapse:collapse; width:auto; min-width:50%; font-size:13px; margin-top:8px; }
 th { text-align:left; background:#f0f4f8; color:var(--muted); font-weight:600; padding:7px 10px;
      border-bottom:2px solid var(--line); text-transform:capitalize; }

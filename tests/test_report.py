@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 import shutil
 import subprocess
 import sys
@@ -122,9 +122,15 @@ def test_executive_report_asset_writes_next_to_database(tmp_path, frames):
     db.ensure_schema(conn)
     for table, frame in frames.items():
         db.replace_cycle(conn, table, CYCLE, frame, schema="sop")
-    # Another cycle's rows must not leak into this cycle's report.
-    db.replace_cycle(conn, "strategy_comparison", date(2026, 10, 1),
+    # The previous cycle planned half the units; its costs must not leak into this cycle's figures.
+    october = date(2026, 10, 1)
+    db.replace_cycle(conn, "strategy_comparison", october,
                      frames["strategy_comparison"].with_columns(total_cost=pl.lit(1e9)), schema="sop")
+    db.replace_cycle(conn, "demand_plan", october,
+                     frames["demand_plan"].with_columns(pl.col("planned_units") / 2), schema="sop")
+    for cycle in (october, CYCLE):
+        db.replace_cycle(conn, "plan_runs", cycle, pl.DataFrame({"run_id": ["r"], "created_at": [datetime.now()]}),
+                         schema="sop")
     conn.close()
 
     result = dg.materialize([executive_report], resources={"database": PlanDatabase(database=str(db_path))},
@@ -137,6 +143,14 @@ def test_executive_report_asset_writes_next_to_database(tmp_path, frames):
     assert metadata["path"].value == str(path)
     assert metadata["url"].value == path.as_uri()
     assert "sop.operating_plan" in metadata["tables_without_rows"].value
+    # Plan over plan: each family's planned units doubled since the October plan.
+    assert "against the plan published for cycle 2026-10" in html
+    cookware = frames["demand_plan"].filter(pl.col("family") == "Cookware")["planned_units"].sum()
+    row = re.search(r"<tr><td>Cookware</td>(.*?)</tr>", html.split("Change since the previous plan")[1]).group(1)
+    assert re.findall(r'<td class="n">([^<]*)</td>', row)[:3] == [f"{v:,.0f}" for v in
+                                                                   (cookware / 2, cookware, cookware / 2)]
+    # October published no production plan: its cost is unknown, not zero.
+    assert re.findall(r'<td class="n">([^<]*)</td>', row)[3] == "—"
 
     # Nothing published for a cycle: the report still renders and says so.
     empty = dg.materialize([executive_report], resources={"database": PlanDatabase(database=str(db_path))},

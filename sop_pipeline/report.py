@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 
 from sop_pipeline import db
 from sop_pipeline.errors import SopError
+from sop_pipeline.supply_plan import ALL_FAMILIES
 
 # Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
 MAX_FAMILY_PANELS = 12
@@ -31,7 +32,7 @@ STRATEGIES = ("level", "chase", "optimal")
 COST_PARTS = ("regular_labor_cost", "overtime_cost", "hiring_cost", "layoff_cost", "holding_cost",
               "backlog_cost", "material_cost", "subcontract_cost")
 REPORT_TABLES = ("demand_history", "forecast", "forecast_accuracy", "demand_plan", "production_plan",
-                 "strategy_comparison", "inventory_plan", "operating_plan")
+                 "strategy_comparison", "operating_plan")
 
 COLOURS = {"history": "#37474f", "forecast": "#1565c0", "band": "rgba(21,101,192,0.18)",
            "plan": "#ef6c00", "regular": "#2e7d32", "overtime": "#f9a825", "subcontract": "#8e24aa",
@@ -358,6 +359,11 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
         cards.append(("Total cost", _num(chosen["total_cost"].sum()), "whole horizon"))
     else:
         cards += [("Total cost", "not available", ""), ("Chosen strategy", "not available", "")]
+    operating = frames["operating_plan"]
+    if _has(operating, "family", "gross_margin", "planned_revenue"):
+        everything = operating.filter(pl.col("family") == ALL_FAMILIES)
+        margin, revenue = everything["gross_margin"].sum(), everything["planned_revenue"].sum()
+        cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue" if revenue else ""))
     total = accuracy.filter(pl.col("level") == "total") if _has(accuracy, "level", "method", "wape") else None
     if total is not None and total.height:
         wape = {r["method"]: r["wape"] for r in total.iter_rows(named=True)}
@@ -400,7 +406,7 @@ footer { color:var(--muted); font-size:12px; text-align:center; padding:10px; }
 
 
 def render_report(cycle: date, demand_history=None, forecast=None, forecast_accuracy=None, demand_plan=None,
-                  production_plan=None, strategy_comparison=None, inventory_plan=None, operating_plan=None,
+                  production_plan=None, strategy_comparison=None, operating_plan=None,
                   plan_over_plan=None, generated_at: datetime | None = None) -> str:
     """The report as one HTML document.
 
@@ -411,8 +417,7 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
     frames = {name: _frame(value) for name, value in {
         "demand_history": demand_history, "forecast": forecast, "forecast_accuracy": forecast_accuracy,
         "demand_plan": demand_plan, "production_plan": production_plan,
-        "strategy_comparison": strategy_comparison, "inventory_plan": inventory_plan,
-        "operating_plan": operating_plan, "plan_over_plan": plan_over_plan}.items()}
+        "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan}.items()}
     chosen = _chosen_production(frames["production_plan"], frames["strategy_comparison"])
     families, n_families = _panel_families(frames)
     shown = (f"The {len(families)} largest of {n_families} families by planned volume."

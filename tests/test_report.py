@@ -42,6 +42,8 @@ def test_key_figures_add_up_the_published_rows(report, frames):
     assert card(report, "Total cost") == "54,000"
     assert card(report, "Chosen strategy") == "optimal"
     assert card(report, "Forecast WAPE") == "7.0%" and "seasonal naive 12.0%" in report
+    # Gross margin from the all-families rows only: 6 months x 200 of 6 x 800 revenue.
+    assert card(report, "Gross margin") == "1,200" and "25.0% of revenue" in report
 
 
 def test_report_is_self_contained(report):
@@ -142,7 +144,8 @@ def test_executive_report_asset_writes_next_to_database(tmp_path, frames):
     metadata = result.asset_materializations_for_node("sop__executive_report")[0].metadata
     assert metadata["path"].value == str(path)
     assert metadata["url"].value == path.as_uri()
-    assert "sop.operating_plan" in metadata["tables_without_rows"].value
+    assert "sop.operating_plan" not in metadata["tables_without_rows"].value
+    assert "sop.demand_history" not in metadata["tables_without_rows"].value
     # Plan over plan: each family's planned units doubled since the October plan.
     assert "against the plan published for cycle 2026-10" in html
     cookware = frames["demand_plan"].filter(pl.col("family") == "Cookware")["planned_units"].sum()

@@ -7,7 +7,6 @@ from datetime import date, datetime
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest

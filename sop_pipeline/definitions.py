@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from sop_pipeline.defs.demand import assets as demand_assets
 from sop_pipeline.defs.forecast import assets as forecast_assets
 from sop_pipeline.defs.forecast import checks as forecast_checks
 from sop_pipeline.defs.ingest import assets as ingest_assets
@@ -14,8 +15,8 @@ from sop_pipeline.defs.report import assets as report_assets
 from sop_pipeline.defs.resources import default_resources
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, planning_assets, publish_assets,
-                                        report_assets]),
+    assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, demand_assets, planning_assets,
+                                        publish_assets, report_assets]),
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, forecast_checks, planning_checks]),
     jobs=[monthly_cycle_job],
     schedules=[monthly_cycle_schedule],

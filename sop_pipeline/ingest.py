@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob as globlib
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -88,26 +88,37 @@ def _check_file_looks_right(path: str, kind: str) -> None:
                              fix="Export the sales history as CSV (UTF-8 text) or Parquet")
 
 
-def _reader_sql(source: SalesSource, sales: SalesSettings) -> tuple[str, dict]:
-    params: dict = {"files": list(source.files)}
-    if source.kind == "parquet":
-        return "read_parquet($files, filename=true, union_by_name=true)", params
-    options = "header=true, all_varchar=true, filename=true, union_by_name=true, quote='\"', escape='\"'"
+def _reader_sql(kind: str, sales: SalesSettings, as_text: bool) -> tuple[str, dict]:
+    """The DuckDB reader over `$file`. `as_text` reads every column as text: slower, but it cannot
+    fail on a value, so the data checks can report it with its row."""
+    if kind == "parquet":
+        return "read_parquet($file)", {}
+    params: dict = {}
+    options = "header=true, quote='\"', escape='\"'"
+    if as_text:
+        options += ", all_varchar=true"
+    elif sales.date_format:
+        # A formatted date is parsed by strptime below, so read it as text.
+        options += ", types=$types"
+        params["types"] = {sales.columns.date: "VARCHAR"}
     if sales.delimiter:
         options += ", delim=$delim"
         params["delim"] = sales.delimiter
-    return f"read_csv($files, {options})", params
+    return f"read_csv($file, {options})", params
 
 
 def source_columns(conn, source: SalesSource, sales: SalesSettings) -> list[str]:
-    reader, params = _reader_sql(source, sales)
-    try:
-        rows = conn.execute(f"DESCRIBE SELECT * FROM {reader}", params).fetchall()
-    except duckdb.Error as exc:
-        raise InputDataError(f"DuckDB could not read the sales file: {_first_line(exc)}",
-                             where=", ".join(source.files[:3]),
-                             fix="Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
-    return [r[0] for r in rows if r[0] != "filename"]
+    """The column names of every file (they must all have the mapped columns)."""
+    names: list[str] = []
+    for file in source.files:
+        reader, params = _reader_sql(source.kind, sales, as_text=True)
+        try:
+            rows = conn.execute(f"DESCRIBE SELECT * FROM {reader}", {**params, "file": file}).fetchall()
+        except duckdb.Error as exc:
+            raise InputDataError(f"DuckDB could not read the sales file: {_first_line(exc)}", where=file,
+                                 fix="Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
+        names += [r[0] for r in rows if r[0] not in names]
+    return names
 
 
 def _first_line(exc: Exception) -> str:
@@ -147,26 +158,40 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
         "family": _column_expr(cols.family, available, "family", False, source.files, f"'{ALL_LABEL}'"),
         "revenue": _column_expr(cols.revenue, available, "revenue", False, source.files),
     }
-    reader, params = _reader_sql(source, sales)
     if sales.date_format:
-        parse_date = "TRY_STRPTIME(d, $date_format)::DATE"
-        params["date_format"] = sales.date_format
+        parse_date = f"TRY_STRPTIME(CAST({slots['date']} AS VARCHAR), $date_format)::DATE"
     else:
-        parse_date = "coalesce(TRY_CAST(d AS DATE), TRY_CAST(d AS TIMESTAMP)::DATE)"
-    statement = sql_text("raw_sales_load").format(reader=reader, parse_date=parse_date, **slots)
-    params["plan_cycle"] = cycle
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
-        conn.execute(statement, params)
-    except duckdb.Error as exc:
-        conn.execute("ROLLBACK")
-        raise InputDataError(f"DuckDB could not read the sales files: {_first_line(exc)}",
-                             where=", ".join(source.files[:3]),
-                             fix="Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting") from None
-    conn.execute("COMMIT")
+        parse_date = f"TRY_CAST({slots['date']} AS DATE)"
+    loaded_at = datetime.now().replace(microsecond=0)
+    # No transaction around the files: a statement that fails inserts nothing, which lets a file be
+    # retried as text, and raw.sales_history is staging (nothing is published from a failed load).
+    conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
+    for file in source.files:
+        _load_file(conn, file, source.kind, sales, slots, parse_date,
+                   {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at})
     rows = conn.execute("SELECT count(*) FROM raw.sales_history WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
     return {"files": list(source.files), "rows": int(rows), "format": source.kind}
+
+
+def _load_file(conn, file: str, kind: str, sales: SalesSettings, slots: dict, parse_date: str, params: dict) -> None:
+    """Append one file: typed read first (fast); where a value does not convert, the whole file as text."""
+    if sales.date_format:
+        params = {**params, "date_format": sales.date_format}
+    last_error = None
+    for as_text in ((False, True) if kind == "csv" else (False,)):
+        reader, reader_params = _reader_sql(kind, sales, as_text)
+        statement = sql_text("raw_sales_load").format(reader=reader, parse_date=parse_date, **slots)
+        try:
+            conn.execute(statement, {**params, **reader_params})
+            return
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            last_error = exc  # a value did not convert: read the file again as text
+            continue
+        except duckdb.Error as exc:
+            last_error = exc
+            break
+    raise InputDataError(f"DuckDB could not read the sales file: {_first_line(last_error)}", where=file,
+                         fix="Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting")
 
 
 def last_sales_month(settings: Settings) -> date:

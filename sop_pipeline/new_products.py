@@ -270,3 +270,15 @@ def labor_hours(new_product_plan: pl.DataFrame, labor_hours_per_unit_by_family: 
                             fix="Set production.labor_hours_per_unit in planning.defaults or for the family")
     rate = pl.col("family").replace_strict(dict(labor_hours_per_unit_by_family), return_dtype=pl.Float64)
     return new_product_plan.with_columns(labor_hours_required=pl.col("planned_units") * rate)
+
+
+def labor_hours_per_unit_by_family(planning, families: Iterable[str]) -> dict[str, float]:
+    """Each family's `production.labor_hours_per_unit` from `planning.defaults` and its overrides."""
+    from sop_pipeline.planning import merge_params
+
+    rates = {}
+    for family in families:
+        production = merge_params(planning.defaults, planning.families.get(family, {})).get("production") or {}
+        if production.get("labor_hours_per_unit") is not None:
+            rates[family] = float(production["labor_hours_per_unit"])
+    return rates

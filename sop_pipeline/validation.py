@@ -75,12 +75,15 @@ class _Rule:
     shown_columns: tuple[str, ...] = ()
 
 
+_EPOCH = date(1970, 1, 1)
+
+
 def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:
     E = gx.expectations
     rules = [
         _Rule(E.ExpectColumnValuesToNotBeNull(column="sale_date"), "date",
               "dates that cannot be read as dates (check sales.date_format)", ("sale_date_text",)),
-        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_date", max_value=pd.Timestamp(cycle_end)),
+        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", max_value=(cycle_end - _EPOCH).days),
               "date", f"sales dated after the plan cycle (after {cycle_end.isoformat()})", ("sale_date",)),
         _Rule(E.ExpectColumnValuesToNotBeNull(column="units"), "units",
               "units that are not numbers", ("units_text",)),

@@ -30,14 +30,15 @@ CREATE TABLE IF NOT EXISTS {schema}.forecast_model_params (
 CREATE TABLE IF NOT EXISTS {schema}.new_product_plan (
     plan_cycle DATE NOT NULL, product VARCHAR NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
     launch_month DATE, months_since_launch INTEGER, analog VARCHAR, planned_units DOUBLE,
-    cannibalized_units DOUBLE, unit_price DOUBLE, planned_revenue DOUBLE, labor_hours_required DOUBLE
+    cannibalized_units DOUBLE, unit_price DOUBLE, planned_revenue DOUBLE, labor_hours_required DOUBLE,
+    curve VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.demand_plan (
     plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, sku VARCHAR NOT NULL, month DATE NOT NULL,
     statistical_forecast DOUBLE, new_product_units DOUBLE, cannibalized_units DOUBLE,
     adjustment_units DOUBLE, planned_units DOUBLE NOT NULL, unit_price DOUBLE, planned_revenue DOUBLE,
-    adjustment_reasons VARCHAR
+    adjustment_reasons VARCHAR, adjustment_requested DOUBLE, is_new_product BOOLEAN
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.production_plan (

@@ -1,30 +1,33 @@
--- Replace one cycle's raw sales with the rows of the user's files.
+-- Append one sales file's rows to raw.sales_history for one plan cycle.
 -- Template slots (filled only with quoted identifiers or fixed SQL, never with user values):
---   {reader}   read_csv($files, ...) or read_parquet($files, ...)
+--   {reader}   read_csv($file, ...) or read_parquet($file)
 --   {date} {sku} {family} {units} {revenue}: the user's column names, quoted, or NULL / 'all'
---   {parse_date}: the date parse expression over the text column `d`
--- Parameters: $plan_cycle, $files, $date_format (and CSV options inside {reader}).
+--   {parse_date}: the date parse expression over the source column {date}
+-- Parameters: $plan_cycle, $file, $loaded_at (and $date_format, CSV options inside {reader}).
+-- The original text is kept only where it did not parse, so the data checks can show it.
 INSERT INTO raw.sales_history
 SELECT
     $plan_cycle::DATE,
-    filename,
-    row_number() OVER (PARTITION BY filename),
-    now()::TIMESTAMP,
-    d,
-    {parse_date},
+    $file,
+    row_number() OVER (),
+    $loaded_at::TIMESTAMP,
+    CASE WHEN sale_date IS NULL THEN NULLIF(TRIM(CAST(date_value AS VARCHAR)), '') END,
+    sale_date,
     sku,
     family,
-    u,
-    TRY_CAST(u AS DOUBLE),
-    r,
-    TRY_CAST(r AS DOUBLE)
+    CASE WHEN units IS NULL THEN NULLIF(TRIM(CAST(units_value AS VARCHAR)), '') END,
+    units,
+    CASE WHEN revenue IS NULL THEN NULLIF(TRIM(CAST(revenue_value AS VARCHAR)), '') END,
+    revenue
 FROM (
     SELECT
-        filename,
-        NULLIF(TRIM(CAST({date} AS VARCHAR)), '') AS d,
+        {date} AS date_value,
+        {parse_date} AS sale_date,
         NULLIF(CAST({sku} AS VARCHAR), '') AS sku,
         NULLIF(CAST({family} AS VARCHAR), '') AS family,
-        NULLIF(TRIM(CAST({units} AS VARCHAR)), '') AS u,
-        NULLIF(TRIM(CAST({revenue} AS VARCHAR)), '') AS r
+        {units} AS units_value,
+        TRY_CAST({units} AS DOUBLE) AS units,
+        {revenue} AS revenue_value,
+        TRY_CAST({revenue} AS DOUBLE) AS revenue
     FROM {reader}
 );

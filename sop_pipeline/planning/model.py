@@ -141,7 +141,7 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None):
     I = cp.Variable(shape, name="ending_inventory", nonneg=True)
     B = cp.Variable(shape, name="backlog", nonneg=True)
     S = cp.Variable(shape, name="safety_stock_shortfall", nonneg=True)
-    col = lambda v: v.reshape(n_f, 1)  # noqa: E731  (per-family scalars broadcast over periods)
+    col = lambda v: np.asarray(v).reshape(-1, 1)  # noqa: E731  (per-family scalars broadcast over periods)
 
     # Values "before" each period: the initial value, then the previous period's.
     w_prev = cp.hstack([col(data.w0), W[:, :-1]]) if n_t > 1 else col(data.w0)

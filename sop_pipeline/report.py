@@ -308,7 +308,8 @@ def _accuracy_section(accuracy: pl.DataFrame) -> str:
             .pivot(on="method", index=["level", "series_key"], values="wape_pct", aggregate_function="first"))
     wide = wide.rename({"series_key": "series", "chosen": "forecast WAPE %",
                         "seasonal_naive": "seasonal naive WAPE %"}, strict=False)
-    wide = wide.sort(pl.col("level") != "total", "series").drop("level")
+    order = ["series", *[c for c in ("forecast WAPE %", "seasonal naive WAPE %") if c in wide.columns]]
+    wide = wide.sort(pl.col("level") != "total", "series").select(order)
     return _table(wide, digits={"forecast WAPE %": 1, "seasonal naive WAPE %": 1})
 
 
@@ -382,7 +383,7 @@ header { background:var(--brand); color:#fff; padding:28px 40px 24px; }
 header h1 { margin:0 0 4px; font-size:26px; font-weight:600; }
 header p { margin:0; color:#c8d6e5; font-size:14px; }
 main { max-width:1320px; margin:0 auto; padding:24px 40px 60px; }
-.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(180px,1fr)); gap:14px; margin:0 0 28px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(150px,1fr)); gap:14px; margin:0 0 28px; }
 .card { background:#fff; border:1px solid var(--line); border-top:4px solid var(--accent); border-radius:6px;
         padding:14px 16px; }
 .card .label { font-size:12px; text-transform:uppercase; letter-spacing:.05em; color:var(--muted); }

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sop_pipeline.errors import SopError, SettingsError
+from sop_pipeline.preflight import check_input_files
 from sop_pipeline.settings import DEFAULT_DB, DEMO_SETTINGS, PROJECT_ROOT, load_settings
 
 JOB_NAME = "sop_monthly_cycle"
@@ -79,6 +80,7 @@ def explain_failure(result) -> tuple[str, int]:
 def cmd_run(args) -> int:
     config_path = Path(args.config) if args.config else DEMO_SETTINGS
     settings = load_settings(config_path)
+    check_input_files(settings)
     if args.cycle:
         cycle = parse_cycle(args.cycle)
     else:
@@ -132,6 +134,10 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
     finally:
         conn.close()
     out.print(table)
+    report = db_path.parent / "reports" / f"sop_report_{cycle:%Y-%m}.html"
+    if report.exists():
+        out.print(f"Executive report: {report}")
+    out.print(f"Read-only copy for SQL readers: {db.snapshot_path(db_path)}")
 
 
 def cmd_ui(args) -> int:

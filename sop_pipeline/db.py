@@ -7,6 +7,7 @@ therefore never leaves a half-written cycle in `sop.*`: readers see the previous
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from datetime import date
@@ -140,3 +141,38 @@ def query_pl(conn, statement: str, params: dict | None = None) -> pl.DataFrame:
 def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataFrame:
     """One cycle's rows of a table as a Polars frame (without the plan_cycle column)."""
     return query_pl(conn, f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c", {"c": cycle})
+
+
+def snapshot_path(db_path: str | Path) -> Path:
+    """The read-only copy of the published plans beside the plan database (`sop.duckdb` → `sop_published.duckdb`)."""
+    db_path = Path(db_path)
+    return db_path.with_name(f"{db_path.stem}_published{db_path.suffix or '.duckdb'}")
+
+
+def write_published_snapshot(conn, db_path: str | Path) -> Path:
+    """Copy every published `sop.*` table (all cycles) and the views into a new file, then move it over
+    the previous snapshot in one rename.
+
+    Readers who query the snapshot never wait for a run and never block one, and always see complete
+    plans: a reader that opened the old file keeps reading it; the next one opens the new file.
+    """
+    target = snapshot_path(db_path)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    literal = "'" + str(staging).replace("'", "''") + "'"
+    conn.execute(f"ATTACH {literal} AS snapshot")
+    try:
+        conn.execute("CREATE SCHEMA snapshot.sop")
+        for table in PLAN_TABLES:
+            conn.execute(f"CREATE TABLE snapshot.sop.{table} AS SELECT * FROM sop.{table} ORDER BY ALL")
+    finally:
+        conn.execute("DETACH snapshot")
+    # The views are created by connecting to the new file itself, so they name its own tables.
+    view_conn = duckdb.connect(str(staging))
+    try:
+        for view in VIEWS:
+            view_conn.execute(sql_text(f"view_{view}"))
+    finally:
+        view_conn.close()
+    os.replace(staging, target)
+    return target

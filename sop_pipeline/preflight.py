@@ -60,3 +60,15 @@ def file_problems(data: dict, base_dir) -> list[str]:
     if forecast.get("executor") == "dask" and not forecast.get("dask_address"):
         problems.append("forecast.dask_address: required when forecast.executor is dask")
     return problems
+
+
+def check_input_files(settings) -> None:
+    """Read the new-product catalogue and the adjustments before the run, so a malformed file fails in
+    seconds, not after the forecast. (Their references to SKUs and months are checked by the demand stage.)"""
+    from sop_pipeline.adjustments import load_adjustments
+    from sop_pipeline.new_products import load_new_products
+
+    for key, loader in (("new_products", load_new_products), ("adjustments", load_adjustments)):
+        path = settings.resolve(getattr(settings, key))
+        if path is not None:
+            loader(path)

@@ -1,0 +1,101 @@
+"""The whole monthly cycle at scale: N SKUs and M daily sales rows, through `sop-pipeline run`.
+
+Prints wall time, peak memory of the run (its process plus Prophet worker processes, sampled) and where
+the time went, per Dagster step (from the run's step stats in the Dagster instance).
+
+    python benchmarks/scale_bench.py --skus 5000 --rows 20000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skus", type=int, default=5000)
+    parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument("--workers", default="auto")
+    parser.add_argument("--workdir", help="keep files here (default: a temporary folder)")
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="sop_scale_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    sales = workdir / f"sales_{args.skus}x{args.rows}.csv"
+    if not sales.exists():
+        from sop_pipeline.demo import write_large_sales
+
+        t = time.perf_counter()
+        write_large_sales(sales, args.rows, n_skus=args.skus)
+        print(f"generated {args.rows:,} rows for {args.skus:,} SKUs ({sales.stat().st_size / 1e9:.1f} GB) "
+              f"in {time.perf_counter() - t:.0f}s", file=sys.stderr)
+    settings = yaml.safe_load((PROJECT / "assets" / "demo" / "sop.yaml").read_text())
+    settings["sales"]["path"] = str(sales)
+    settings["forecast"]["workers"] = args.workers
+    settings["new_products"] = None
+    settings["adjustments"] = None
+    # The demo's per-family workforce fits 150 SKUs; scale the starting crews and stock with the SKU count.
+    scale = args.skus / 150
+    for family in settings["planning"]["families"].values():
+        family["workforce"]["initial"] = round(family["workforce"]["initial"] * scale)
+        family["inventory"]["initial"] = round(family["inventory"]["initial"] * scale)
+    config = workdir / "sop.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    home = workdir / "dagster_home"
+    db_path = workdir / "sop.duckdb"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+
+    started = time.perf_counter()
+    run = subprocess.Popen([sys.executable, "-m", "sop_pipeline.cli", "run", "--config", str(config),
+                            "--db", str(db_path), "--log-level", "WARNING"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watched = psutil.Process(run.pid)
+    peak = 0
+    while run.poll() is None:
+        peak = max(peak, _tree_rss(watched))
+        time.sleep(0.5)
+    wall = time.perf_counter() - started
+    output = run.stdout.read()
+    if run.returncode != 0:
+        print(output[-5000:])
+        raise SystemExit(f"the run failed with exit code {run.returncode}")
+
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        record = instance.get_runs(limit=1)[0]
+        steps = instance.get_run_step_stats(record.run_id)
+    print(f"\nWhole monthly cycle: {args.skus:,} SKUs, {args.rows:,} daily sales rows, workers={args.workers}\n")
+    print(f"{'stage (Dagster step)':<34}{'seconds':>10}{'share':>8}")
+    total_steps = sum((s.end_time or 0) - (s.start_time or 0) for s in steps)
+    for s in sorted(steps, key=lambda s: s.start_time or 0):
+        seconds = (s.end_time or 0) - (s.start_time or 0)
+        print(f"{s.step_key:<34}{seconds:>10.1f}{seconds / wall:>8.1%}")
+    print(f"{'(start-up, checks, Dagster)':<34}{wall - total_steps:>10.1f}{(wall - total_steps) / wall:>8.1%}")
+    print(f"{'wall time':<34}{wall:>10.1f}")
+    print(f"{'peak memory, run + workers (MB)':<34}{peak / 1e6:>10,.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sop_pipeline.planner_csv import Problems, add_months, parse_month, parse_number, read_text_table
+from sop_pipeline.planner_csv import MAX_VALUE, Problems, add_months, parse_month, parse_number, read_text_table
 
 WHAT = "adjustments file"
 REQUIRED = ("month", "reason")
@@ -64,7 +64,8 @@ def load_adjustments(path: str | Path) -> pl.DataFrame:
             text = row[column]
             values[column] = parse_number(text) if text is not None else None
             if text is not None and values[column] is None:
-                problems.add(line, column, f"{text!r} is not a number; write a signed number such as -200 or 15")
+                problems.add(line, column, f"{text!r} is not a number of at most {MAX_VALUE:g} in size; "
+                                          "write a signed number such as -200 or 15")
         if (row["units"] is None) == (row["percent"] is None):
             problems.add(line, "units", "give exactly one of units (a signed change in units) and percent "
                                         "(a relative change, 10 = +10%)")

@@ -8,8 +8,10 @@ can then report every kind of problem with example rows at once.
 
 from __future__ import annotations
 
+import csv
 import glob as globlib
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -115,14 +117,50 @@ def source_columns(conn, source: SalesSource, sales: SalesSettings) -> list[str]
         try:
             rows = conn.execute(f"DESCRIBE SELECT * FROM {reader}", {**params, "file": file}).fetchall()
         except duckdb.Error as exc:
-            raise InputDataError(f"DuckDB could not read the sales file: {_first_line(exc)}", where=file,
-                                 fix="Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
+            raise _read_error(exc, file, "Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
+        if source.kind == "csv":
+            _check_rows_match_header(file, [r[0] for r in rows], sales.delimiter)
         names += [r[0] for r in rows if r[0] not in names]
     return names
 
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:300]
+
+
+def _read_error(exc: Exception, file: str, fix: str) -> InputDataError:
+    """DuckDB's reader error in the planner's words, with the line DuckDB names."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f"{file}, line {line.group(1)}" if line else file
+    if "Invalid unicode" in text:
+        return InputDataError("The sales file is not UTF-8 text (Latin-1 or Windows-1252?)", where=where,
+                              fix="Save it as UTF-8 (in Excel: Save As, 'CSV UTF-8'), or convert it, "
+                                  "e.g. iconv -f latin1 -t utf-8")
+    return InputDataError(f"DuckDB could not read the sales file: {_first_line(exc)}", where=where, fix=fix)
+
+
+def _check_rows_match_header(file: str, names: list[str], delimiter: str | None) -> None:
+    """Where a row has more fields than the header, DuckDB's sniffer takes a data row for the header
+    (so every mapped column seems missing): find that row and say so instead."""
+    if file.lower().endswith(".gz"):
+        return
+    with open(file, newline="", encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+        try:
+            dialect = csv.Sniffer().sniff(first, delimiters=delimiter or ",;\t|")
+        except csv.Error:
+            return
+        header = next(csv.reader([first], dialect), [])
+        if not header or set(header) & set(names):
+            return  # DuckDB read the header row as the header
+        fh.seek(0)
+        for line_number, row in enumerate(csv.reader(fh, dialect), start=1):
+            if row and len(row) != len(header):
+                raise InputDataError(
+                    f"Line {line_number} of the sales file has {len(row)} fields but the header row has "
+                    f"{len(header)} ({', '.join(header)})", where=f"{file}, line {line_number}",
+                    fix="Remove the extra fields or quote the cells that contain the delimiter, then run again")
 
 
 def _column_expr(mapped: str | None, available: list[str], key: str, required: bool, files, default_sql="NULL"):
@@ -190,8 +228,7 @@ def _load_file(conn, file: str, kind: str, sales: SalesSettings, slots: dict, pa
         except duckdb.Error as exc:
             last_error = exc
             break
-    raise InputDataError(f"DuckDB could not read the sales file: {_first_line(last_error)}", where=file,
-                         fix="Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting")
+    raise _read_error(last_error, file, "Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting")
 
 
 def last_sales_month(settings: Settings) -> date:

@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from sop_pipeline.errors import SettingsError
-from sop_pipeline.planner_csv import Problems, add_months, months_between, parse_month, parse_number, read_text_table
+from sop_pipeline.planner_csv import MAX_VALUE, Problems, add_months, months_between, parse_month, parse_number, read_text_table
 
 WHAT = "new-product catalogue"
 REQUIRED = ("product", "family", "launch_month")
@@ -82,7 +82,7 @@ def _parse_analogs(text: str, line: int, problems: Problems) -> list[dict]:
 
 
 def _number(row: dict, column: str, line: int, problems: Problems, low: float | None = 0.0,
-            high: float | None = None, whole: bool = False) -> float | None:
+            high: float | None = MAX_VALUE, whole: bool = False) -> float | None:
     text = row[column]
     if text is None:
         return None

@@ -14,9 +14,12 @@ from pathlib import Path
 import polars as pl
 
 from sop_pipeline.errors import InputDataError
+from sop_pipeline.settings import decode_utf8
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})(?:-01)?")
 MAX_LISTED_PROBLEMS = 20
+# No plan has a monthly figure this large: beyond it a cell is a typo or an overflow (1e308).
+MAX_VALUE = 1e12
 
 
 class Problems:
@@ -48,8 +51,10 @@ def read_text_table(path: str | Path, what: str, required: tuple[str, ...],
     if not path.exists():
         raise InputDataError(f"The {what} file does not exist", where=str(path),
                              fix="Correct its path in sop.yaml, or remove the key to plan without it")
+    raw = path.read_bytes()
+    decode_utf8(raw, path, what, InputDataError)
     try:
-        frame = pl.read_csv(path, infer_schema=False)
+        frame = pl.read_csv(raw, infer_schema=False)
     except pl.exceptions.NoDataError:
         frame = pl.DataFrame(schema={c: pl.String for c in required})
     except (pl.exceptions.ComputeError, UnicodeDecodeError) as exc:
@@ -83,11 +88,12 @@ def parse_month(text: str) -> date | None:
 
 
 def parse_number(text: str) -> float | None:
+    """The cell as a number; None if it is not one, or not finite, or beyond `MAX_VALUE` in size."""
     try:
         value = float(text)
     except ValueError:
         return None
-    return value if value == value and abs(value) != float("inf") else None
+    return value if abs(value) <= MAX_VALUE else None  # NaN and inf fail the comparison
 
 
 def add_months(month: date, count: int) -> date:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sop_pipeline.errors import SettingsError
+from sop_pipeline.errors import SettingsError, SopError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
@@ -137,7 +137,9 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_format_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        problems = [f"{_format_loc(err['loc'])}: "
+                    + ("is not a known key (a typo?)" if err["type"] == "extra_forbidden" else err["msg"])
+                    for err in exc.errors()]
     else:
         problems = []
     problems += planning_problems(data.get("planning"))
@@ -153,23 +155,97 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
     return settings
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """The same key twice in one mapping (PyYAML would silently keep the last one)."""
+
+    def __init__(self, key, first_mark, second_mark):
+        self.key = key
+        self.first_line = first_mark.line + 1
+        super().__init__(None, None, f"the key {key!r} appears twice (lines {first_mark.line + 1} and "
+                                     f"{second_mark.line + 1})", second_mark)
+
+
+class StrictYamlLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses duplicate keys: two `Cookware:` entries with different settings
+    are a mistake to report, not a choice to make silently."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *anchor` merges may be overridden, that is their purpose
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark)
+                except TypeError:
+                    continue  # an unhashable key: the base constructor reports it
+                if first is not key_node.start_mark:
+                    raise DuplicateKeyError(key, first, key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def decode_utf8(raw: bytes, path, what: str, error: type[SopError] = SettingsError) -> str:
+    """The file's text; where it is not UTF-8 (a Latin-1 export), `error` names the line and the byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise error(f"The {what} is not UTF-8 text (byte {raw[exc.start]:#04x} is not UTF-8; "
+                    "Latin-1 or Windows-1252 text?)", where=f"{path}, line {line}",
+                    fix="Save it as UTF-8 (in Excel: Save As, 'CSV UTF-8'; in editors: Save As, Encoding)") from None
+
+
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The file's YAML (or, for `.json`, JSON) data; an unreadable file raises SettingsError saying where.
+
+    `what` names the file in messages ("settings file", "planning-problem file").
+    """
+    text = decode_utf8(path.read_bytes(), path, what)
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text, object_pairs_hook=_json_object_no_duplicates)
+        return yaml.load(text, Loader=StrictYamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateJsonKey as exc:
+        raise SettingsError(f"The {what} names the key {exc.key!r} twice in the same object",
+                            where=str(path), fix=f"Keep one {exc.key!r} entry (merge their values)") from None
+    except DuplicateKeyError as exc:
+        raise SettingsError(
+            f"The {what} names the key {exc.key!r} twice in the same mapping (first on line {exc.first_line}); "
+            "YAML would silently keep only the last one",
+            where=f"{path}, line {exc.problem_mark.line + 1}",
+            fix=f"Keep one {exc.key!r} entry (merge their settings) and run again") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        raise SettingsError(f"The {what} is not valid YAML: {getattr(exc, 'problem', exc)}",
+                            where=where, fix="Fix the YAML syntax") from None
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"The {what} is not valid JSON: {exc.msg}",
+                            where=f"{path}, line {exc.lineno}", fix="Fix the JSON syntax") from None
+
+
+class _DuplicateJsonKey(ValueError):
+    def __init__(self, key):
+        self.key = key
+        super().__init__(key)
+
+
+def _json_object_no_duplicates(pairs):
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set = set()
+        raise _DuplicateJsonKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return data
+
+
 def load_settings(path: str | os.PathLike) -> Settings:
     """Read and validate `sop.yaml`."""
     path = Path(path)
     if not path.exists():
         raise SettingsError("The settings file does not exist", where=str(path),
                             fix="Pass --config with the path of your sop.yaml")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except UnicodeDecodeError:
-        raise SettingsError("The settings file is not UTF-8 text", where=str(path),
-                            fix="Save it as UTF-8") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark else str(path)
-        raise SettingsError(f"The settings file is not valid YAML: {getattr(exc, 'problem', exc)}",
-                            where=where, fix="Fix the YAML syntax") from None
+    data = read_yaml_file(path, "settings file")
     settings = parse_settings(data, source=str(path), base_dir=path.resolve().parent)
     settings.source_path = path.resolve()
     return settings

@@ -76,6 +76,8 @@ class _Rule:
 
 
 _EPOCH = date(1970, 1, 1)
+EARLIEST_SALE = date(1900, 1, 1)  # an older date is a typo (0204 for 2024), and would plan centuries of zeros
+MAX_VALUE = 1e12  # no single sales row is this large; beyond it is a typo or an overflow (1e308)
 
 
 def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:
@@ -85,6 +87,8 @@ def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:
               "dates that cannot be read as dates (check sales.date_format)", ("sale_date_text",)),
         _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", max_value=(cycle_end - _EPOCH).days),
               "date", f"sales dated after the plan cycle (after {cycle_end.isoformat()})", ("sale_date",)),
+        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", min_value=(EARLIEST_SALE - _EPOCH).days),
+              "date", f"sales dated before {EARLIEST_SALE.year} (a typo in the year?)", ("sale_date",)),
         _Rule(E.ExpectColumnValuesToNotBeNull(column="units"), "units",
               "units that are not numbers", ("units_text",)),
         _Rule(E.ExpectColumnValuesToNotBeNull(column="sku"), "sku", "rows with no SKU", ("sku",)),
@@ -92,6 +96,11 @@ def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:
         _Rule(E.ExpectColumnValuesToNotBeNull(column="revenue", row_condition='revenue_text.notnull()',
                                               condition_parser="pandas"),
               "revenue", "revenue that is not a number", ("revenue_text",)),
+    ]
+    rules += [
+        _Rule(E.ExpectColumnValuesToBeBetween(column=column, min_value=-MAX_VALUE, max_value=MAX_VALUE), column,
+              f"{column} larger than {MAX_VALUE:g} in one row (a typo or an overflow)", (column,))
+        for column in ("units", "revenue")
     ]
     if not allow_returns:
         rules.append(_Rule(E.ExpectColumnValuesToBeBetween(column="units", min_value=0), "units",

@@ -5,6 +5,7 @@
 --   {parse_date}: the date parse expression over the source column {date}
 -- Parameters: $plan_cycle, $file, $loaded_at (and $date_format, CSV options inside {reader}).
 -- The original text is kept only where it did not parse, so the data checks can show it.
+-- NaN and infinity ('inf' text, or in Parquet) count as not numbers.
 INSERT INTO raw.sales_history
 SELECT
     $plan_cycle::DATE,
@@ -26,8 +27,8 @@ FROM (
         NULLIF(CAST({sku} AS VARCHAR), '') AS sku,
         NULLIF(CAST({family} AS VARCHAR), '') AS family,
         {units} AS units_value,
-        TRY_CAST({units} AS DOUBLE) AS units,
+        CASE WHEN isfinite(TRY_CAST({units} AS DOUBLE)) THEN TRY_CAST({units} AS DOUBLE) END AS units,
         {revenue} AS revenue_value,
-        TRY_CAST({revenue} AS DOUBLE) AS revenue
+        CASE WHEN isfinite(TRY_CAST({revenue} AS DOUBLE)) THEN TRY_CAST({revenue} AS DOUBLE) END AS revenue
     FROM {reader}
 );

@@ -16,22 +16,34 @@ Extensions to the documented format (nothing is renamed):
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sop_pipeline.errors import SettingsError
+from sop_pipeline.settings import read_yaml_file
+
+
+# No real plan has a figure this large; beyond it is a typo or an overflow, and it would leave the
+# solver with numbers it cannot scale (HiGHS treats 1e20 as infinite) and no status to explain.
+MAX_VALUE = 1e12
 
 
 class _Strict(BaseModel):
     # Unknown keys are almost always typos ("holding_per_unit"): reject them.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _finite_and_plausible(cls, value):
+        for number in value if isinstance(value, list) else [value]:
+            if isinstance(number, float) and not (math.isfinite(number) and abs(number) <= MAX_VALUE):
+                raise ValueError(f"{number:g} is not a usable number: give a finite value of at most {MAX_VALUE:g}")
+        return value
 
 
 class Period(_Strict):
@@ -177,7 +189,9 @@ def _messages(exc: ValidationError, where_of) -> list[str]:
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if p not in ("function-after",))
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "greater_than_equal":
+        if isinstance(err.get("input"), float) and math.isnan(err["input"]):
+            msg = "nan is not a number: give a finite value"
+        elif err["type"] == "greater_than_equal":
             msg = f"must be >= {err['ctx']['ge']:g}"
         elif err["type"] == "greater_than":
             msg = f"must be > {err['ctx']['gt']:g}"
@@ -215,20 +229,7 @@ def load_problem(path: str | Path) -> Problem:
     if not path.is_file():
         raise SettingsError("The planning-problem file does not exist", where=str(path),
                             fix="Pass --problem with the path of a YAML problem file")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except UnicodeDecodeError:
-        raise SettingsError("The planning-problem file is not UTF-8 text", where=str(path),
-                            fix="Save it as UTF-8") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}" if mark else str(path)
-        raise SettingsError(f"The planning-problem file is not valid YAML: {getattr(exc, 'problem', exc)}",
-                            where=where, fix="Fix the YAML syntax") from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"The planning-problem file is not valid JSON: {exc.msg}",
-                            where=f"{path}, line {exc.lineno}", fix="Fix the JSON syntax") from None
+    data = read_yaml_file(path, "planning-problem file")
     return parse_problem(data, source=str(path))
 
 

@@ -95,7 +95,13 @@ def cmd_run(args) -> int:
     import dagster as dg
 
     from sop_pipeline.definitions import defs
+    from sop_pipeline.defs.partitions import plan_cycles
 
+    known = plan_cycles.get_partition_keys()
+    if cycle.isoformat() not in known:
+        raise SettingsError(f"The plan cycle {cycle:%Y-%m} is outside the cycles this project plans "
+                            f"({known[0][:7]} to {known[-1][:7]})", where="--cycle or the sales history's last month",
+                            fix="Pass --cycle with a month in that range")
     out.print(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
               f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
     job = defs.resolve_job_def(JOB_NAME)

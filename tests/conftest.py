@@ -115,4 +115,5 @@ def published_copy(published_small, tmp_path) -> Path:
     """A private copy of the published database, to run bad input against."""
     target = tmp_path / "sop.duckdb"
     shutil.copyfile(published_small, target)
+    shutil.copyfile(db.snapshot_path(published_small), db.snapshot_path(target))
     return target

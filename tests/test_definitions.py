@@ -47,6 +47,7 @@ def test_schedule_runs_the_current_month_on_the_second():
     schedule = defs.resolve_schedule_def("sop_monthly_cycle_schedule")
     assert schedule.cron_schedule == "0 6 2 * *"
     context = dg.build_schedule_context(
+        repository_def=defs.get_repository_def(),
         scheduled_execution_time=dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.timezone.utc))
     requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-12-01"]

@@ -8,10 +8,13 @@ monthly_cycle_job = dg.define_asset_job(
     "sop_monthly_cycle",
     selection=dg.AssetSelection.all(),
     partitions_def=plan_cycles,
-    description="The whole S&OP graph for one plan cycle: ingest, forecast, plan, publish.",
+    description="The whole S&OP graph for one plan cycle: ingest, forecast, plan, publish, report.",
 )
 
-# On the 2nd of each month, plan the current month from the history that closed with last month.
-monthly_cycle_schedule = dg.build_schedule_from_partitioned_job(
-    monthly_cycle_job, day_of_month=2, hour_of_day=6, name="sop_monthly_cycle_schedule",
-)
+
+@dg.schedule(cron_schedule="0 6 2 * *", job=monthly_cycle_job, name="sop_monthly_cycle_schedule",
+             execution_timezone="UTC")
+def monthly_cycle_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """On the 2nd of each month, plan the current month from the history that closed with last month."""
+    cycle = context.scheduled_execution_time.date().replace(day=1)
+    return dg.RunRequest(run_key=cycle.isoformat(), partition_key=cycle.isoformat())

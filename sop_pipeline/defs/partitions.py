@@ -2,6 +2,5 @@
 
 import dagster as dg
 
-# end_offset=1 makes the current month a partition, so the run on the 2nd plans the current month
-# from the history that ended the day before.
-plan_cycles = dg.MonthlyPartitionsDefinition(start_date="2000-01-01", end_offset=1)
+# Cycles up to a year ahead exist, so a planner can prepare next month's plan before the month starts.
+plan_cycles = dg.MonthlyPartitionsDefinition(start_date="2000-01-01", end_offset=12)

@@ -102,8 +102,10 @@ def safety_stock(forecast: pl.DataFrame, accuracy: pl.DataFrame | None, service_
       stock-out in a month: cycle service level), two-sided for the band: z((1 + width) / 2).
 
     `forecast`: rows of `sop.forecast` (level, series_key, family, sku, month, yhat, yhat_lower,
-    yhat_upper); level 'family' and 'sku' rows are used. Family safety stock comes from the family's
-    own forecast (errors of SKUs partly cancel in the family), SKU safety stock from the SKU's.
+    yhat_upper); level 'family' and 'sku' rows are used. SKU safety stock comes from the SKU's own
+    forecast. A family's is the larger of its own forecast's and the sum of its SKUs': SKUs are not
+    interchangeable, so stock of one does not cover a shortfall of another, and a family plan that
+    kept only the pooled buffer would leave most SKUs below theirs.
     SKUs or families without forecast rows (new products) get none.
     Returns SAFETY_STOCK_COLUMNS: level ('family' | 'sku'), family, sku (null for families),
     month, yhat, sigma_band, sigma_backtest, sigma, safety_stock.
@@ -134,6 +136,12 @@ def safety_stock(forecast: pl.DataFrame, accuracy: pl.DataFrame | None, service_
         family=pl.when(pl.col("level") == "family").then(pl.coalesce("family", "series_key")).otherwise("family"),
         sku=pl.when(pl.col("level") == "sku").then(pl.coalesce("sku", "series_key")).otherwise(None),
     )
+    sku_total = (out.filter(pl.col("level") == "sku").group_by("family", "month")
+                 .agg(pl.col("safety_stock").sum().alias("sku_safety_stock")))
+    out = (out.join(sku_total, on=["family", "month"], how="left")
+           .with_columns(safety_stock=pl.when(pl.col("level") == "family")
+                         .then(pl.max_horizontal("safety_stock", "sku_safety_stock"))
+                         .otherwise(pl.col("safety_stock"))))
     return out.select(SAFETY_STOCK_COLUMNS).sort(["level", "family", "sku", "month"], nulls_last=True)
 
 

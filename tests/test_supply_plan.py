@@ -125,6 +125,17 @@ def test_safety_stock_uses_the_backtest_error_where_larger():
     assert stocks["sigma"][1] == pytest.approx(50 / Z80_TWO_SIDED)
 
 
+def test_family_safety_stock_holds_its_skus_buffers():
+    # The family's own band (+-20) pools its SKUs' errors; its SKUs (+-50 each) need 2 x 64.17 between them.
+    forecast = pl.DataFrame([_forecast_row("family", "F", 200.0, 180.0, 220.0),
+                             _forecast_row("sku", "S1", 100.0, 50.0, 150.0),
+                             _forecast_row("sku", "S2", 100.0, 50.0, 150.0)])
+    stocks = sp.safety_stock(forecast, None, 0.95, 0.8)
+    family = stocks.filter(pl.col("level") == "family")["safety_stock"][0]
+    skus = stocks.filter(pl.col("level") == "sku")["safety_stock"].sum()
+    assert family == pytest.approx(skus) and family == pytest.approx(2 * 64.17, abs=0.02)
+
+
 def test_safety_stock_grows_with_service_level():
     _, forecast = seasonal_inputs({"Cookware": 2}, n_months=4)
     levels = [0.8, 0.9, 0.95, 0.99]

@@ -14,12 +14,10 @@ from pathlib import Path
 import polars as pl
 
 from sop_pipeline.errors import InputDataError
-from sop_pipeline.settings import decode_utf8
+from sop_pipeline.settings import MAX_VALUE, decode_utf8
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})(?:-01)?")
 MAX_LISTED_PROBLEMS = 20
-# No plan has a monthly figure this large: beyond it a cell is a typo or an overflow (1e308).
-MAX_VALUE = 1e12
 
 
 class Problems:

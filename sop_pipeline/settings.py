@@ -22,6 +22,9 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent
 DEMO_SETTINGS = PROJECT_ROOT / "assets" / "demo" / "sop.yaml"
 DEFAULT_DB = Path("data") / "sop.duckdb"
+# No plan or sales row has a figure this large: beyond it a value is a typo or an overflow (1e308),
+# and it would leave the solver with numbers it cannot scale (HiGHS treats 1e20 as infinite).
+MAX_VALUE = 1e12
 
 
 class _Strict(BaseModel):

@@ -15,6 +15,8 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
+from sop_pipeline.settings import MAX_VALUE
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx  # noqa: E402
@@ -77,7 +79,6 @@ class _Rule:
 
 _EPOCH = date(1970, 1, 1)
 EARLIEST_SALE = date(1900, 1, 1)  # an older date is a typo (0204 for 2024), and would plan centuries of zeros
-MAX_VALUE = 1e12  # no single sales row is this large; beyond it is a typo or an overflow (1e308)
 
 
 def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:

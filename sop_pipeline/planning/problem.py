@@ -25,12 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sop_pipeline.errors import SettingsError
-from sop_pipeline.settings import read_yaml_file
-
-
-# No real plan has a figure this large; beyond it is a typo or an overflow, and it would leave the
-# solver with numbers it cannot scale (HiGHS treats 1e20 as infinite) and no status to explain.
-MAX_VALUE = 1e12
+from sop_pipeline.settings import MAX_VALUE, read_yaml_file
 
 
 class _Strict(BaseModel):

@@ -158,8 +158,18 @@ def cmd_ui(args) -> int:
     return subprocess.call(command, cwd=PROJECT_ROOT)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error style: usage, then one 'Error:' paragraph, exit code 2."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        err.print(f"[bold red]Error:[/bold red] {message}. See `{self.prog} --help`.", highlight=False,
+                  soft_wrap=True)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sop-pipeline", description=__doc__)
+    parser = _Parser(prog="sop-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="materialize the whole monthly graph for one plan cycle")

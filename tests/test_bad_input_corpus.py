@@ -29,7 +29,7 @@ def _cases(kinds) -> list:
 
 def _message(stderr: str) -> str:
     """The error paragraph: from the last 'Error:' / 'error:' to the end of stderr."""
-    start = max(stderr.rfind("Error:"), stderr.rfind("error:"))
+    start = stderr.rfind("Error:")
     assert start >= 0, stderr[-2000:]
     return stderr[start:]
 

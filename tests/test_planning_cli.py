@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sop_pipeline.planning import cli
+from sop_pipeline.cli import main
 from tests.planning_cases import problem_dict
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "red_tomato.yaml"
 
 
 def _run(argv):
-    parser = argparse.ArgumentParser(prog="sop-pipeline")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["plan", *argv])
-    return args.func(args)
+    return main(["plan", *argv])
 
 
 def test_json_is_one_object(capfd):
@@ -49,4 +45,4 @@ def test_errors_exit_with_their_code(tmp_path, capfd):
                                                       inventory={"allow_backlog": False})))
     assert _run(["--problem", str(impossible), "--strategy", "optimal"]) == 3
     captured = capfd.readouterr()
-    assert "error:" in captured.err and "Traceback" not in captured.err and captured.out == ""
+    assert "Error:" in captured.err and "Traceback" not in captured.err and captured.out == ""

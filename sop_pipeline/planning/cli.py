@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 
-from sop_pipeline.errors import SopError
 from sop_pipeline.planning.diagnose import fmt
 from sop_pipeline.planning.problem import load_problem
 from sop_pipeline.planning.result import COST_COLUMNS, STRATEGIES, PlanResult
@@ -74,28 +73,13 @@ def _print_tables(results: dict[str, PlanResult]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        problem = load_problem(args.problem)
-        strategy = getattr(args, "strategy", "all") or "all"
-        results = plan_all(problem) if strategy == "all" else {strategy: plan(problem, strategy)}
-    except SopError as err:
-        print(f"error: {err.message}", file=sys.stderr)
-        return err.exit_code
+    """Solve and print; a SopError propagates to `sop_pipeline.cli.main`, which prints it as one paragraph."""
+    problem = load_problem(args.problem)
+    strategy = getattr(args, "strategy", "all") or "all"
+    results = plan_all(problem) if strategy == "all" else {strategy: plan(problem, strategy)}
     if args.json:
         body = {name: {k: v for k, v in r.to_dict().items()} for name, r in results.items()}
         print(json.dumps(body, indent=2))
     else:
         _print_tables(results)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m sop_pipeline.planning.cli plan ...`) for testing without the main CLI."""
-    parser = argparse.ArgumentParser(prog="sop-pipeline")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -139,8 +139,12 @@ def query_pl(conn, statement: str, params: dict | None = None) -> pl.DataFrame:
 
 
 def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataFrame:
-    """One cycle's rows of a table as a Polars frame (without the plan_cycle column)."""
-    return query_pl(conn, f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c", {"c": cycle})
+    """One cycle's rows of a table as a Polars frame (without the plan_cycle column).
+
+    Sorted: DuckDB scans in parallel, and floating-point sums over rows in a different order differ in
+    the last digit, which would make two runs on the same input publish different numbers."""
+    return query_pl(conn, f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c ORDER BY ALL",
+                    {"c": cycle})
 
 
 def snapshot_path(db_path: str | Path) -> Path:

@@ -66,7 +66,8 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     with database.connect() as conn:
         history = db.read_cycle(conn, "demand_history", cycle)
         sku_forecast = db.query_pl(
-            conn, "SELECT family, sku, month, yhat FROM draft.forecast WHERE plan_cycle = $c AND level = 'sku'",
+            conn, "SELECT family, sku, month, yhat FROM draft.forecast WHERE plan_cycle = $c AND level = 'sku' "
+            "ORDER BY family, sku, month",
             {"c": cycle})
         launches = db.read_cycle(conn, "new_product_plan", cycle)
     adjustments_path = settings.resolve(settings.adjustments)

@@ -9,6 +9,7 @@ from sop_pipeline import db, supply_plan
 from sop_pipeline.defs.metadata import markdown_table, table_metadata
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
+from sop_pipeline.planning import resource_requirements
 from sop_pipeline.settings import Settings
 
 GROUP = "planning"
@@ -71,6 +72,20 @@ def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings
         f"{s} {c:,.0f}" if c is not None else f"{s} (no plan for some family)"
         for s, c in totals.sort("strategy").select("strategy", "total_cost").iter_rows()))
     infeasible = comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
+    # Bottom-up resource requirement of the chosen plan: labour hours per family and in total, per month.
+    chosen_results = plans.results.get(settings.planning.strategy) or {}
+    requirement = pl.from_pandas(resource_requirements(problems, chosen_results)) if chosen_results else None
+    hours_by_family = (requirement.filter(pl.col("family") != "ALL").group_by("family")
+                       .agg(pl.col("demand_hours", "hours_needed", "regular_hours", "overtime_hours").sum())
+                       .sort("family") if requirement is not None else None)
+    hours_by_month = (requirement.filter(pl.col("family") == "ALL")
+                      .select("period", "demand_hours", "hours_needed", "regular_hours", "overtime_hours")
+                      if requirement is not None else None)
+    if hours_by_month is not None and hours_by_month.height:
+        peak = hours_by_month.sort("hours_needed", descending=True).row(0, named=True)
+        capacity = settings.planning.shared_capacity
+        context.log.info(f"Labour hours needed, all families: peak {peak['hours_needed']:,.0f} in {peak['period']}"
+                         + (f" of {capacity:,.0f} shared" if capacity else ""))
     yield dg.MaterializeResult(
         asset_key=PRODUCTION_PLAN,
         metadata=table_metadata(
@@ -81,6 +96,10 @@ def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings
             solve_seconds=dg.MetadataValue.float(float(solver.get("solve_seconds") or 0.0)),
             build_seconds=dg.MetadataValue.float(float(solver.get("build_seconds") or 0.0)),
             planning_seconds=dg.MetadataValue.float(seconds),
+            labour_hours_by_family=dg.MetadataValue.md(
+                markdown_table(hours_by_family, rows=500, digits=0) if hours_by_family is not None else "n/a"),
+            labour_hours_by_month=dg.MetadataValue.md(
+                markdown_table(hours_by_month, rows=120, digits=0) if hours_by_month is not None else "n/a"),
         ),
     )
     yield dg.MaterializeResult(

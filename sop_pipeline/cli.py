@@ -87,6 +87,10 @@ def cmd_run(args) -> int:
         from sop_pipeline.ingest import default_cycle
 
         cycle = default_cycle(settings)
+    if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
+        from sop_pipeline.forecasting.executor import prewarm
+
+        prewarm(settings.forecast.resolved_workers())
     db_path = Path(args.db or DEFAULT_DB).resolve()
     os.environ["SOP_CONFIG"] = str(config_path.resolve())
     os.environ["SOP_DB"] = str(db_path)

@@ -7,6 +7,7 @@ so the progress callback moves while the pool works.
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing
 from collections.abc import Callable, Iterable
@@ -16,7 +17,9 @@ from sop_pipeline.errors import SettingsError
 from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig, fit_chunk, init_worker
 
 Progress = Callable[[int, int, str], None]
-MAX_CHUNK = 8          # series per task: small enough to balance 2 workers, large enough to amortise
+_warm_pool: ProcessPoolExecutor | None = None
+_warm_workers = 0
+MAX_CHUNK = 4          # series per task: small enough that no worker idles long at the end, large enough to amortise
 CHUNKS_PER_WORKER = 4
 
 
@@ -55,11 +58,34 @@ def run_fits(
         # No pool for one worker: a process start costs more than a few fits.
         init_worker()
         return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)
-    # spawn: a clean interpreter per worker (no forked threads or locks from the caller's process).
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context, initializer=init_worker) as pool:
+    if _warm_pool is not None and _warm_workers == workers:
+        futures = [_warm_pool.submit(fit_chunk, chunk, config) for chunk in chunks]
+        return _report((future.result() for future in as_completed(futures)), total, progress)
+    with _new_pool(min(workers, len(chunks))) as pool:
         futures = [pool.submit(fit_chunk, chunk, config) for chunk in chunks]
         return _report((future.result() for future in as_completed(futures)), total, progress)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    # spawn: a clean interpreter per worker (no forked threads or locks from the caller's process).
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
+
+
+def prewarm(workers: int) -> None:
+    """Start the worker processes now, so their start-up (Python, Prophet, the Stan model) overlaps
+    the stages before the forecast instead of adding to it. The pool lives until the process exits."""
+    global _warm_pool, _warm_workers
+    if workers <= 1 or _warm_pool is not None:
+        return
+    _warm_pool, _warm_workers = _new_pool(workers), workers
+    for _ in range(workers):  # one task per worker makes the executor start every process
+        _warm_pool.submit(_ready)
+    atexit.register(_warm_pool.shutdown, wait=False, cancel_futures=True)
+
+
+def _ready() -> bool:
+    return True
 
 
 def _run_dask(chunks, config, total, dask_address, progress) -> dict[str, FitResult]:

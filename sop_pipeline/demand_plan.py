@@ -40,7 +40,10 @@ def recent_prices(history: pl.DataFrame, key: str, cycle: date, price_months: in
                .group_by(key, "month").agg(pl.col("units").sum(), pl.col("revenue").sum())
                .filter(pl.col("units") > 0))
     recent = monthly.filter(pl.col("month").rank("ordinal", descending=True).over(key) <= price_months)
-    return recent.group_by(key).agg(unit_price=pl.col("revenue").sum() / pl.col("units").sum())
+    # Sorted, then rounded to 1/10,000 of a currency unit: a float sum depends on the order its terms are
+    # added in, and two runs on the same history must publish the same prices.
+    return (recent.sort(key, "month").group_by(key, maintain_order=True)
+            .agg(unit_price=(pl.col("revenue").sum() / pl.col("units").sum()).round(4)))
 
 
 def build_demand_plan(sku_forecast: pl.DataFrame, new_product_plan: pl.DataFrame | None,

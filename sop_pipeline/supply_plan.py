@@ -49,8 +49,8 @@ PRODUCTION_COLUMNS = [
     "safety_stock", "safety_stock_shortfall", "regular_hours", "idle_hours", *COST_COLUMNS, "total_cost",
     "safety_stock_penalty",
 ]
-COMPARISON_COLUMNS = ["family", "strategy", "total_cost", *COST_COLUMNS, "safety_stock_penalty", "units_short",
-                      "solver_status", "chosen"]
+COMPARISON_COLUMNS = ["family", "strategy", "total_cost", *COST_COLUMNS, "safety_stock_penalty",
+                      "cost_with_safety_stock_penalty", "units_short", "solver_status", "chosen"]
 INVENTORY_COLUMNS = ["family", "sku", "month", "beginning_inventory", "beginning_backlog", "production", "demand",
                      "ending_inventory", "backlog", "safety_stock", "months_of_supply"]
 LABOR_COST_COLUMNS = ["regular_labor_cost", "overtime_cost", "hiring_cost", "layoff_cost"]
@@ -302,8 +302,12 @@ def strategy_comparison_frame(plans: SupplyPlans) -> pl.DataFrame:
             rows.append({"family": family, "strategy": strategy, "solver_status": f"infeasible: {reason}"})
     schema = {c: pl.Float64 for c in COMPARISON_COLUMNS}
     schema.update(family=pl.String, strategy=pl.String, solver_status=pl.String, chosen=pl.Boolean)
-    frame = pl.DataFrame(rows, schema={k: v for k, v in schema.items() if k != "chosen"})
-    return (frame.with_columns(chosen=pl.col("strategy") == plans.chosen_strategy)
+    derived = ("chosen", "cost_with_safety_stock_penalty")
+    frame = pl.DataFrame(rows, schema={k: v for k, v in schema.items() if k not in derived})
+    # total_cost is cash; the optimal plan minimises cash plus the penalty for months below safety stock,
+    # so this is the column on which optimal is never dearer than level or chase.
+    return (frame.with_columns(chosen=pl.col("strategy") == plans.chosen_strategy,
+                               cost_with_safety_stock_penalty=pl.col("total_cost") + pl.col("safety_stock_penalty"))
             .select(COMPARISON_COLUMNS).sort(["family", "strategy"]))
 
 

@@ -57,7 +57,9 @@ CREATE TABLE IF NOT EXISTS {schema}.strategy_comparison (
     total_cost DOUBLE, regular_labor_cost DOUBLE, overtime_cost DOUBLE, hiring_cost DOUBLE,
     layoff_cost DOUBLE, holding_cost DOUBLE, backlog_cost DOUBLE, material_cost DOUBLE,
     subcontract_cost DOUBLE, units_short DOUBLE, solver_status VARCHAR, chosen BOOLEAN NOT NULL,
-    safety_stock_penalty DOUBLE
+    safety_stock_penalty DOUBLE,
+    -- total_cost is cash; this adds the safety-stock shortfall penalty the optimal plan minimises with it
+    cost_with_safety_stock_penalty DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.inventory_plan (

@@ -63,6 +63,7 @@ def _check_published_plan(tables: dict[str, pl.DataFrame], settings_path) -> Non
     # The optimal plan never costs more than level or chase (counting the safety-stock penalty it weighs).
     comparison = tables["strategy_comparison"].filter(pl.col("total_cost").is_not_null())
     cost = comparison.with_columns(all_in=pl.col("total_cost") + pl.col("safety_stock_penalty").fill_null(0))
+    assert ((cost["all_in"] - cost["cost_with_safety_stock_penalty"]).abs() < CENT).all()
     for family, rows in cost.group_by("family"):
         by_strategy = dict(zip(rows["strategy"], rows["all_in"]))
         assert by_strategy["optimal"] <= min(by_strategy.values()) + 1e-6 * max(1.0, by_strategy["optimal"]), family

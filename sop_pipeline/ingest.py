@@ -180,11 +180,8 @@ def _column_expr(mapped: str | None, available: list[str], key: str, required: b
     return quote_ident(mapped)
 
 
-def load_sales(conn, settings: Settings, cycle: date) -> dict:
-    """Replace `raw.sales_history` rows of the cycle with the sales files' rows.
-
-    Returns a summary (files, rows) for the run's metadata.
-    """
+def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
+    """The files, the SQL slots for the user's columns and the date-parse expression (checked against the files)."""
     sales = settings.sales
     source = resolve_sales_files(settings.sales_path)
     available = source_columns(conn, source, sales)
@@ -200,28 +197,38 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
         parse_date = f"TRY_STRPTIME(CAST({slots['date']} AS VARCHAR), $date_format)::DATE"
     else:
         parse_date = f"TRY_CAST({slots['date']} AS DATE)"
+    return source, slots, parse_date
+
+
+def load_sales(conn, settings: Settings, cycle: date) -> dict:
+    """Replace `raw.sales_history` rows of the cycle with the sales files' rows.
+
+    Returns a summary (files, rows) for the run's metadata.
+    """
+    source, slots, parse_date = _source_sql(conn, settings)
     loaded_at = datetime.now().replace(microsecond=0)
     # No transaction around the files: a statement that fails inserts nothing, which lets a file be
     # retried as text, and raw.sales_history is staging (nothing is published from a failed load).
     conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
     for file in source.files:
-        _load_file(conn, file, source.kind, sales, slots, parse_date,
-                   {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at})
+        _run_on_file(conn, "raw_sales_load", file, source.kind, settings.sales, slots, parse_date,
+                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at})
     rows = conn.execute("SELECT count(*) FROM raw.sales_history WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
     return {"files": list(source.files), "rows": int(rows), "format": source.kind}
 
 
-def _load_file(conn, file: str, kind: str, sales: SalesSettings, slots: dict, parse_date: str, params: dict) -> None:
-    """Append one file: typed read first (fast); where a value does not convert, the whole file as text."""
+def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSettings, slots: dict,
+                 parse_date: str, params: dict) -> list:
+    """Run a statement over one file: typed read first (fast); where a value does not convert, the whole
+    file as text. Returns the statement's rows."""
     if sales.date_format:
         params = {**params, "date_format": sales.date_format}
     last_error = None
     for as_text in ((False, True) if kind == "csv" else (False,)):
         reader, reader_params = _reader_sql(kind, sales, as_text)
-        statement = sql_text("raw_sales_load").format(reader=reader, parse_date=parse_date, **slots)
+        statement = sql_text(statement_name).format(reader=reader, parse_date=parse_date, **slots)
         try:
-            conn.execute(statement, {**params, **reader_params})
-            return
+            return conn.execute(statement, {**params, **reader_params}).fetchall()
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             last_error = exc  # a value did not convert: read the file again as text
             continue
@@ -232,19 +239,22 @@ def _load_file(conn, file: str, kind: str, sales: SalesSettings, slots: dict, pa
 
 
 def last_sales_month(settings: Settings) -> date:
-    """The first day of the last month with a parseable sale (for the default plan cycle)."""
+    """The first day of the last month with a parseable sale (for the default plan cycle).
+
+    Reads only the date column of each file; the full load happens once, in the run."""
     conn = duckdb.connect()
     try:
-        conn.execute(sql_text("create_raw"))
-        load_sales(conn, settings, date(1900, 1, 1))
-        value = conn.execute("SELECT date_trunc('month', max(sale_date))::DATE FROM raw.sales_history").fetchall()[0][0]
+        source, slots, parse_date = _source_sql(conn, settings)
+        months = [_run_on_file(conn, "raw_sales_last_month", file, source.kind, settings.sales, slots, parse_date,
+                               {"file": file})[0][0] for file in source.files]
     finally:
         conn.close()
-    if value is None:
+    months = [m for m in months if m is not None]
+    if not months:
         raise InputDataError("No sale in the sales history has a readable date",
                              where=str(settings.sales_path),
                              fix="Set sales.date_format in sop.yaml (e.g. \"%m/%d/%Y\") or pass --cycle")
-    return value
+    return max(months)
 
 
 def next_month(month: date) -> date:

@@ -31,8 +31,8 @@ def planning_problems(planning: Any) -> list[str]:
     if not isinstance(defaults, dict) or not isinstance(families, dict):
         return []
     problems: list[str] = []
-    checks = [(None, {})] + list(families.items()) if not families else list(families.items())
-    for family, overrides in checks:
+    # Each family's merged parameters; with no families, the defaults on their own.
+    for family, overrides in list(families.items()) or [(None, {})]:
         if not isinstance(overrides, dict):
             problems.append(f"planning.families.{family}: must be a mapping of sections (workforce, costs, ...)")
             continue

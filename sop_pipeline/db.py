@@ -8,6 +8,7 @@ therefore never leaves a half-written cycle in `sop.*`: readers see the previous
 from __future__ import annotations
 
 import os
+import re
 import time
 from contextlib import contextmanager
 from datetime import date
@@ -82,13 +83,39 @@ def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s
 VIEWS = ("plan_over_plan", "forecast_accuracy_over_time")
 
 
+_SCHEMA_READY: set[str] = set()  # database files whose DDL this process has run
+_DDL_FILES = ("create_raw", "create_tables") + tuple(f"view_{view}" for view in VIEWS)
+
+
+@lru_cache(maxsize=None)
+def _schema_objects() -> frozenset[tuple[str, str]]:
+    """(schema, name) of every table and view the DDL files create."""
+    pattern = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                         r"(\{schema\}|\w+)\.(\w+)", re.IGNORECASE)
+    objects = set()
+    for name in _DDL_FILES:
+        for schema, table in pattern.findall(sql_text(name)):
+            objects |= {(s, table) for s in (("draft", "sop") if schema == "{schema}" else (schema,))}
+    return frozenset(objects)
+
+
 def ensure_schema(conn) -> None:
-    """Create the raw, draft and sop tables if they do not exist yet, and (re)create the sop views."""
+    """Create the raw, draft and sop tables if they do not exist yet, and (re)create the sop views.
+
+    The statements run once per process and database file, and again only if a table or view is
+    missing: every stage opens its own connection, and two catalogue queries cost far less."""
+    path = conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    if path in _SCHEMA_READY:
+        present = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                                   "WHERE table_catalog = current_database()").fetchall())
+        if _schema_objects() <= present:
+            return
     conn.execute(sql_text("create_raw"))
     for schema in ("draft", "sop"):
         conn.execute(sql_text("create_tables").format(schema=schema))
     for view in VIEWS:
         conn.execute(sql_text(f"view_{view}"))
+    _SCHEMA_READY.add(path)
 
 
 @contextmanager

@@ -162,3 +162,20 @@ def test_views_work_under_any_catalog_name(tmp_path):
         assert direct.execute("SELECT planned_units_change FROM sop.plan_over_plan").fetchall() == [(2.0,)]
     finally:
         direct.close()
+
+
+def test_schema_is_recreated_when_something_is_missing(tmp_path):
+    """ensure_schema skips its DDL once it has run for a file, but not when a table or view is gone."""
+    path = tmp_path / "sop.duckdb"
+    conn = db.connect(path)
+    try:
+        db.ensure_schema(conn)
+        conn.execute("DROP VIEW sop.plan_over_plan")
+        conn.execute("DROP TABLE draft.forecast")
+        db.ensure_schema(conn)
+        names = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                                 "WHERE table_catalog = current_database()").fetchall())
+    finally:
+        conn.close()
+    assert {("sop", "plan_over_plan"), ("draft", "forecast")} <= names
+    assert db._schema_objects() <= names

@@ -7,18 +7,24 @@ from datetime import date
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from sop_pipeline import db
 from sop_pipeline.settings import DEFAULT_DB, DEMO_SETTINGS, Settings, load_settings
 
 
 class SopSettings(dg.ConfigurableResource):
-    """The planning settings (`sop.yaml`), validated once per run."""
+    """The planning settings (`sop.yaml`), read and validated once per run: every stage of a run
+    plans with the same settings, even if the file is edited while the run is going."""
 
     config_path: str
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._settings = load_settings(self.config_path)
 
     def load(self) -> Settings:
-        return load_settings(self.config_path)
+        return self._settings if self._settings is not None else load_settings(self.config_path)
 
 
 class PlanDatabase(DuckDBResource):

@@ -1,19 +1,20 @@
 """Demand forecasting core: Prophet per series, top-down / bottom-up, backtest, coherent output.
 
 No Dagster here; the Dagster layer calls `forecast_demand` and stores the frames it returns.
+Names load on first use (PEP 562): a fit worker imports `fitting` alone, not Polars or Matplotlib.
 """
 
-from sop_pipeline.forecasting.metrics import bias, mape, mase, seasonal_naive, wape
-from sop_pipeline.forecasting.pipeline import (
-    ACCURACY_SCHEMA,
-    FORECAST_SCHEMA,
-    PARAMS_SCHEMA,
-    ForecastResult,
-    forecast_demand,
-)
-from sop_pipeline.forecasting.plot import plot_forecast_png
+from importlib import import_module
 
-__all__ = [
-    "ACCURACY_SCHEMA", "FORECAST_SCHEMA", "PARAMS_SCHEMA", "ForecastResult", "forecast_demand",
-    "plot_forecast_png", "wape", "mape", "bias", "mase", "seasonal_naive",
-]
+_SOURCE = {
+    "ACCURACY_SCHEMA": "pipeline", "FORECAST_SCHEMA": "pipeline", "PARAMS_SCHEMA": "pipeline",
+    "ForecastResult": "pipeline", "forecast_demand": "pipeline", "plot_forecast_png": "plot",
+    "wape": "metrics", "mape": "metrics", "bias": "metrics", "mase": "metrics", "seasonal_naive": "metrics",
+}
+__all__ = list(_SOURCE)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_SOURCE[name]}"), name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import math
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -21,6 +22,7 @@ _warm_pool: ProcessPoolExecutor | None = None
 _warm_workers = 0
 MAX_CHUNK = 4          # series per task: small enough that no worker idles long at the end, large enough to amortise
 CHUNKS_PER_WORKER = 4
+POOL_NICENESS = 19
 
 
 def chunked(tasks: list[FitTask], workers: int) -> list[list[FitTask]]:
@@ -60,7 +62,10 @@ def run_fits(
         return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)
     if _warm_pool is not None and _warm_workers == workers:
         futures = [_warm_pool.submit(fit_chunk, chunk, config) for chunk in chunks]
-        return _report((future.result() for future in as_completed(futures)), total, progress)
+        try:
+            return _report((future.result() for future in as_completed(futures)), total, progress)
+        finally:
+            _release_warm_pool()  # started for this one forecast; its workers exit while later stages run
     with _new_pool(min(workers, len(chunks))) as pool:
         futures = [pool.submit(fit_chunk, chunk, config) for chunk in chunks]
         return _report((future.result() for future in as_completed(futures)), total, progress)
@@ -69,19 +74,34 @@ def run_fits(
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     # spawn: a clean interpreter per worker (no forked threads or locks from the caller's process).
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker)
+
+
+def _init_pool_worker() -> None:
+    # Lowest priority: while the workers start up, the run's own serial stages (imports,
+    # ingest, checks) keep their core; once fitting, the workers have the machine to themselves.
+    if hasattr(os, "nice"):
+        os.nice(POOL_NICENESS)
+    init_worker()
+
+
+def _release_warm_pool() -> None:
+    global _warm_pool, _warm_workers
+    if _warm_pool is not None:
+        _warm_pool.shutdown(wait=False)
+        _warm_pool, _warm_workers = None, 0
 
 
 def prewarm(workers: int) -> None:
     """Start the worker processes now, so their start-up (Python, Prophet, the Stan model) overlaps
-    the stages before the forecast instead of adding to it. The pool lives until the process exits."""
+    the stages before the forecast instead of adding to it. The first forecast uses the pool and then shuts it down."""
     global _warm_pool, _warm_workers
     if workers <= 1 or _warm_pool is not None:
         return
     _warm_pool, _warm_workers = _new_pool(workers), workers
     for _ in range(workers):  # one task per worker makes the executor start every process
         _warm_pool.submit(_ready)
-    atexit.register(_warm_pool.shutdown, wait=False, cancel_futures=True)
+    atexit.register(_release_warm_pool)  # a run that fails before its forecast
 
 
 def _ready() -> bool:

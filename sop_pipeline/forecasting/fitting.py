@@ -1,5 +1,17 @@
 """One Prophet fit per series: the function every worker runs, local pool or Dask alike.
 
+Cold fits use Prophet's own optimiser choice (Newton for monthly series). A warm fit starts from
+the previous cycle's optimum and runs BFGS instead. Newton spends most of its iterations crawling
+along the kinks of the Laplace prior on the changepoint rates (the log posterior improving by
+1e-6 per iteration, each iteration a finite-difference Hessian), so from a start near the optimum
+it saves little. BFGS needs Stan's parameter tolerance lowered (at the default it can stop after
+one tiny line-search step, still at the start). Measured on 69 real monthly series (Superstore
+Region x Sub-Category, air passengers; 12-month holdout, one month added since the warm start):
+pooled holdout WAPE 0.3887 warm against 0.3886 cold, 0.7513 against 0.7482 averaged per series,
+log posterior a median 0.02 below Newton's (worst 1.9), in 1/2.3 of Newton's Stan time. L-BFGS
+was faster but stopped well short (median 1.5 below). A warm fit whose start does not fit the
+model (seasonality switched on, holidays added) or whose optimiser fails is refitted cold.
+
 Kept free of Polars and of the pipeline's bookkeeping so a worker imports little and a task
 pickles small (a few NumPy arrays). A series Prophet cannot fit (too short, all zeros, a Stan
 failure) gets the mean of its recent months instead of crashing the run.
@@ -19,6 +31,7 @@ MIN_PROPHET_MONTHS = 3      # fewer points than this: a mean, not a trend
 YEARLY_MIN_MONTHS = 24      # as Prophet's own rule: two full years before fitting a yearly shape
 RECENT_MONTHS = 3           # the fallback forecast is the mean of this many latest months
 WARM_PARAMS = ("k", "m", "sigma_obs", "delta", "beta")
+WARM_FIT = {"algorithm": "BFGS", "tol_param": 1e-14}  # Stan optimiser for warm fits (see above)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class FitResult:
     params_json: str | None = None
     n_changepoints: int | None = None
     warm_started: bool = False
+    log_posterior: float | None = None  # Stan's lp__ at the optimum: compares warm and cold fits
     seconds: float = 0.0
     note: str | None = None  # why a fallback was used
     extra: dict = field(default_factory=dict)
@@ -64,7 +78,8 @@ def quiet_stan() -> None:
     from cmdstanpy.utils import get_logger
 
     # cmdstanpy sets its logger to DEBUG with its own handler on first use: do that first, then lower it.
-    get_logger().setLevel(logging.ERROR)
+    # Its errors too: every failed fit is caught here and redone cold or given a fallback with a note.
+    get_logger().setLevel(logging.CRITICAL)
     logging.getLogger("prophet").setLevel(logging.WARNING)
 
 
@@ -130,7 +145,20 @@ def fit_series(task: FitTask, config: ProphetConfig) -> FitResult:
     n_changepoints = max(0, min(model.n_changepoints, hist_size - 1))
     init = _usable_init(task.init, n_changepoints)
     try:
-        model.fit(history, **({"init": init} if init else {}))
+        if init is not None:
+            model.stan_backend.newton_fallback = False  # a failed warm fit is redone cold, below
+            try:
+                model.fit(history, init=init, **WARM_FIT)
+                # Prophet silently swaps a start of the wrong shape for its default one.
+                started_warm = np.asarray(model.params["beta"]).size == init["beta"].size
+            except RuntimeError:
+                started_warm = False
+            if not started_warm:
+                model.stan_backend.cleanup()
+                model, init = _build_model(config, len(y)), None
+        if init is None:
+            model.fit(history)
+        log_posterior = float(model.stan_backend.stan_fit.optimized_params_dict["lp__"])
         frame = pd.DataFrame({"ds": pd.to_datetime(np.concatenate([task.months, task.future]))})
         predicted = model.predict(frame)["yhat"].to_numpy()
     except Exception as exc:  # a Stan failure on an odd series must not stop the whole run
@@ -146,7 +174,8 @@ def fit_series(task: FitTask, config: ProphetConfig) -> FitResult:
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
         yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
         params_json=json.dumps(params), n_changepoints=n_changepoints,
-        warm_started=init is not None, seconds=time.perf_counter() - started,
+        warm_started=init is not None, log_posterior=log_posterior,
+        seconds=time.perf_counter() - started,
     )
 
 

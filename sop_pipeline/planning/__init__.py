@@ -1,10 +1,21 @@
-"""Aggregate production planning: the problem format, level/chase/optimal plans, diagnoses."""
+"""Aggregate production planning: the problem format, level/chase/optimal plans, diagnoses.
 
-from sop_pipeline.planning.problem import (Problem, load_problem, merge_params, parse_problem,
-                                           problem_from_settings)
-from sop_pipeline.planning.result import COST_COLUMNS, PLAN_COLUMNS, STRATEGIES, PlanResult
-from sop_pipeline.planning.strategies import plan, plan_all, plan_families, resource_requirements
+Names load on first use (PEP 562): reading and checking a problem does not import CVXPY.
+"""
 
-__all__ = ["Problem", "load_problem", "parse_problem", "problem_from_settings", "merge_params", "PlanResult",
-           "PLAN_COLUMNS", "COST_COLUMNS", "STRATEGIES", "plan", "plan_all", "plan_families",
-           "resource_requirements"]
+from importlib import import_module
+
+_SOURCE = {
+    "Problem": "problem", "load_problem": "problem", "parse_problem": "problem",
+    "problem_from_settings": "problem", "merge_params": "problem",
+    "PlanResult": "result", "PLAN_COLUMNS": "result", "COST_COLUMNS": "result", "STRATEGIES": "result",
+    "plan": "strategies", "plan_all": "strategies", "plan_families": "strategies",
+    "resource_requirements": "strategies",
+}
+__all__ = list(_SOURCE)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_SOURCE[name]}"), name)

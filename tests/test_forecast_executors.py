@@ -73,3 +73,15 @@ def test_warm_start_only_when_changepoints_match(history, local_result):
 def test_warm_start_can_be_switched_off(history, local_result):
     result = forecast_demand(history, settings(warm_start=False), CYCLE, warm_start_params=local_result.params)
     assert result.stats["warm_started"] == 0
+
+
+def test_chunks_keep_every_task_once_in_order_and_end_one_by_one():
+    from sop_pipeline.forecasting.executor import MAX_CHUNK, chunked
+
+    tasks = list(range(283))  # chunking only slices: any items will do
+    chunks = chunked(tasks, workers=2)
+    assert [t for chunk in chunks for t in chunk] == tasks
+    assert max(len(c) for c in chunks) == MAX_CHUNK
+    assert [len(c) for c in chunks[-2 * MAX_CHUNK:]] == [1] * (2 * MAX_CHUNK)
+    assert chunked([1, 2, 3], workers=4) == [[1], [2], [3]]
+    assert chunked([], workers=2) == []

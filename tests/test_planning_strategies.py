@@ -152,10 +152,30 @@ def test_plan_families_level_and_chase_per_family():
 
 
 def test_whole_and_fractional_families_in_one_model():
-    """Families solved together keep their own workforce.integer: 55 units need 5.5 workers, rounded
-    up to 6 only for the whole-worker family."""
+    """Families solved together (a shared capacity makes one model) keep their own workforce.integer:
+    55 units need 5.5 workers, rounded up to 6 only for the whole-worker family."""
     whole = problem([55], workforce={"initial": 0, "integer": True}, costs={"regular_wage_per_hour": 1})
     part = problem([55], workforce={"initial": 0}, costs={"regular_wage_per_hour": 1})
-    results = plan_families({"whole": whole, "part": part}, "optimal")
+    results = plan_families({"whole": whole, "part": part}, "optimal", shared_capacity_hours=1e9)
+    assert "models" not in results["whole"].solver  # one model, not totals of several
     assert results["whole"].periods["workforce"].iloc[0] == 6
     assert results["part"].periods["workforce"].iloc[0] == pytest.approx(5.5)
+
+
+def test_independent_families_solved_one_by_one_match_one_model():
+    """Without shared capacity each family is its own MILP; the plans cost what one model finds."""
+    families = {
+        name: problem(demand, workforce={"initial": 3, "integer": True},
+                      production={"max_overtime_hours_per_worker": 10, "max_subcontract_units": None},
+                      inventory={"initial": 20},
+                      costs={"regular_wage_per_hour": 4, "overtime_wage_per_hour": 6, "hire_per_worker": 300,
+                             "layoff_per_worker": 500, "holding_per_unit_period": 2, "subcontract_per_unit": 45})
+        for name, demand in {"A": [40, 90, 160, 70], "B": [120, 30, 30, 200], "C": [55, 55, 80, 10]}.items()
+    }
+    separate = plan_families(families, "optimal")
+    together = plan_families(families, "optimal", shared_capacity_hours=1e9)  # never binding: one model
+    assert separate["A"].solver["models"] == 3 and "models" not in together["A"].solver
+    for name in families:
+        assert separate[name].total_cost == pytest.approx(together[name].total_cost, rel=1e-9)
+        assert (separate[name].periods["workforce"] % 1 == 0).all()
+    assert separate["A"].solver["objective"] == pytest.approx(together["A"].solver["objective"], rel=1e-9)

@@ -26,8 +26,12 @@ POOL_NICENESS = 19
 
 
 def chunked(tasks: list[FitTask], workers: int) -> list[list[FitTask]]:
+    """Chunks of up to MAX_CHUNK tasks; the last `workers` chunks' worth go one task at a time, so
+    the workers finish together instead of one idling while another works through a full chunk."""
     size = max(1, min(MAX_CHUNK, math.ceil(len(tasks) / (workers * CHUNKS_PER_WORKER))))
-    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    split = max(0, len(tasks) - workers * size)
+    head = tasks[:split]
+    return [head[i : i + size] for i in range(0, split, size)] + [[task] for task in tasks[split:]]
 
 
 def _report(results: Iterable[list[FitResult]], total: int, progress: Progress | None):
@@ -56,7 +60,7 @@ def run_fits(
     total = len(tasks)
     if executor == "dask":
         return _run_dask(chunks, config, total, dask_address, progress)
-    if workers <= 1 or len(chunks) == 1:
+    if workers <= 1 or total <= MAX_CHUNK:
         # No pool for one worker: a process start costs more than a few fits.
         init_worker()
         return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)

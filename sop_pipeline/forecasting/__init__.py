@@ -4,7 +4,7 @@ No Dagster here; the Dagster layer calls `forecast_demand` and stores the frames
 Names load on first use (PEP 562): a fit worker imports `fitting` alone, not Polars or Matplotlib.
 """
 
-from importlib import import_module
+from sop_pipeline.lazy import lazy_getattr
 
 _SOURCE = {
     "ACCURACY_SCHEMA": "pipeline", "FORECAST_SCHEMA": "pipeline", "PARAMS_SCHEMA": "pipeline",
@@ -13,8 +13,4 @@ _SOURCE = {
 }
 __all__ = list(_SOURCE)
 
-
-def __getattr__(name: str):
-    if name not in _SOURCE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_SOURCE[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _SOURCE)

@@ -65,14 +65,17 @@ def run_fits(
         init_worker()
         return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)
     if _warm_pool is not None and _warm_workers == workers:
-        futures = [_warm_pool.submit(fit_chunk, chunk, config) for chunk in chunks]
         try:
-            return _report((future.result() for future in as_completed(futures)), total, progress)
+            return _fit_on_pool(_warm_pool, chunks, config, total, progress)
         finally:
             _release_warm_pool()  # started for this one forecast; its workers exit while later stages run
     with _new_pool(min(workers, len(chunks))) as pool:
-        futures = [pool.submit(fit_chunk, chunk, config) for chunk in chunks]
-        return _report((future.result() for future in as_completed(futures)), total, progress)
+        return _fit_on_pool(pool, chunks, config, total, progress)
+
+
+def _fit_on_pool(pool: ProcessPoolExecutor, chunks, config, total, progress) -> dict[str, FitResult]:
+    futures = [pool.submit(fit_chunk, chunk, config) for chunk in chunks]
+    return _report((future.result() for future in as_completed(futures)), total, progress)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -98,7 +101,8 @@ def _release_warm_pool() -> None:
 
 def prewarm(workers: int) -> None:
     """Start the worker processes now, so their start-up (Python, Prophet, the Stan model) overlaps
-    the stages before the forecast instead of adding to it. The first forecast uses the pool and then shuts it down."""
+    the stages before the forecast instead of adding to it. The first forecast uses the pool, then
+    shuts it down."""
     global _warm_pool, _warm_workers
     if workers <= 1 or _warm_pool is not None:
         return

@@ -3,7 +3,7 @@
 Names load on first use (PEP 562): reading and checking a problem does not import CVXPY.
 """
 
-from importlib import import_module
+from sop_pipeline.lazy import lazy_getattr
 
 _SOURCE = {
     "Problem": "problem", "load_problem": "problem", "parse_problem": "problem",
@@ -14,8 +14,4 @@ _SOURCE = {
 }
 __all__ = list(_SOURCE)
 
-
-def __getattr__(name: str):
-    if name not in _SOURCE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_SOURCE[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _SOURCE)

@@ -135,17 +135,16 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None) -> d
     probs = [problems[n] for n in names]
     for prob in probs:
         diagnose.check_feasible(prob)
-    n_periods = max(len(prob.periods) for prob in probs)
-    capacity = model.capacity_array(shared_capacity_hours, n_periods)
-    if capacity is None and len(names) > 1:
+    if shared_capacity_hours is None and len(names) > 1:
         plans = {name: _solve_together([name], [prob], None)[name] for name, prob in zip(names, probs)}
         info = _total_info([plan.solver for plan in plans.values()])
         return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
-    return _solve_together(names, probs, capacity)
+    return _solve_together(names, probs, shared_capacity_hours)
 
 
-def _solve_together(names: list[str], probs: list[Problem], capacity) -> dict[str, PlanResult]:
+def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours) -> dict[str, PlanResult]:
     data = model.stack(probs, names)
+    capacity = model.capacity_array(shared_capacity_hours, len(data.periods))
     if capacity is not None:
         diagnose.check_shared_capacity(probs, names, capacity)
     solution = model.solve(data, capacity)

@@ -38,11 +38,19 @@ def local_result(history):
 def test_process_pool_and_dask_match_in_process(history, local_result):
     from distributed import LocalCluster
 
-    calls = []
-    pooled = forecast_demand(history, settings(workers=2), CYCLE, progress=lambda *a: calls.append(a))
+    import multiprocessing
+
+    calls, children = [], set()
+
+    def progress(*args):
+        calls.append(args)
+        children.update(child.pid for child in multiprocessing.active_children())
+
+    pooled = forecast_demand(history, settings(workers=2), CYCLE, progress=progress)
     assert max_difference(local_result.forecast, pooled.forecast) < 1e-9
     assert calls and calls[-1][0] == calls[-1][1] == len(pooled.params)  # every series reported
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert len(children) == 1  # two workers: this process and one pool process
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         on_dask = forecast_demand(
@@ -85,3 +93,32 @@ def test_chunks_keep_every_task_once_in_order_and_end_one_by_one():
     assert [len(c) for c in chunks[-2 * MAX_CHUNK:]] == [1] * (2 * MAX_CHUNK)
     assert chunked([1, 2, 3], workers=4) == [[1], [2], [3]]
     assert chunked([], workers=2) == []
+
+
+def _die() -> None:
+    import os
+
+    os._exit(3)
+
+
+@pytest.mark.slow
+def test_a_broken_pool_stops_the_forecast_with_its_error():
+    from concurrent.futures.process import BrokenProcessPool
+
+    import numpy as np
+
+    from sop_pipeline.forecasting.executor import _fit_here_and_on_pool, _new_pool, chunked
+    from sop_pipeline.forecasting.fitting import FitTask, ProphetConfig
+
+    months = np.arange("2024-01", "2026-01", dtype="datetime64[M]").astype("datetime64[D]")
+    future = np.arange("2026-01", "2026-07", dtype="datetime64[M]").astype("datetime64[D]")
+    tasks = [FitTask(key=f"final|sku|{i}", series_id=f"sku|{i}", stage="final", months=months,
+                     y=np.linspace(10, 30, len(months)) + i, future=future) for i in range(12)]
+    pool = _new_pool(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(_die).result()  # the pool's process dies: every later submit fails
+        with pytest.raises(BrokenProcessPool):
+            list(_fit_here_and_on_pool(pool, 1, chunked(tasks, 2), ProphetConfig()))
+    finally:
+        pool.shutdown()

@@ -3,6 +3,10 @@
 One fit function (`fitting.fit_chunk`) for every executor; only the map differs. Work goes out in
 chunks so pickling and scheduling cost little per series, and results come back as chunks finish
 so the progress callback moves while the pool works.
+
+Locally, `workers: N` means N processes fitting: this one and a pool of N - 1. The run's own
+process would otherwise sit idle while the pool works, and one process fewer to start (Python,
+Prophet, the Stan model) is a core's worth of start-up the run's serial stages no longer share.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ import atexit
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from queue import SimpleQueue
 
 from sop_pipeline.errors import SettingsError
 from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig, fit_chunk, init_worker
@@ -66,16 +73,61 @@ def run_fits(
         return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)
     if _warm_pool is not None and _warm_workers == workers:
         try:
-            return _fit_on_pool(_warm_pool, chunks, config, total, progress)
+            return _report(_fit_here_and_on_pool(_warm_pool, workers - 1, chunks, config), total, progress)
         finally:
             _release_warm_pool()  # started for this one forecast; its workers exit while later stages run
-    with _new_pool(min(workers, len(chunks))) as pool:
-        return _fit_on_pool(pool, chunks, config, total, progress)
+    pool_workers = min(workers, len(chunks)) - 1
+    with _new_pool(pool_workers) as pool:
+        return _report(_fit_here_and_on_pool(pool, pool_workers, chunks, config), total, progress)
 
 
-def _fit_on_pool(pool: ProcessPoolExecutor, chunks, config, total, progress) -> dict[str, FitResult]:
-    futures = [pool.submit(fit_chunk, chunk, config) for chunk in chunks]
-    return _report((future.result() for future in as_completed(futures)), total, progress)
+def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: list[list[FitTask]],
+                          config: ProphetConfig) -> Iterator[list[FitResult]]:
+    """Fit chunks in this process while `pool_workers` pool processes fit the others, each side
+    taking the next chunk when it is free (no chunk waits in a busy worker's queue while another
+    is idle). Yields each finished chunk, this process's and the pool's, as it comes."""
+    todo, lock = deque(chunks), threading.Lock()
+    finished: SimpleQueue = SimpleQueue()  # chunks of results, an exception, or None when a feeder ends
+
+    def take() -> list[FitTask] | None:
+        with lock:
+            return todo.popleft() if todo else None
+
+    def feed_pool_worker() -> None:  # one thread per pool process; it only waits on that process
+        try:
+            while (chunk := take()) is not None:
+                finished.put(pool.submit(fit_chunk, chunk, config).result())
+        except BaseException as exc:  # a broken pool: no more chunks for anyone, the caller raises
+            with lock:
+                todo.clear()
+            finished.put(exc)
+        finished.put(None)
+
+    feeders = [threading.Thread(target=feed_pool_worker, daemon=True) for _ in range(pool_workers)]
+    for feeder in feeders:
+        feeder.start()
+    init_worker()
+    running = len(feeders)
+
+    def collected(block: bool) -> Iterator[list[FitResult]]:
+        nonlocal running
+        while running and (block or not finished.empty()):
+            item = finished.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+
+    try:
+        while (chunk := take()) is not None:
+            yield fit_chunk(chunk, config)
+            yield from collected(block=False)
+        yield from collected(block=True)
+    finally:  # on an error here, the feeders stop after their current chunk
+        with lock:
+            todo.clear()
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -106,8 +158,8 @@ def prewarm(workers: int) -> None:
     global _warm_pool, _warm_workers
     if workers <= 1 or _warm_pool is not None:
         return
-    _warm_pool, _warm_workers = _new_pool(workers), workers
-    for _ in range(workers):  # one task per worker makes the executor start every process
+    _warm_pool, _warm_workers = _new_pool(workers - 1), workers  # this process is the N-th
+    for _ in range(workers - 1):  # one task per worker makes the executor start every process
         _warm_pool.submit(_ready)
     atexit.register(_release_warm_pool)  # a run that fails before its forecast
 

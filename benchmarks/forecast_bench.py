@@ -7,7 +7,7 @@ A "series" is one Prophet fit plus its forecast of one monthly series. The pipel
 whole `forecast_demand` runs (family and total fits, the backtest refits, shares, reconciliation,
 scoring) divided into the number of series it fitted; the naive loop fits each SKU once with
 `Prophet().fit(df)` and `predict`, as a first-time user would (default uncertainty sampling).
-With 1 worker the pipeline fits in-process; with 2 it uses its spawn process pool.
+With 1 worker the pipeline fits in-process; with 2 it fits in-process and in a one-process spawn pool.
 Targets: 2 workers / 1 worker >= 1.8; pipeline (2 workers) / naive loop >= 1.8; warm / cold >= 1.5.
 """
 

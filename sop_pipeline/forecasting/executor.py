@@ -84,8 +84,9 @@ def run_fits(
 def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: list[list[FitTask]],
                           config: ProphetConfig) -> Iterator[list[FitResult]]:
     """Fit chunks in this process while `pool_workers` pool processes fit the others, each side
-    taking the next chunk when it is free (no chunk waits in a busy worker's queue while another
-    is idle). Yields each finished chunk, this process's and the pool's, as it comes."""
+    taking the next chunk when it is free (a pool process has at most one waiting, and the last
+    chunks are single series, so all finish close together). Yields each finished chunk, this
+    process's and the pool's, as it comes."""
     todo, lock = deque(chunks), threading.Lock()
     finished: SimpleQueue = SimpleQueue()  # chunks of results, an exception, or None when a feeder ends
 
@@ -94,9 +95,16 @@ def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: 
             return todo.popleft() if todo else None
 
     def feed_pool_worker() -> None:  # one thread per pool process; it only waits on that process
+        # One chunk queued behind the running one: while this process fits, handing a result back
+        # and the next chunk over waits ~20 ms for the GIL, and the pool process should not idle then.
+        in_flight: deque = deque()
         try:
-            while (chunk := take()) is not None:
-                finished.put(pool.submit(fit_chunk, chunk, config).result())
+            while True:
+                while len(in_flight) < 2 and (chunk := take()) is not None:
+                    in_flight.append(pool.submit(fit_chunk, chunk, config))
+                if not in_flight:
+                    break
+                finished.put(in_flight.popleft().result())
         except BaseException as exc:  # a broken pool: no more chunks for anyone, the caller raises
             with lock:
                 todo.clear()

@@ -146,7 +146,7 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 def _init_pool_worker() -> None:
     # Lowest priority: while the workers start up, the run's own serial stages (imports,
-    # ingest, checks) keep their core; once fitting, the workers have the machine to themselves.
+    # ingest, checks) keep their core; once fitting, N processes share N cores, so it costs nothing.
     if hasattr(os, "nice"):
         os.nice(POOL_NICENESS)
     init_worker()

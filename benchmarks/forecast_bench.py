@@ -20,10 +20,10 @@ from datetime import date
 
 import polars as pl
 
+from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand
 from sop_pipeline.forecasting.fitting import quiet_stan
 from sop_pipeline.forecasting.synthetic import synthetic_history
-from sop_pipeline.settings import ForecastSettings
 
 END = date(2025, 12, 1)  # last month of the second cycle's history
 

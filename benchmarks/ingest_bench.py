@@ -34,8 +34,10 @@ def measure(kind: str, csv: str, workdir: str) -> dict:
         rows = len(pd.read_csv(csv))
     else:
         # Imported only here, so pandas' line measures pandas alone.
-        from sop_pipeline import db, ingest, validation
-        from sop_pipeline.settings import parse_settings
+        from sop_pipeline.common import validation
+        from sop_pipeline.config.loading import parse_settings
+        from sop_pipeline.ingest import load as ingest
+        from sop_pipeline.store import db
 
         started = time.perf_counter()
         settings = parse_settings({"sales": {"path": csv}})

@@ -19,7 +19,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sop_pipeline.planning import model, parse_problem
+from sop_pipeline.config.problem import parse_problem
+from sop_pipeline.supply import model
 
 
 def synthetic_families(n_families: int, n_periods: int, seed: int = 7):

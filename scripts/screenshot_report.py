@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sop_pipeline.errors import SopError
-from sop_pipeline.report import screenshot
+from sop_pipeline.common.errors import SopError
+from sop_pipeline.report.html import screenshot
 
 
 def main(argv: list[str] | None = None) -> int:

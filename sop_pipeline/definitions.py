@@ -3,16 +3,16 @@
 import dagster as dg
 
 from sop_pipeline.defs.demand import assets as demand_assets
-from sop_pipeline.defs.forecast import assets as forecast_assets
-from sop_pipeline.defs.forecast import checks as forecast_checks
+from sop_pipeline.defs.forecasting import assets as forecast_assets
+from sop_pipeline.defs.forecasting import checks as forecast_checks
 from sop_pipeline.defs.ingest import assets as ingest_assets
 from sop_pipeline.defs.ingest import checks as ingest_checks
 from sop_pipeline.defs.jobs import monthly_cycle_job, monthly_cycle_schedule
-from sop_pipeline.defs.planning import assets as planning_assets
-from sop_pipeline.defs.planning import checks as planning_checks
-from sop_pipeline.defs.publish import assets as publish_assets
 from sop_pipeline.defs.report import assets as report_assets
 from sop_pipeline.defs.resources import default_resources
+from sop_pipeline.defs.store import assets as publish_assets
+from sop_pipeline.defs.supply import assets as planning_assets
+from sop_pipeline.defs.supply import checks as planning_checks
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, demand_assets, planning_assets,

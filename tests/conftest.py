@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sop_pipeline import db
-from sop_pipeline.settings import DEMO_SETTINGS, PROJECT_ROOT
+from sop_pipeline.config.loading import DEMO_SETTINGS
+from sop_pipeline.store import db
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SMALL_CYCLE = "2026-11"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from sop_pipeline.planning import parse_problem
+from sop_pipeline.config.problem import parse_problem
 
 
 def problem_dict(demand, working_days=10, **sections) -> dict:

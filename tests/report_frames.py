@@ -52,6 +52,7 @@ def report_frames() -> dict[str, pl.DataFrame]:
     operating = [{"family": family, "month": m, "headcount": 10.0, "gross_margin": 100.0 * n,
                   "planned_revenue": 400.0 * n} for m in plan_months
                  for family, n in ((FAMILIES[0], 1), (FAMILIES[1], 1), ("ALL FAMILIES", 2))]
-    return {"operating_plan": pl.DataFrame(operating), "demand_history": pl.DataFrame(history), "forecast": pl.DataFrame(forecast),
+    return {"operating_plan": pl.DataFrame(operating), "demand_history": pl.DataFrame(history),
+            "forecast": pl.DataFrame(forecast),
             "demand_plan": pl.DataFrame(plan), "production_plan": pl.DataFrame(production),
             "strategy_comparison": pl.DataFrame(comparison), "forecast_accuracy": pl.DataFrame(accuracy)}

@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sop_pipeline.adjustments import apply_adjustments, load_adjustments
-from sop_pipeline.errors import InputDataError
+from sop_pipeline.common.errors import InputDataError
+from sop_pipeline.demand.adjustments import apply_adjustments, load_adjustments
 
 HEADER = "family,sku,month,units,percent,reason,author\n"
 NOV, DEC = date(2026, 11, 1), date(2026, 12, 1)

@@ -101,8 +101,8 @@ def test_bad_problem_file_fails_cleanly(name, capsys):
 # --- Formula-like text (CSV injection) stays plain text wherever the project reads or writes it ---
 
 def test_formula_like_cells_load_as_plain_text(tmp_path):
-    from sop_pipeline.adjustments import load_adjustments
-    from sop_pipeline.new_products import load_new_products
+    from sop_pipeline.demand.adjustments import load_adjustments
+    from sop_pipeline.demand.new_products import load_new_products
 
     # The corpus file's first row is good (its second row is the bad one the corpus test reports).
     lines = (CORPUS / "adjustments_injection.csv").read_text(encoding="utf-8").splitlines()
@@ -121,9 +121,9 @@ def test_formula_like_cells_load_as_plain_text(tmp_path):
 def test_formula_like_sales_cells_load_as_plain_text(tmp_path):
     import duckdb
 
-    from sop_pipeline.db import sql_text
-    from sop_pipeline.ingest import load_sales
-    from sop_pipeline.settings import parse_settings
+    from sop_pipeline.config.loading import parse_settings
+    from sop_pipeline.ingest.load import load_sales
+    from sop_pipeline.store.db import sql_text
     from tests.conftest import SMALL_CYCLE as cycle_text
 
     settings = parse_settings({"sales": {"path": str(CORPUS / "sales_csv_injection.csv")}})
@@ -138,7 +138,7 @@ def test_formula_like_sales_cells_load_as_plain_text(tmp_path):
 
 def test_report_tables_escape_names_as_text():
     """Names reach the executive report's HTML escaped: markup shows as text, never runs."""
-    from sop_pipeline.report import _table
+    from sop_pipeline.report.html import _table
 
     frame = pl.DataFrame({"family": ['<img src=x onerror="alert(1)">', '=HYPERLINK("http://evil.example")'],
                           "units": [1.0, 2.0]})

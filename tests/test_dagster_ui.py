@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from sop_pipeline.settings import PROJECT_ROOT
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
 STARTUP_TIMEOUT_S = 180
 # Texts of the Dagster UI's error states (code location load errors, reload failures, Python errors).
@@ -158,7 +158,6 @@ def test_asset_pages_render_without_error_banner(webserver):
 def test_cli_ui_binds_localhost_by_default(monkeypatch, tmp_path):
     """`sop-pipeline ui` starts `dagster dev` on 127.0.0.1 unless told otherwise (no server started here)."""
     from sop_pipeline import cli
-
     commands = []
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setattr(cli.subprocess, "call", lambda command, **kwargs: commands.append(command) or 0)

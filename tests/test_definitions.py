@@ -6,8 +6,8 @@ import datetime as dt
 
 import dagster as dg
 
-from sop_pipeline import db
 from sop_pipeline.definitions import defs
+from sop_pipeline.store import db
 
 
 def test_definitions_load_and_validate():
@@ -48,7 +48,7 @@ def test_schedule_runs_the_current_month_on_the_second():
     assert schedule.cron_schedule == "0 6 2 * *"
     context = dg.build_schedule_context(
         repository_def=defs.get_repository_def(),
-        scheduled_execution_time=dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.timezone.utc))
+        scheduled_execution_time=dt.datetime(2026, 12, 2, 6, 0, tzinfo=dt.UTC))
     requests = schedule.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == ["2026-12-01"]
     assert schedule.job_name == "sop_monthly_cycle"

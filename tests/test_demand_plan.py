@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sop_pipeline.adjustments import load_adjustments
-from sop_pipeline.demand_plan import PLAN_COLUMNS, build_demand_plan
-from sop_pipeline.new_products import launch_curves, load_new_products
-from sop_pipeline.planner_csv import add_months
+from sop_pipeline.common.readers import add_months
+from sop_pipeline.demand.adjustments import load_adjustments
+from sop_pipeline.demand.new_products import launch_curves, load_new_products
+from sop_pipeline.demand.plan import PLAN_COLUMNS, build_demand_plan
 
 CYCLE = date(2026, 11, 1)
 NOV, DEC = CYCLE, date(2026, 12, 1)
@@ -51,7 +51,7 @@ def _new_products() -> pl.DataFrame:
 
 def _adjustments(tmp_path: Path, *lines: str) -> pl.DataFrame:
     path = tmp_path / "adjustments.csv"
-    path.write_text("family,sku,month,units,percent,reason,author\n" + "".join(l + "\n" for l in lines))
+    path.write_text("family,sku,month,units,percent,reason,author\n" + "".join(line + "\n" for line in lines))
     return load_adjustments(path)
 
 
@@ -117,7 +117,7 @@ def test_adjustments_change_the_plan_by_exactly_what_they_say(tmp_path):
 
 
 def test_adjustment_outside_horizon_is_an_error(tmp_path):
-    from sop_pipeline.errors import InputDataError
+    from sop_pipeline.common.errors import InputDataError
     with pytest.raises(InputDataError, match="line 2, column month"):
         build_demand_plan(_forecast(), None, _adjustments(tmp_path, "A,,2027-06,5,,late,"), _history(), CYCLE,
                           horizon_months=2)

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 import yaml
 
-from sop_pipeline import db
-from sop_pipeline.settings import DEMO_SETTINGS
+from sop_pipeline.config.loading import DEMO_SETTINGS
+from sop_pipeline.store import db
 from tests.conftest import shared_file
 
 pytestmark = pytest.mark.slow

@@ -6,10 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sop_pipeline.errors import InputDataError, SettingsError
+from sop_pipeline.common.errors import InputDataError, SettingsError
+from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand, plot_forecast_png
 from sop_pipeline.forecasting.synthetic import synthetic_history
-from sop_pipeline.settings import ForecastSettings
 
 CYCLE = date(2026, 1, 1)
 HORIZON = 6

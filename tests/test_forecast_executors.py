@@ -5,9 +5,9 @@ from datetime import date
 import polars as pl
 import pytest
 
+from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand
 from sop_pipeline.forecasting.synthetic import synthetic_history
-from sop_pipeline.settings import ForecastSettings
 
 CYCLE = date(2026, 1, 1)
 KEYS = ["level", "series_key", "month"]
@@ -36,9 +36,9 @@ def local_result(history):
 
 @pytest.mark.slow
 def test_process_pool_and_dask_match_in_process(history, local_result):
-    from distributed import LocalCluster
-
     import multiprocessing
+
+    from distributed import LocalCluster
 
     calls, children = [], set()
 

@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
+from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand
-from sop_pipeline.settings import ForecastSettings
 from tests.real_data import superstore_monthly
 
 

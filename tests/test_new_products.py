@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sop_pipeline.errors import InputDataError, SettingsError
-from sop_pipeline.new_products import labor_hours, launch_curves, load_new_products
-from sop_pipeline.planner_csv import add_months
+from sop_pipeline.common.errors import InputDataError, SettingsError
+from sop_pipeline.common.readers import add_months
+from sop_pipeline.demand.new_products import labor_hours, launch_curves, load_new_products
 
 CYCLE = date(2026, 11, 1)
 HEADER = "product,family,launch_month,analogs,expected_peak_units,months_to_peak,cannibalization_share,unit_price\n"

@@ -9,12 +9,13 @@ import polars as pl
 import pytest
 import yaml
 
-from sop_pipeline import db, supply_plan
-from sop_pipeline.defs.planning import assets as planning_assets
-from sop_pipeline.defs.planning import checks as planning_checks
-from sop_pipeline.defs.publish import assets as publish_assets
+from sop_pipeline.config.loading import DEMO_SETTINGS, load_settings
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings
-from sop_pipeline.settings import DEMO_SETTINGS, load_settings
+from sop_pipeline.defs.store import assets as publish_assets
+from sop_pipeline.defs.supply import assets as planning_assets
+from sop_pipeline.defs.supply import checks as planning_checks
+from sop_pipeline.store import db
+from sop_pipeline.supply import plans as supply_plan
 from tests.test_supply_plan import DEMO_FAMILIES, seasonal_inputs
 
 CYCLE = date(2026, 11, 1)  # a partition that exists whatever today's date (plan_cycles ends at this month)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sop_pipeline.errors import PlanningError
-from sop_pipeline.planning import plan, plan_families
+from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.supply import plan, plan_families
 from tests.planning_cases import problem
 
 # At most 10 workers, 10 units each a period: 100 units a period, nothing else.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from sop_pipeline.errors import SettingsError
-from sop_pipeline.planning import load_problem, merge_params, parse_problem, problem_from_settings
+from sop_pipeline.common.errors import SettingsError
+from sop_pipeline.config.problem import load_problem, merge_params, parse_problem, problem_from_settings
 from tests.planning_cases import problem_dict
 
 

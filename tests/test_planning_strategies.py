@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sop_pipeline.planning import PLAN_COLUMNS, plan, plan_families, resource_requirements
+from sop_pipeline.supply import PLAN_COLUMNS, plan, plan_families, resource_requirements
 from tests.planning_cases import problem
 
 BASE = dict(workforce={"initial": 20}, inventory={"initial": 50, "ending_min": 30},

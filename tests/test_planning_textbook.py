@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sop_pipeline.planning import load_problem, parse_problem, plan
+from sop_pipeline.config.problem import load_problem, parse_problem
+from sop_pipeline.supply import plan
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "red_tomato.yaml"
 

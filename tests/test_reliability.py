@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sop_pipeline import db
+from sop_pipeline.store import db
 from tests.conftest import SMALL_CYCLE, snapshot, write_settings
 
 pytestmark = pytest.mark.slow

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 import shutil
 import subprocess
 import sys
+from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
 
-from sop_pipeline.report import COLOURS, render_report
-from sop_pipeline.settings import PROJECT_ROOT
+from sop_pipeline.report.html import COLOURS, render_report
 from tests.report_frames import CYCLE, FAMILIES, report_frames
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def card(html: str, label: str) -> str:
 
 
 def test_key_figures_add_up_the_published_rows(report, frames):
-    plan, comparison = frames["demand_plan"], frames["strategy_comparison"]
+    plan = frames["demand_plan"]
     assert card(report, "Plan cycle") == "2026-11"
     assert card(report, "Planned units") == f"{plan['planned_units'].sum():,.0f}"
     assert card(report, "Planned revenue") == f"{plan['planned_revenue'].sum():,.0f}"
@@ -114,9 +116,9 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 def test_executive_report_asset_writes_next_to_database(tmp_path, frames):
     import dagster as dg
 
-    from sop_pipeline import db
     from sop_pipeline.defs.report.assets import executive_report
     from sop_pipeline.defs.resources import PlanDatabase
+    from sop_pipeline.store import db
 
     db_path = tmp_path / "plans" / "sop.duckdb"
     conn = db.connect(db_path)

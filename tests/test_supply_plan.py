@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 import yaml
 
-from sop_pipeline import supply_plan as sp
-from sop_pipeline.errors import PlanningError, SettingsError
-from sop_pipeline.planning import STRATEGIES
-from sop_pipeline.settings import DEMO_SETTINGS, PROJECT_ROOT, PlanningSettings
+from sop_pipeline.common.errors import PlanningError, SettingsError
+from sop_pipeline.config.loading import DEMO_SETTINGS
+from sop_pipeline.config.schema import PlanningSettings
+from sop_pipeline.supply import STRATEGIES
+from sop_pipeline.supply import plans as sp
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
 RED_TOMATO = PROJECT_ROOT / "assets" / "examples" / "red_tomato.yaml"
 Z95 = 1.6448536269514722     # standard normal quantile of 0.95 (tables: 1.645)

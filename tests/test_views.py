@@ -7,7 +7,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from sop_pipeline import db
+from sop_pipeline.store import db
 
 AUG, SEP, OCT, NOV, DEC, JAN = (date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1),
                                 date(2026, 12, 1), date(2027, 1, 1))

@@ -9,8 +9,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from sop_pipeline import db
-from sop_pipeline.settings import DEFAULT_DB, DEMO_SETTINGS, Settings, load_settings
+from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
+from sop_pipeline.config.schema import Settings
+from sop_pipeline.store import db
 
 
 class SopSettings(dg.ConfigurableResource):

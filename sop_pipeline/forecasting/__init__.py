@@ -4,7 +4,7 @@ No Dagster here; the Dagster layer calls `forecast_demand` and stores the frames
 Names load on first use (PEP 562): a fit worker imports `fitting` alone, not Polars or Matplotlib.
 """
 
-from sop_pipeline.lazy import lazy_getattr
+from sop_pipeline.common.lazy import lazy_getattr
 
 _SOURCE = {
     "ACCURACY_SCHEMA": "pipeline", "FORECAST_SCHEMA": "pipeline", "PARAMS_SCHEMA": "pipeline",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from queue import SimpleQueue
 
-from sop_pipeline.errors import SettingsError
+from sop_pipeline.common.errors import SettingsError
 from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig, fit_chunk, init_worker
 
 Progress = Callable[[int, int, str], None]

@@ -41,11 +41,11 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from sop_pipeline.errors import InputDataError
+from sop_pipeline.common.errors import InputDataError
+from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import metrics
 from sop_pipeline.forecasting.executor import run_fits
 from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig
-from sop_pipeline.settings import ForecastSettings
 
 TOTAL = "total"
 FORECAST_SCHEMA = {
@@ -338,7 +338,7 @@ def _backtest(full: _View, prep: _Prep, nums: _Numbers, approach: str):
         rows.append(_score(TOTAL, TOTAL, None, method, total_actual, forecast, prep.total_y))
     rmse[_series_id(TOTAL, TOTAL)] = rmse_of(total_actual, nums.total_td)
 
-    for i, result in nums.sku_fit.items():
+    for i in nums.sku_fit:
         sku, family = prep.view.sku[i], prep.view.family[i]
         train = prep.view.units[i][~np.isnan(prep.view.units[i])]
         actual = sku_actual[i]

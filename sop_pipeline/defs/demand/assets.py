@@ -3,14 +3,19 @@
 import dagster as dg
 import polars as pl
 
-from sop_pipeline import db
-from sop_pipeline.adjustments import load_adjustments
 from sop_pipeline.defs.metadata import markdown_table, table_metadata
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
-from sop_pipeline.demand_plan import build_demand_plan
-from sop_pipeline.new_products import (PLAN_SCHEMA, labor_hours, labor_hours_per_unit_by_family,
-                                       launch_curves, load_new_products)
+from sop_pipeline.demand.adjustments import load_adjustments
+from sop_pipeline.demand.new_products import (
+    PLAN_SCHEMA,
+    labor_hours,
+    labor_hours_per_unit_by_family,
+    launch_curves,
+    load_new_products,
+)
+from sop_pipeline.demand.plan import build_demand_plan
+from sop_pipeline.store import db
 
 GROUP = "demand"
 HISTORY = dg.AssetKey(["sop", "demand_history"])

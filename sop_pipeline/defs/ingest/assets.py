@@ -5,10 +5,11 @@ from datetime import datetime
 
 import dagster as dg
 
-from sop_pipeline import db, ingest
 from sop_pipeline.defs.metadata import table_metadata
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
+from sop_pipeline.ingest import load as ingest
+from sop_pipeline.store import db
 
 GROUP = "ingest"
 

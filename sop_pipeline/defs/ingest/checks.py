@@ -6,10 +6,11 @@ from datetime import date
 
 import dagster as dg
 
-from sop_pipeline import ingest, validation
+from sop_pipeline.common import validation
 from sop_pipeline.defs.ingest.assets import demand_history, raw_sales_history
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
+from sop_pipeline.ingest import load as ingest
 
 RAW_SALES_VALID = "raw_sales_valid"
 DEMAND_HISTORY_USABLE = "demand_history_usable"

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from sop_pipeline import report
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, cycle_of
+from sop_pipeline.report import html as report
 
 GROUP = "report"
 

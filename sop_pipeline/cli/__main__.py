@@ -1,0 +1,3 @@
+from sop_pipeline.cli import entry
+
+entry()

@@ -1,0 +1,28 @@
+"""Files that ship inside the package: the SQL statements, the demo inputs, the Dagster instance settings.
+
+They live at the top of the repository (`sql/`, `assets/`, `dagster.yaml`) and are linked into
+`sop_pipeline/_bundled/`, so an editable install reads them in place and a wheel carries copies
+(package data). Everything is found through `importlib.resources`, never relative to a checkout.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def bundled(*parts: str) -> Path:
+    """A shipped file or folder, e.g. `bundled("sql", "create_tables.sql")`."""
+    return Path(str(files("sop_pipeline").joinpath("_bundled", *parts)))
+
+
+SQL_DIR = bundled("sql")
+DEMO_DIR = bundled("assets", "demo")
+EXAMPLES_DIR = bundled("assets", "examples")
+DEMO_SETTINGS = DEMO_DIR / "sop.yaml"
+DAGSTER_INSTANCE_YAML = bundled("dagster.yaml")
+
+
+def sql_text(name: str) -> str:
+    """The statement in `sql/<name>.sql`."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")

@@ -1,0 +1,224 @@
+"""Data-quality suites (Great Expectations 1.x, defined in code, run on an ephemeral context).
+
+The raw sales table is validated in chunks of Arrow record batches so memory stays bounded however
+large the history is; results of the chunks are merged (counts added, first examples kept). Every
+failure carries example rows with their source file and row number, so a planner can find them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from sop_pipeline.common.limits import MAX_VALUE
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+logging.getLogger("great_expectations").setLevel(logging.ERROR)
+
+CHUNK_ROWS = 1_000_000
+EXAMPLE_ROWS = 5
+LOCATION_COLUMNS = ["source_file", "source_row"]
+
+
+@dataclass
+class ExpectationFailure:
+    """One expectation that did not hold, in words a planner can act on."""
+
+    expectation: str
+    column: str | None
+    problem: str
+    unexpected_count: int = 0
+    examples: list[dict] = field(default_factory=list)
+
+    def describe(self) -> str:
+        text = self.problem
+        if self.unexpected_count:
+            text += f" ({self.unexpected_count:,} row(s))"
+        if self.examples:
+            shown = "; ".join(
+                ", ".join(f"{k}={v!r}" for k, v in ex.items()) for ex in self.examples[:3]
+            )
+            text += f"; for example: {shown}"
+        return text
+
+
+@dataclass
+class ValidationReport:
+    suite: str
+    rows_checked: int
+    failures: list[ExpectationFailure]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def summary(self) -> str:
+        if self.passed:
+            return f"{self.suite}: all expectations met on {self.rows_checked:,} rows"
+        return f"{self.suite}: " + " | ".join(f.describe() for f in self.failures)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """An expectation plus the planner's description of what its failure means."""
+
+    expectation: gx.expectations.Expectation
+    column: str | None
+    problem: str
+    shown_columns: tuple[str, ...] = ()
+
+
+_EPOCH = date(1970, 1, 1)
+EARLIEST_SALE = date(1900, 1, 1)  # an older date is a typo (0204 for 2024), and would plan centuries of zeros
+
+
+def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:
+    E = gx.expectations
+    rules = [
+        _Rule(E.ExpectColumnValuesToNotBeNull(column="sale_date"), "date",
+              "dates that cannot be read as dates (check sales.date_format)", ("sale_date_text",)),
+        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", max_value=(cycle_end - _EPOCH).days),
+              "date", f"sales dated after the plan cycle (after {cycle_end.isoformat()})", ("sale_date",)),
+        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", min_value=(EARLIEST_SALE - _EPOCH).days),
+              "date", f"sales dated before {EARLIEST_SALE.year} (a typo in the year?)", ("sale_date",)),
+        _Rule(E.ExpectColumnValuesToNotBeNull(column="units"), "units",
+              "units that are not numbers", ("units_text",)),
+        _Rule(E.ExpectColumnValuesToNotBeNull(column="sku"), "sku", "rows with no SKU", ("sku",)),
+        _Rule(E.ExpectColumnValuesToNotBeNull(column="family"), "family", "rows with no family", ("family",)),
+        _Rule(E.ExpectColumnValuesToNotBeNull(column="revenue", row_condition='revenue_text.notnull()',
+                                              condition_parser="pandas"),
+              "revenue", "revenue that is not a number", ("revenue_text",)),
+    ]
+    rules += [
+        _Rule(E.ExpectColumnValuesToBeBetween(column=column, min_value=-MAX_VALUE, max_value=MAX_VALUE), column,
+              f"{column} larger than {MAX_VALUE:g} in one row (a typo or an overflow)", (column,))
+        for column in ("units", "revenue")
+    ]
+    if not allow_returns:
+        rules.append(_Rule(E.ExpectColumnValuesToBeBetween(column="units", min_value=0), "units",
+                           "negative units (returns are not allowed: set sales.allow_returns: true to accept them)",
+                           ("units",)))
+    return rules
+
+
+def _new_context():
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def validate_frames(
+    suite_name: str,
+    chunks: Iterable[pd.DataFrame],
+    rules: list[_Rule],
+    source_label: str | None = None,
+) -> ValidationReport:
+    """Run the rules as one GX suite over each chunk and merge the results."""
+    context = _new_context()
+    data_source = context.data_sources.add_pandas(name=f"{suite_name}_source")
+    asset = data_source.add_dataframe_asset(name=suite_name)
+    batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+    suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+    # GX does not promise results in the order expectations were added: match them by id.
+    rule_by_id = {suite.add_expectation(rule.expectation).id: (i, rule) for i, rule in enumerate(rules)}
+
+    merged: dict[int, ExpectationFailure] = {}
+    rows = 0
+    for chunk in chunks:
+        rows += len(chunk)
+        if chunk.empty:
+            continue
+        index_columns = [c for c in LOCATION_COLUMNS if c in chunk.columns]
+        result = batch_definition.get_batch(batch_parameters={"dataframe": chunk}).validate(
+            suite,
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": index_columns,
+                "partial_unexpected_count": EXAMPLE_ROWS,
+                "return_unexpected_index_query": False,
+            },
+        )
+        for outcome in result.results:
+            if outcome.success:
+                continue
+            i, rule_def = rule_by_id[outcome.expectation_config.id]
+            failure = merged.setdefault(i, ExpectationFailure(
+                expectation=outcome.expectation_config.type, column=rule_def.column, problem=rule_def.problem))
+            info = outcome.exception_info or {}
+            if info.get("raised_exception"):
+                failure.problem += f" (the check itself failed: {info.get('exception_message')})"
+                continue
+            failure.unexpected_count += int(outcome.result.get("unexpected_count") or 0)
+            needed = EXAMPLE_ROWS - len(failure.examples)
+            for idx in (outcome.result.get("unexpected_index_list") or [])[:max(needed, 0)]:
+                failure.examples.append(_example_row(chunk, idx, index_columns, rule_def.shown_columns))
+    if rows == 0:
+        merged[-1] = ExpectationFailure("expect_table_row_count_to_be_between", None,
+                                        "no sales rows at all (the file is empty or has only a header)")
+    failures = [merged[k] for k in sorted(merged)]
+    return ValidationReport(suite=suite_name, rows_checked=rows, failures=failures)
+
+
+def _example_row(chunk: pd.DataFrame, idx, index_columns: list[str], shown: tuple[str, ...]) -> dict:
+    # GX returns either a dict of the index columns or a positional index.
+    if isinstance(idx, dict):
+        mask = pd.Series(True, index=chunk.index)
+        for col in index_columns:
+            mask &= chunk[col] == idx[col]
+        row = chunk[mask].iloc[0]
+    else:
+        row = chunk.loc[idx]
+    out: dict = {}
+    if "source_file" in row:
+        out["file"] = os.path.basename(str(row["source_file"]))
+    if "source_row" in row:
+        out["row"] = int(row["source_row"])
+    for col in shown:
+        value = row.get(col)
+        if pd.isna(value):
+            value = None
+        elif isinstance(value, pd.Timestamp):
+            value = value.date().isoformat()
+        elif hasattr(value, "item"):  # NumPy scalar: show 3.0, not np.float64(3.0)
+            value = value.item()
+        out[col] = value
+    return out
+
+
+def validate_raw_sales(
+    batches: Iterator[pd.DataFrame], cycle_end: date, allow_returns: bool
+) -> ValidationReport:
+    """The blocking suite on `raw.sales_history` for one plan cycle."""
+    return validate_frames("raw_sales_history", batches, _raw_sales_rules(cycle_end, allow_returns))
+
+
+def _forecast_rules() -> list[_Rule]:
+    E = gx.expectations
+    shown = ("level", "series_key", "month", "yhat_lower", "yhat", "yhat_upper")
+    rules = [_Rule(E.ExpectColumnValuesToNotBeNull(column=c), c, f"missing {c} values", shown)
+             for c in ("yhat", "yhat_lower", "yhat_upper", "month", "series_key")]
+    rules += [_Rule(E.ExpectColumnValuesToBeBetween(column=c, min_value=0), c, f"negative {c} values", shown)
+              for c in ("yhat", "yhat_lower")]
+    rules += [
+        _Rule(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yhat", column_B="yhat_lower", or_equal=True),
+              "yhat", "forecasts below their lower bound", shown),
+        _Rule(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yhat_upper", column_B="yhat", or_equal=True),
+              "yhat_upper", "forecasts above their upper bound", shown),
+        _Rule(E.ExpectColumnValuesToBeInSet(column="level", value_set=["total", "family", "sku"]), "level",
+              "unknown forecast levels", shown),
+    ]
+    return rules
+
+
+def validate_forecast(forecast: pd.DataFrame) -> ValidationReport:
+    """The blocking suite on `sop.forecast`: complete, non-negative, and inside its band."""
+    return validate_frames("forecast", [forecast], _forecast_rules())

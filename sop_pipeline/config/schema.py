@@ -1,0 +1,109 @@
+"""The settings file (`sop.yaml`): its schema and defaults.
+
+A leaf module: it imports nothing of the pipeline's stages, so every stage can read its settings.
+Loading, path resolution and the checks beyond the schema are in `config.loading` and `config.preflight`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from sop_pipeline.config.base import Strict
+
+
+class SalesColumns(Strict):
+    """Source column names in the user's files (the pipeline's name: the user's name)."""
+
+    date: str = "date"
+    sku: str | None = "sku"
+    family: str | None = "family"
+    units: str = "units"
+    revenue: str | None = "revenue"
+
+
+class SalesSettings(Strict):
+    path: str = Field(description="a file, a glob or a folder of CSV or Parquet files")
+    columns: SalesColumns = SalesColumns()
+    date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"')
+    allow_returns: bool = Field(False, description="negative units (returns) are allowed")
+    delimiter: str | None = Field(None, description="CSV delimiter; null = detect")
+
+    @field_validator("path")
+    @classmethod
+    def _path_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a file, a glob or a folder")
+        return value
+
+
+class ForecastSettings(Strict):
+    horizon_months: int = Field(18, ge=1, le=120)
+    approach: Literal["top_down", "bottom_up", "best"] = "best"
+    backtest_months: int = Field(12, ge=1, le=60)
+    workers: int | Literal["auto"] = "auto"
+    executor: Literal["local", "dask"] = "local"
+    dask_address: str | None = None
+    seasonality_mode: Literal["additive", "multiplicative"] = "additive"
+    changepoint_prior_scale: float = Field(0.05, gt=0, le=10)
+    seasonality_prior_scale: float = Field(10.0, gt=0, le=100)
+    country_holidays: str | None = Field(None, description="country code for Prophet's holidays, e.g. US")
+    interval_width: float = Field(0.8, gt=0, lt=1, description="width of the yhat_lower..yhat_upper band")
+    min_history_months: int = Field(24, ge=1, description="SKUs with less history take a share of the family")
+    min_nonzero_months: int = Field(12, ge=1, description="SKUs with fewer selling months take a share")
+    share_months: int = Field(12, ge=1, description="months of history that set a SKU's share of its family")
+    inactive_after_months: int = Field(6, ge=1, description="SKUs with no sales for this long are forecast zero")
+    warm_start: bool = True
+
+    @field_validator("workers")
+    @classmethod
+    def _positive_workers(cls, value):
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be a positive whole number or 'auto'")
+        return value
+
+    def resolved_workers(self) -> int:
+        return os.cpu_count() or 1 if self.workers == "auto" else int(self.workers)
+
+
+class PlanningSettings(Strict):
+    strategy: Literal["level", "chase", "optimal"] = "optimal"
+    service_level: float = Field(0.95, gt=0.5, lt=1)
+    shared_capacity: float | None = Field(None, gt=0, description="plant hours per period shared by all families")
+    defaults: dict[str, Any] = Field(default_factory=dict, description="problem parameters for every family")
+    families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-family overrides")
+
+
+class Settings(Strict):
+    sales: SalesSettings
+    forecast: ForecastSettings = ForecastSettings()
+    planning: PlanningSettings = PlanningSettings()
+    new_products: str | None = None
+    adjustments: str | None = None
+
+    # Set by `load_settings`, not by the file.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    def resolve(self, path: str | None) -> Path | None:
+        """A path from the settings file, relative to the settings file's folder."""
+        if path is None:
+            return None
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def sales_path(self) -> Path:
+        return self.resolve(self.sales.path)  # type: ignore[return-value]
+
+    def fingerprint(self) -> str:
+        """A stable hash of the settings as written, for `sop.plan_runs.settings_hash`."""
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+

@@ -1,0 +1,499 @@
+"""The executive S&OP report: one self-contained HTML file for the monthly meeting.
+
+`render_report` takes frames shaped like the published tables (columns as in sql/create_tables.sql,
+without plan_cycle) and returns the HTML text. plotly.js is inlined once, so the file opens without
+a network connection (e-mailed, on a share, in an air-gapped plant). A stage whose table is empty
+(not built or not run yet) gets a "not available" note instead of its chart.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import shutil
+import subprocess
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import plotly.offline
+import polars as pl
+from plotly.subplots import make_subplots
+
+from sop_pipeline.common.errors import SopError
+from sop_pipeline.store import db
+from sop_pipeline.supply.plans import ALL_FAMILIES
+
+# Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
+MAX_FAMILY_PANELS = 12
+STRATEGIES = ("level", "chase", "optimal")
+COST_PARTS = ("regular_labor_cost", "overtime_cost", "hiring_cost", "layoff_cost", "holding_cost",
+              "backlog_cost", "material_cost", "subcontract_cost")
+REPORT_TABLES = ("demand_history", "forecast", "forecast_accuracy", "demand_plan", "production_plan",
+                 "strategy_comparison", "operating_plan")
+
+COLOURS = {"history": "#37474f", "forecast": "#1565c0", "band": "rgba(21,101,192,0.18)",
+           "plan": "#ef6c00", "regular": "#2e7d32", "overtime": "#f9a825", "subcontract": "#8e24aa",
+           "inventory": "#1565c0", "safety": "#c62828", "backlog": "rgba(198,40,40,0.45)"}
+PART_COLOURS = ["#1565c0", "#f9a825", "#2e7d32", "#6d4c41", "#00838f", "#c62828", "#78909c", "#8e24aa"]
+
+
+def read_published(conn, cycle: date) -> dict[str, pl.DataFrame]:
+    """The published rows of one cycle for every table the report shows, plus the plan-over-plan view."""
+    frames = {t: db.read_cycle(conn, t, cycle, schema="sop") for t in REPORT_TABLES}
+    frames["plan_over_plan"] = db.query_pl(
+        conn, "SELECT * EXCLUDE (plan_cycle) FROM sop.plan_over_plan WHERE plan_cycle = $c", {"c": cycle})
+    return frames
+
+
+def _frame(data) -> pl.DataFrame:
+    """Polars, pandas or None (a stage that has not run) as a Polars frame."""
+    if data is None:
+        return pl.DataFrame()
+    if isinstance(data, pl.DataFrame):
+        return data
+    return pl.from_pandas(data)
+
+
+def _has(frame: pl.DataFrame, *columns: str) -> bool:
+    return frame.height > 0 and all(c in frame.columns for c in columns)
+
+
+def _num(value, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}%"
+
+
+def _not_available(what: str) -> str:
+    return f'<p class="na">{html.escape(what)}: not available for this cycle.</p>'
+
+
+def _months(frame: pl.DataFrame) -> list[str]:
+    return [m.isoformat() for m in frame["month"].to_list()]
+
+
+def _figure_html(figure: go.Figure) -> str:
+    # Plotly adds markers to short line traces by default; lines read better in small multiples.
+    figure.for_each_trace(lambda trace: trace.update(mode="lines"),
+                          selector=lambda trace: trace.type == "scatter" and trace.mode is None)
+    figure.update_layout(template="plotly_white", font={"family": "Segoe UI, Helvetica, Arial, sans-serif",
+                                                        "size": 12},
+                         margin={"l": 60, "r": 20, "t": 60, "b": 40},
+                         legend={"orientation": "h", "y": 1.06, "x": 0, "yanchor": "bottom"})
+    return pio.to_html(figure, full_html=False, include_plotlyjs=False,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight: str | None = None) -> str:
+    """An HTML table; numbers right-aligned with separators; rows where `highlight` is true in bold."""
+    digits = digits or {}
+    columns = [c for c in frame.columns if c != highlight]
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    rows = []
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for c in columns:
+            value = row[c]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(f'<td class="n">{_num(value, digits.get(c, 0))}</td>')
+            elif value is None:
+                cells.append('<td class="n">—</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(value))}</td>")
+        marked = ' class="chosen"' if highlight and row.get(highlight) else ""
+        rows.append(f"<tr{marked}>{''.join(cells)}</tr>")
+    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _chosen_production(production_plan: pl.DataFrame, strategy_comparison: pl.DataFrame) -> pl.DataFrame:
+    """The production plan rows of each family's chosen strategy."""
+    if not _has(production_plan, "family", "strategy", "month"):
+        return pl.DataFrame()
+    if _has(strategy_comparison, "family", "strategy", "chosen"):
+        chosen = strategy_comparison.filter(pl.col("chosen")).select("family", "strategy")
+        return production_plan.join(chosen, on=["family", "strategy"]).sort("family", "month")
+    # No comparison published: the plan is unambiguous only when one strategy was planned.
+    strategies = production_plan["strategy"].unique().to_list()
+    return production_plan.sort("family", "month") if len(strategies) == 1 else pl.DataFrame()
+
+
+def _panel_families(frames: dict[str, pl.DataFrame]) -> tuple[list[str], int]:
+    """Families for the small multiples, largest planned volume first; and how many there are."""
+    for name, column in (("demand_plan", "planned_units"), ("forecast", "yhat"), ("demand_history", "units"),
+                         ("production_plan", "demand")):
+        frame = frames[name]
+        if _has(frame, "family", column):
+            if name == "forecast":
+                frame = frame.filter(pl.col("level") == "family")
+            totals = (frame.filter(pl.col("family").is_not_null()).group_by("family")
+                      .agg(pl.col(column).sum()).sort([column, "family"], descending=[True, False]))
+            if totals.height:
+                families = totals["family"].to_list()
+                return families[:MAX_FAMILY_PANELS], len(families)
+    return [], 0
+
+
+def _grid(families: list[str], row_height: int = 300) -> go.Figure:
+    cols = 2 if len(families) > 1 else 1
+    rows = math.ceil(len(families) / cols)
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=families, vertical_spacing=0.32 / max(rows, 1),
+                           horizontal_spacing=0.08)
+    figure.update_layout(height=120 + row_height * rows)
+    return figure
+
+
+def _cell(n: int, cols: int) -> dict:
+    return {"row": n // cols + 1, "col": n % cols + 1}
+
+
+def _cols(families: list[str]) -> int:
+    return 2 if len(families) > 1 else 1
+
+
+def _demand_section(frames, families) -> str:
+    history, forecast, plan = frames["demand_history"], frames["forecast"], frames["demand_plan"]
+    have_history = _has(history, "family", "month", "units")
+    have_forecast = _has(forecast, "level", "family", "month", "yhat", "yhat_lower", "yhat_upper")
+    have_plan = _has(plan, "family", "month", "planned_units")
+    if not families or not (have_history or have_forecast):
+        return _not_available("Demand history and forecast")
+    actual = history.group_by("family", "month").agg(pl.col("units").sum()).sort("month") if have_history else None
+    ahead = forecast.filter(pl.col("level") == "family").sort("month") if have_forecast else None
+    planned = plan.group_by("family", "month").agg(pl.col("planned_units").sum()).sort("month") if have_plan else None
+    figure, cols = _grid(families), _cols(families)
+    for n, family in enumerate(families):
+        where, first = _cell(n, cols), n == 0
+        if actual is not None:
+            past = actual.filter(pl.col("family") == family)
+            figure.add_trace(go.Scatter(x=_months(past), y=past["units"].to_list(), name="history",
+                                        line={"color": COLOURS["history"], "width": 1.6},
+                                        legendgroup="history", showlegend=first), **where)
+        if ahead is not None:
+            fam = ahead.filter(pl.col("family") == family)
+            months = _months(fam)
+            figure.add_trace(go.Scatter(x=months + months[::-1],
+                                        y=fam["yhat_upper"].to_list() + fam["yhat_lower"].to_list()[::-1],
+                                        fill="toself", fillcolor=COLOURS["band"], line={"width": 0},
+                                        name="forecast band", hoverinfo="skip", legendgroup="band",
+                                        showlegend=first), **where)
+            figure.add_trace(go.Scatter(x=months, y=fam["yhat"].to_list(), name="statistical forecast",
+                                        line={"color": COLOURS["forecast"], "width": 2},
+                                        legendgroup="forecast", showlegend=first), **where)
+        if planned is not None:
+            fam = planned.filter(pl.col("family") == family)
+            figure.add_trace(go.Scatter(x=_months(fam), y=fam["planned_units"].to_list(), name="demand plan",
+                                        line={"color": COLOURS["plan"], "width": 2, "dash": "dash"},
+                                        legendgroup="plan", showlegend=first), **where)
+    figure.update_yaxes(title_text="units", rangemode="tozero")
+    notes = [] if have_plan else [_not_available("Demand plan (new products and adjustments)")]
+    return _figure_html(figure) + "".join(notes)
+
+
+def _production_section(chosen, families) -> str:
+    if not _has(chosen, "family", "month", "demand"):
+        return _not_available("Production plan")
+    figure, cols = _grid(families), _cols(families)
+    levers = (("regular_units", "regular", COLOURS["regular"]), ("overtime_units", "overtime", COLOURS["overtime"]),
+              ("subcontract_units", "subcontract", COLOURS["subcontract"]))
+    for n, family in enumerate(families):
+        where, first = _cell(n, cols), n == 0
+        fam = chosen.filter(pl.col("family") == family)
+        months = _months(fam)
+        for column, label, colour in levers:
+            if column in fam.columns:
+                figure.add_trace(go.Bar(x=months, y=fam[column].fill_null(0).to_list(), name=label,
+                                        marker_color=colour, legendgroup=label, showlegend=first), **where)
+        figure.add_trace(go.Scatter(x=months, y=fam["demand"].to_list(), name="demand", mode="lines+markers",
+                                    line={"color": COLOURS["history"], "width": 2}, marker={"size": 4},
+                                    legendgroup="demand", showlegend=first), **where)
+    figure.update_layout(barmode="stack", bargap=0.15)
+    figure.update_yaxes(title_text="units", rangemode="tozero")
+    return _figure_html(figure)
+
+
+def _inventory_section(chosen, families) -> str:
+    if not _has(chosen, "family", "month", "ending_inventory"):
+        return _not_available("Inventory plan")
+    figure, cols = _grid(families), _cols(families)
+    backlog_shown = False
+    for n, family in enumerate(families):
+        where, first = _cell(n, cols), n == 0
+        fam = chosen.filter(pl.col("family") == family)
+        months = _months(fam)
+        if "backlog" in fam.columns and (fam["backlog"].fill_null(0) > 0).any():
+            figure.add_trace(go.Bar(x=months, y=fam["backlog"].to_list(), name="backlog",
+                                    marker_color=COLOURS["backlog"], legendgroup="backlog",
+                                    showlegend=not backlog_shown), **where)
+            backlog_shown = True
+        figure.add_trace(go.Scatter(x=months, y=fam["ending_inventory"].to_list(), name="ending inventory",
+                                    line={"color": COLOURS["inventory"], "width": 2}, fill="tozeroy",
+                                    fillcolor="rgba(21,101,192,0.08)", legendgroup="inventory",
+                                    showlegend=first), **where)
+        if "safety_stock" in fam.columns and fam["safety_stock"].null_count() < fam.height:
+            figure.add_trace(go.Scatter(x=months, y=fam["safety_stock"].to_list(), name="safety stock",
+                                        line={"color": COLOURS["safety"], "width": 1.8, "dash": "dot"},
+                                        legendgroup="safety", showlegend=first), **where)
+    figure.update_yaxes(title_text="units", rangemode="tozero")
+    return _figure_html(figure)
+
+
+def _headcount_section(chosen) -> str:
+    if not _has(chosen, "family", "month", "workforce"):
+        return _not_available("Headcount plan")
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.08,
+                           subplot_titles=["workers by family", "hires and layoffs (all families)"])
+    for n, family in enumerate(sorted(chosen["family"].unique().to_list())):
+        fam = chosen.filter(pl.col("family") == family)
+        figure.add_trace(go.Scatter(x=_months(fam), y=fam["workforce"].to_list(), name=family, stackgroup="people",
+                                    line={"width": 0.8, "color": PART_COLOURS[n % len(PART_COLOURS)]}), row=1, col=1)
+    moves = (chosen.group_by("month").agg(pl.col("hires").fill_null(0).sum(), pl.col("layoffs").fill_null(0).sum())
+             .sort("month") if _has(chosen, "hires", "layoffs") else None)
+    if moves is not None:
+        figure.add_trace(go.Bar(x=_months(moves), y=moves["hires"].to_list(), name="hires",
+                                marker_color=COLOURS["regular"]), row=2, col=1)
+        figure.add_trace(go.Bar(x=_months(moves), y=(-moves["layoffs"]).to_list(), name="layoffs",
+                                marker_color=COLOURS["safety"]), row=2, col=1)
+    figure.update_layout(height=620, barmode="relative")
+    figure.update_yaxes(title_text="workers", row=1, col=1)
+    figure.update_yaxes(title_text="people", row=2, col=1)
+    return _figure_html(figure)
+
+
+def _cost_section(comparison: pl.DataFrame) -> str:
+    if not _has(comparison, "family", "strategy", "total_cost"):
+        return _not_available("Strategy cost comparison")
+    strategies = [s for s in STRATEGIES if s in comparison["strategy"].to_list()] + sorted(
+        set(comparison["strategy"].to_list()) - set(STRATEGIES))
+    # The optimiser weighs months below safety stock at a penalty: show it as a part of the bar and rank the
+    # strategies on cash + penalty, the measure on which the optimal plan is never dearer.
+    ranked_on = "cost_with_safety_stock_penalty" if "cost_with_safety_stock_penalty" in comparison.columns \
+        else "total_cost"
+    parts = [p for p in [*COST_PARTS, "safety_stock_penalty"]
+             if p in comparison.columns and comparison[p].fill_null(0).abs().sum() > 0]
+    totals = comparison.group_by("strategy").agg(
+        pl.col(p).fill_null(0).sum() for p in dict.fromkeys([*parts, ranked_on]))
+    figure = go.Figure()
+    for n, part in enumerate(parts):
+        values = {r["strategy"]: r[part] for r in totals.iter_rows(named=True)}
+        figure.add_trace(go.Bar(x=strategies, y=[values.get(s, 0) for s in strategies],
+                                name=part.replace("_", " ").removesuffix(" cost"),
+                                marker_color=PART_COLOURS[n % len(PART_COLOURS)]))
+    grand = {r["strategy"]: r[ranked_on] for r in totals.iter_rows(named=True)}
+    figure.add_trace(go.Scatter(x=strategies, y=[grand.get(s, 0) for s in strategies], mode="text",
+                                text=[_num(grand.get(s)) for s in strategies], textposition="top center",
+                                showlegend=False, hoverinfo="skip"))
+    figure.update_layout(barmode="stack", height=440, yaxis_title="cost over the horizon, all families")
+    wide = comparison.pivot(on="strategy", index="family", values=ranked_on, aggregate_function="sum")
+    chosen = (comparison.filter(pl.col("chosen")).group_by("family").agg(pl.col("strategy").first().alias("chosen"))
+              if "chosen" in comparison.columns else pl.DataFrame({"family": [], "chosen": []}))
+    wide = wide.join(chosen, on="family", how="left").sort("family")
+    ordered = ["family", *[s for s in strategies if s in wide.columns], "chosen"]
+    if "units_short" in comparison.columns:
+        short = comparison.filter(pl.col("chosen")).group_by("family").agg(pl.col("units_short").sum())
+        wide = wide.join(short, on="family", how="left")
+        ordered.append("units_short")
+    table = _table(wide.select(ordered))
+    note = ("<p>Costs over the horizon. Cash cost plus the safety-stock penalty (each unit-month below safety "
+            "stock at <code>costs.safety_stock_shortfall_per_unit</code>): what the optimal plan minimises.</p>"
+            if ranked_on != "total_cost" else "")
+    return f'{note}<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
+
+
+def _accuracy_section(accuracy: pl.DataFrame) -> str:
+    if not _has(accuracy, "level", "series_key", "method", "wape"):
+        return _not_available("Forecast accuracy (backtest)")
+    rows = accuracy.filter(pl.col("level").is_in(["family", "total"]) & pl.col("method").is_in(
+        ["chosen", "seasonal_naive"]))
+    if rows.height == 0:
+        return _not_available("Forecast accuracy (backtest)")
+    wide = (rows.with_columns((pl.col("wape") * 100).alias("wape_pct"))
+            .pivot(on="method", index=["level", "series_key"], values="wape_pct", aggregate_function="first"))
+    wide = wide.rename({"series_key": "series", "chosen": "forecast WAPE %",
+                        "seasonal_naive": "seasonal naive WAPE %"}, strict=False)
+    order = ["series", *[c for c in ("forecast WAPE %", "seasonal naive WAPE %") if c in wide.columns]]
+    wide = wide.sort(pl.col("level") != "total", "series").select(order)
+    return _table(wide, digits={"forecast WAPE %": 1, "seasonal naive WAPE %": 1})
+
+
+def _plan_over_plan_section(changes: pl.DataFrame) -> str:
+    if not _has(changes, "family", "previous_cycle"):
+        return _not_available("Comparison with the previous published plan")
+    previous = changes["previous_cycle"].drop_nulls()
+    measures = [m for m in ("planned_units", "production", "ending_inventory", "total_cost") if m in changes.columns]
+    common = changes.filter(pl.col(f"previous_{measures[0]}").is_not_null() & pl.col(measures[0]).is_not_null())
+    def total(column: str) -> pl.Expr:
+        # NULL rather than 0 when a plan has no such figure (e.g. no production plan published then).
+        return pl.when(pl.col(column).count() > 0).then(pl.col(column).sum())
+
+    shown = [m for m in ("planned_units", "total_cost") if m in measures]
+    by_family = common.group_by("family").agg(
+        *(total(m).alias(f"{m} (now)") for m in shown), *(total(f"previous_{m}").alias(f"{m} (before)") for m in shown))
+    for m in ("planned_units", "total_cost"):
+        if f"{m} (now)" in by_family.columns:
+            by_family = by_family.with_columns((pl.col(f"{m} (now)") - pl.col(f"{m} (before)")).alias(f"{m} change"))
+    ordered = ["family", *[c for m in ("planned_units", "total_cost")
+                           for c in (f"{m} (before)", f"{m} (now)", f"{m} change") if c in by_family.columns]]
+    since = previous[0].strftime("%Y-%m") if previous.len() else "—"
+    return (f"<p>Months both plans cover, against the plan published for cycle {since} "
+            f"(query <code>sop.plan_over_plan</code> for every month and measure).</p>"
+            + _table(by_family.select(ordered).sort("family")))
+
+
+def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFrame) -> list[tuple[str, str, str]]:
+    """(label, value, note) for the cards at the top."""
+    plan, comparison, accuracy = frames["demand_plan"], frames["strategy_comparison"], frames["forecast_accuracy"]
+    cards = [("Plan cycle", cycle.strftime("%Y-%m"), "")]
+    if _has(plan, "planned_units", "month"):
+        span = f"{plan['month'].min():%Y-%m} to {plan['month'].max():%Y-%m}"
+        cards.append(("Planned units", _num(plan["planned_units"].sum()), span))
+        priced = "planned_revenue" in plan.columns and plan["planned_revenue"].null_count() < plan.height
+        cards.append(("Planned revenue", _num(plan["planned_revenue"].sum()) if priced else "not available", span))
+    else:
+        cards += [("Planned units", "not available", ""), ("Planned revenue", "not available", "")]
+    if _has(comparison, "chosen", "total_cost", "strategy"):
+        picked = comparison.filter(pl.col("chosen"))
+        counts = picked.group_by("strategy").len().sort(["len", "strategy"], descending=[True, False])
+        strategy = " / ".join(counts["strategy"].to_list()) or "—"
+        cards.append(("Total cost", _num(picked["total_cost"].sum()), "chosen plans, whole horizon"))
+        cards.append(("Chosen strategy", strategy, f"{picked.height} families"))
+        if "units_short" in picked.columns and (picked["units_short"].fill_null(0) > 0).any():
+            cards.append(("Units short", _num(picked["units_short"].sum()), "demand the plan cannot meet"))
+    elif _has(chosen, "total_cost"):
+        cards.append(("Total cost", _num(chosen["total_cost"].sum()), "whole horizon"))
+    else:
+        cards += [("Total cost", "not available", ""), ("Chosen strategy", "not available", "")]
+    operating = frames["operating_plan"]
+    if _has(operating, "family", "gross_margin", "planned_revenue"):
+        everything = operating.filter(pl.col("family") == ALL_FAMILIES)
+        margin, revenue = everything["gross_margin"].sum(), everything["planned_revenue"].sum()
+        cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue" if revenue else ""))
+    total = accuracy.filter(pl.col("level") == "total") if _has(accuracy, "level", "method", "wape") else None
+    if total is not None and total.height:
+        wape = {r["method"]: r["wape"] for r in total.iter_rows(named=True)}
+        note = f"seasonal naive {_pct(wape.get('seasonal_naive'))}"
+        cards.append(("Forecast WAPE", _pct(wape.get("chosen")), note + " (backtest, all families)"))
+    else:
+        cards.append(("Forecast WAPE", "not available", ""))
+    return cards
+
+
+CSS = """
+:root { --ink:#1f2933; --muted:#616e7c; --line:#e4e7eb; --brand:#0b3c5d; --accent:#1565c0; }
+* { box-sizing:border-box; }
+body { margin:0; font-family:"Segoe UI",Helvetica,Arial,sans-serif; color:var(--ink); background:#f5f7fa; }
+header { background:var(--brand); color:#fff; padding:28px 40px 24px; }
+header h1 { margin:0 0 4px; font-size:26px; font-weight:600; }
+header p { margin:0; color:#c8d6e5; font-size:14px; }
+main { max-width:1320px; margin:0 auto; padding:24px 40px 60px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(150px,1fr)); gap:14px; margin:0 0 28px; }
+.card { background:#fff; border:1px solid var(--line); border-top:4px solid var(--accent); border-radius:6px;
+        padding:14px 16px; }
+.card .label { font-size:12px; text-transform:uppercase; letter-spacing:.05em; color:var(--muted); }
+.card .value { font-size:24px; font-weight:600; margin-top:6px; }
+.card .note { font-size:12px; color:var(--muted); margin-top:4px; }
+section { background:#fff; border:1px solid var(--line); border-radius:6px; padding:18px 22px; margin:0 0 22px; }
+section h2 { margin:0 0 4px; font-size:18px; color:var(--brand); }
+section p { font-size:13px; }
+section > p.lead { margin:0 0 10px; color:var(--muted); }
+table { border-collapse:collapse; width:auto; min-width:50%; font-size:13px; margin-top:8px; }
+th { text-align:left; background:#f0f4f8; color:var(--muted); font-weight:600; padding:7px 10px;
+     border-bottom:2px solid var(--line); text-transform:capitalize; }
+td { padding:6px 10px; border-bottom:1px solid var(--line); }
+td.n { text-align:right; font-variant-numeric:tabular-nums; }
+tr.chosen td { font-weight:600; }
+.two { display:grid; grid-template-columns:3fr 2fr; gap:20px; align-items:start; }
+.na { color:var(--muted); font-style:italic; background:#f8f9fb; border:1px dashed var(--line);
+      padding:12px; border-radius:4px; }
+footer { color:var(--muted); font-size:12px; text-align:center; padding:10px; }
+"""
+
+
+def render_report(cycle: date, demand_history=None, forecast=None, forecast_accuracy=None, demand_plan=None,
+                  production_plan=None, strategy_comparison=None, operating_plan=None,
+                  plan_over_plan=None, generated_at: datetime | None = None) -> str:
+    """The report as one HTML document.
+
+    Frames (Polars or pandas; None or empty where a stage has not run) have the columns of the
+    published tables (sql/create_tables.sql) without plan_cycle; `plan_over_plan` has the columns of
+    the `sop.plan_over_plan` view for this cycle.
+    """
+    frames = {name: _frame(value) for name, value in {
+        "demand_history": demand_history, "forecast": forecast, "forecast_accuracy": forecast_accuracy,
+        "demand_plan": demand_plan, "production_plan": production_plan,
+        "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan}.items()}
+    chosen = _chosen_production(frames["production_plan"], frames["strategy_comparison"])
+    families, n_families = _panel_families(frames)
+    shown = (f"The {len(families)} largest of {n_families} families by planned volume."
+             if n_families > len(families) else f"{n_families} product families.")
+    cards = "".join(f'<div class="card"><div class="label">{html.escape(label)}</div>'
+                    f'<div class="value">{html.escape(value)}</div><div class="note">{html.escape(note)}</div></div>'
+                    for label, value, note in _key_figures(cycle, frames, chosen))
+    sections = [
+        ("Demand: history, forecast and demand plan",
+         f"Monthly units sold, the statistical forecast with its prediction band, and the demand plan "
+         f"(forecast + new products + consensus adjustments). {shown}", _demand_section(frames, families)),
+        ("Production against demand",
+         "Units made on regular time, overtime and by subcontractors in each family's chosen plan.",
+         _production_section(chosen, families)),
+        ("Inventory against safety stock",
+         "Ending inventory of the chosen plan against the safety stock the service level requires; "
+         "red bars are backlog (orders late).", _inventory_section(chosen, families)),
+        ("Headcount", "Workers in the chosen plans, stacked by family, with hires and layoffs.",
+         _headcount_section(chosen)),
+        ("Level, chase and optimal: cost comparison",
+         "Total cost of each strategy over the horizon; the chosen strategy per family is in the table.",
+         _cost_section(frames["strategy_comparison"])),
+        ("Forecast accuracy",
+         "Backtest WAPE of the published forecast against the seasonal-naive baseline (same month last year).",
+         _accuracy_section(frames["forecast_accuracy"])),
+        ("Change since the previous plan", "", _plan_over_plan_section(frames["plan_over_plan"])),
+    ]
+    body = "".join(f'<section><h2>{html.escape(title)}</h2>'
+                   f'{f"<p class=lead>{html.escape(lead)}</p>" if lead else ""}{content}</section>'
+                   for title, lead, content in sections)
+    stamp = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    title = f"S&OP executive report — plan cycle {cycle:%Y-%m}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>{CSS}</style>
+<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
+</head><body>
+<header><h1>{html.escape(title)}</h1><p>Sales &amp; Operations Planning · generated {stamp} by sop-pipeline</p></header>
+<main><div class="cards">{cards}</div>{body}</main>
+<footer>Figures from the published tables <code>sop.*</code> of plan cycle {cycle:%Y-%m}.</footer>
+</body></html>
+"""
+
+
+def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1400, height: int = 2400,
+               chromium: str | None = None, timeout_s: float = 120) -> Path:
+    """A PNG of the rendered report, taken by headless Chromium (to check it renders, or for slides).
+
+    The virtual-time budget lets plotly.js finish drawing before the picture is taken; the private
+    profile folder and the disabled background services keep the browser off the network.
+    """
+    browser = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise SopError(what="Chromium is not installed, so the report cannot be screenshotted",
+                       where="PATH", fix="install it (Debian: apt-get install chromium) or open the HTML file "
+                                         "in any browser")
+    html_path, png_path = Path(html_path).resolve(), Path(png_path).resolve()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sop-chromium-") as profile:
+        command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={png_path}",
+                   f"--window-size={width},{height}", "--virtual-time-budget=10000", html_path.as_uri()]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0 or not png_path.exists():
+        raise SopError(what=f"Chromium could not screenshot the report (exit {done.returncode})",
+                       where=str(html_path), fix="read Chromium's message: " + done.stderr.strip()[-500:])
+    return png_path

@@ -1,0 +1,207 @@
+"""DuckDB access: the SQL files, schema set-up, idempotent cycle writes and atomic publication.
+
+Stages write their rows for a cycle into `draft.<table>`; `publish_cycle` then replaces that
+cycle's rows in every `sop.<table>` inside one transaction. A run that fails or is killed part-way
+therefore never leaves a half-written cycle in `sop.*`: readers see the previous complete plan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from sop_pipeline.common import resources
+
+# Tables published per cycle, in the order publish_cycle copies them.
+PLAN_TABLES = (
+    "demand_history",
+    "forecast",
+    "forecast_accuracy",
+    "forecast_model_params",
+    "new_product_plan",
+    "demand_plan",
+    "production_plan",
+    "strategy_comparison",
+    "inventory_plan",
+    "operating_plan",
+    "plan_runs",
+)
+
+
+@cache
+def sql_text(name: str) -> str:
+    """The text of `sql/<name>.sql` (read once per process)."""
+    return resources.sql_text(name)
+
+
+def quote_ident(name: str) -> str:
+    """A safely quoted SQL identifier (a user's column name may hold anything)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+CATALOG = "plan"
+
+
+def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s: float = 0.5):
+    """Open the plan database; wait briefly while another process holds its lock.
+
+    The file is attached under the catalog name `plan` and made the default, because DuckDB names a
+    file's catalog after the file: with the default `sop.duckdb`, `sop.forecast` would be ambiguous
+    between the catalog `sop` and the schema `sop`.
+    """
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    literal = "'" + str(path).replace("'", "''") + "'"
+    options = " (READ_ONLY)" if read_only else ""
+    for attempt in range(retries + 1):
+        conn = duckdb.connect()
+        try:
+            conn.execute(f"ATTACH {literal} AS {CATALOG}{options}")
+            conn.execute(f"USE {CATALOG}")
+            return conn
+        except duckdb.IOException as exc:
+            conn.close()
+            if "lock" not in str(exc).lower() or attempt == retries:
+                raise
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
+# Views over the published tables (sql/view_<name>.sql), for the S&OP meeting and for analysts.
+VIEWS = ("plan_over_plan", "forecast_accuracy_over_time")
+
+
+_SCHEMA_READY: set[str] = set()  # database files whose DDL this process has run
+_DDL_FILES = ("create_raw", "create_tables") + tuple(f"view_{view}" for view in VIEWS)
+
+
+@cache
+def _schema_objects() -> frozenset[tuple[str, str]]:
+    """(schema, name) of every table and view the DDL files create."""
+    pattern = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                         r"(\{schema\}|\w+)\.(\w+)", re.IGNORECASE)
+    objects = set()
+    for name in _DDL_FILES:
+        for schema, table in pattern.findall(sql_text(name)):
+            objects |= {(s, table) for s in (("draft", "sop") if schema == "{schema}" else (schema,))}
+    return frozenset(objects)
+
+
+def ensure_schema(conn) -> None:
+    """Create the raw, draft and sop tables if they do not exist yet, and (re)create the sop views.
+
+    The statements run once per process and database file, and again only if a table or view is
+    missing: every stage opens its own connection, and two catalogue queries cost far less."""
+    path = conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    if path in _SCHEMA_READY:
+        present = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                                   "WHERE table_catalog = current_database()").fetchall())
+        if _schema_objects() <= present:
+            return
+    conn.execute(sql_text("create_raw"))
+    for schema in ("draft", "sop"):
+        conn.execute(sql_text("create_tables").format(schema=schema))
+    for view in VIEWS:
+        conn.execute(sql_text(f"view_{view}"))
+    _SCHEMA_READY.add(path)
+
+
+@contextmanager
+def transaction(conn) -> Iterator:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def replace_cycle(conn, table: str, cycle: date, frame, schema: str = "draft") -> int:
+    """Replace one cycle's rows of `schema.table` with `frame` (Polars, pandas or Arrow), atomically.
+
+    Columns are matched by name, so a frame missing a nullable column leaves it NULL and a frame with
+    an unknown column is an error rather than silently dropped.
+    """
+    target = f"{schema}.{table}"
+    with transaction(conn):
+        conn.execute(f"DELETE FROM {target} WHERE plan_cycle = $c", {"c": cycle})
+        if len(frame):
+            conn.register("_incoming", frame)
+            try:
+                conn.execute(f"INSERT INTO {target} BY NAME SELECT $c::DATE AS plan_cycle, * FROM _incoming",
+                             {"c": cycle})
+            finally:
+                conn.unregister("_incoming")
+    return len(frame)
+
+
+def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> dict[str, int]:
+    """Copy one cycle's draft rows of every plan table into `sop.*` in a single transaction."""
+    counts: dict[str, int] = {}
+    with transaction(conn):
+        for table in tables:
+            conn.execute(f"DELETE FROM sop.{table} WHERE plan_cycle = $c", {"c": cycle})
+            conn.execute(f"INSERT INTO sop.{table} SELECT * FROM draft.{table} WHERE plan_cycle = $c", {"c": cycle})
+            counts[table] = conn.execute(f"SELECT count(*) FROM sop.{table} WHERE plan_cycle = $c",
+                                         {"c": cycle}).fetchall()[0][0]
+    return counts
+
+
+def query_pl(conn, statement: str, params: dict | None = None) -> pl.DataFrame:
+    """A query's result as a Polars frame (through Arrow, no pandas in between)."""
+    return pl.from_arrow(conn.sql(statement, params=params or {}).to_arrow_table())
+
+
+def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataFrame:
+    """One cycle's rows of a table as a Polars frame (without the plan_cycle column).
+
+    Sorted: DuckDB scans in parallel, and floating-point sums over rows in a different order differ in
+    the last digit, which would make two runs on the same input publish different numbers."""
+    return query_pl(conn, f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c ORDER BY ALL",
+                    {"c": cycle})
+
+
+def snapshot_path(db_path: str | Path) -> Path:
+    """The read-only copy of the published plans beside the plan database (`sop.duckdb` → `sop_published.duckdb`)."""
+    db_path = Path(db_path)
+    return db_path.with_name(f"{db_path.stem}_published{db_path.suffix or '.duckdb'}")
+
+
+def write_published_snapshot(conn, db_path: str | Path) -> Path:
+    """Copy every published `sop.*` table (all cycles) and the views into a new file, then move it over
+    the previous snapshot in one rename.
+
+    Readers who query the snapshot never wait for a run and never block one, and always see complete
+    plans: a reader that opened the old file keeps reading it; the next one opens the new file.
+    """
+    target = snapshot_path(db_path)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    literal = "'" + str(staging).replace("'", "''") + "'"
+    conn.execute(f"ATTACH {literal} AS snapshot")
+    try:
+        conn.execute("CREATE SCHEMA snapshot.sop")
+        for table in PLAN_TABLES:
+            conn.execute(f"CREATE TABLE snapshot.sop.{table} AS SELECT * FROM sop.{table} ORDER BY ALL")
+    finally:
+        conn.execute("DETACH snapshot")
+    # The views are created by connecting to the new file itself, so they name its own tables.
+    view_conn = duckdb.connect(str(staging))
+    try:
+        for view in VIEWS:
+            view_conn.execute(sql_text(f"view_{view}"))
+    finally:
+        view_conn.close()
+    os.replace(staging, target)
+    return target

@@ -1,0 +1,254 @@
+"""The least-cost aggregate plan as one vectorised CVXPY model (HiGHS LP, or MILP for whole workers).
+
+Every family is a row and every period a column of the same matrix variables, so N families cost
+one model build, not N, and the terms are built with array arithmetic, never per period.
+
+Per family f and period t (D demand, I/B ending inventory/backlog, P/O/C regular, overtime and
+subcontracted units, W/H/L workers, hired, laid off; I_0, B_0, W_0 the initial values):
+
+    I_t - B_t = I_{t-1} - B_{t-1} + P_t + O_t + C_t - D_t        inventory balance
+    W_t = W_{t-1} + H_t - L_t                                    workforce balance
+    labor_hours_per_unit * P_t <= W_t * hours_per_day * days_t   (= when allow_idle is false)
+    labor_hours_per_unit * O_t <= max_overtime_hours_per_worker * W_t
+    C_t <= max_subcontract_units;  min <= W_t <= max
+    B_T = 0;  I_T >= ending_min;  B_t = 0 when allow_backlog is false
+    S_t >= safety_stock_t - I_t  (S >= 0: the shortfall below the soft safety-stock floor)
+
+Shared plant capacity (optional, hours per period): the labour hours actually spent making
+product, regular plus overtime, summed over families, may not exceed it:
+    sum_f labor_hours_per_unit_f * (P_ft + O_ft) <= shared_capacity_hours_t
+
+Cost (minimised): regular wages on every worker's paid regular hours (used or idle), overtime
+wages, hiring, layoffs, holding on ending inventory, backlog on ending backlog, material on units
+made in-house, subcontracting, plus the safety-stock shortfall penalty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+
+from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.config.problem import Problem
+
+
+@dataclass
+class StackedData:
+    """The problems' parameters as (families x periods) or (families,) arrays."""
+
+    names: list[str]
+    periods: list[str]
+    demand: np.ndarray            # (F, T)
+    hours_per_worker: np.ndarray  # (F, T) paid regular hours per worker
+    lhpu: np.ndarray              # (F,) labour hours per unit
+    w0: np.ndarray
+    i0: np.ndarray
+    b0: np.ndarray
+    ending_min: np.ndarray
+    safety_stock: np.ndarray      # (F, T)
+    w_min: np.ndarray             # 0 where null
+    w_max: np.ndarray             # inf where null
+    ot_max: np.ndarray            # overtime hours per worker, inf where null
+    sub_max: np.ndarray           # inf where null
+    allow_idle: np.ndarray        # bool
+    allow_backlog: np.ndarray
+    integer: np.ndarray
+    cost: dict[str, np.ndarray] = field(default_factory=dict)  # each (F,)
+
+
+def _none_to(value, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def stack(problems: list[Problem], names: list[str] | None = None) -> StackedData:
+    periods = problems[0].period_names
+    for prob in problems[1:]:
+        if prob.period_names != periods:
+            raise PlanningError(
+                f"{prob.label} plans periods {prob.period_names[0]}..{prob.period_names[-1]} "
+                f"({len(prob.periods)}) but {problems[0].label} plans {periods[0]}..{periods[-1]} ({len(periods)})",
+                where="families solved together",
+                fix="Give every family the same periods when they share capacity")
+    col = lambda f: np.array([f(p) for p in problems], dtype=float)  # noqa: E731
+    cost_names = ["regular_wage_per_hour", "overtime_wage_per_hour", "hire_per_worker", "layoff_per_worker",
+                  "holding_per_unit_period", "backlog_per_unit_period", "material_per_unit", "subcontract_per_unit"]
+    costs = {name: col(lambda p, n=name: getattr(p.costs, n)) for name in cost_names}
+    costs["shortfall_penalty"] = col(lambda p: p.costs.shortfall_penalty)
+    return StackedData(
+        names=names or [p.name or f"family {i + 1}" for i, p in enumerate(problems)],
+        periods=periods,
+        demand=np.vstack([p.demand for p in problems]),
+        hours_per_worker=np.vstack([p.hours_per_worker for p in problems]),
+        lhpu=col(lambda p: p.production.labor_hours_per_unit),
+        w0=col(lambda p: p.workforce.initial),
+        i0=col(lambda p: p.inventory.initial),
+        b0=col(lambda p: p.inventory.initial_backlog),
+        ending_min=col(lambda p: p.inventory.ending_min),
+        safety_stock=np.vstack([p.safety_stock for p in problems]),
+        w_min=col(lambda p: _none_to(p.workforce.min, 0.0)),
+        w_max=col(lambda p: _none_to(p.workforce.max, np.inf)),
+        ot_max=col(lambda p: _none_to(p.production.max_overtime_hours_per_worker, np.inf)),
+        sub_max=col(lambda p: _none_to(p.production.max_subcontract_units, np.inf)),
+        allow_idle=np.array([p.production.allow_idle for p in problems]),
+        allow_backlog=np.array([p.inventory.allow_backlog for p in problems]),
+        integer=np.array([p.workforce.integer for p in problems]),
+        cost=costs,
+    )
+
+
+def capacity_array(shared_capacity_hours, n_periods: int) -> np.ndarray | None:
+    """Shared plant hours as one value per period (a single number applies to every period)."""
+    if shared_capacity_hours is None:
+        return None
+    cap = np.broadcast_to(np.asarray(shared_capacity_hours, dtype=float), (n_periods,)).copy()
+    if (cap < 0).any() or not np.isfinite(cap).all():
+        raise PlanningError("Shared capacity must be a number of hours >= 0 in every period",
+                            where="planning.shared_capacity", fix="Correct the shared capacity")
+    return cap
+
+
+@dataclass
+class OptimalSolution:
+    status: str
+    values: dict[str, np.ndarray]   # each (F, T)
+    objective: float | None
+    build_seconds: float
+    solve_seconds: float | None
+    compile_seconds: float | None
+    problem: cp.Problem
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask)
+
+
+def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None):
+    """The CVXPY problem and its variables; nothing is solved here."""
+    n_f, n_t = data.demand.shape
+    shape = (n_f, n_t)
+    W = cp.Variable(shape, name="workforce", nonneg=True)
+    H = cp.Variable(shape, name="hires", nonneg=True)
+    L = cp.Variable(shape, name="layoffs", nonneg=True)
+    P = cp.Variable(shape, name="regular_units", nonneg=True)
+    O = cp.Variable(shape, name="overtime_units", nonneg=True)
+    C = cp.Variable(shape, name="subcontract_units", nonneg=True)
+    I = cp.Variable(shape, name="ending_inventory", nonneg=True)
+    B = cp.Variable(shape, name="backlog", nonneg=True)
+    S = cp.Variable(shape, name="safety_stock_shortfall", nonneg=True)
+    col = lambda v: np.asarray(v).reshape(-1, 1)  # noqa: E731  (per-family scalars broadcast over periods)
+
+    # Values "before" each period: the initial value, then the previous period's.
+    w_prev = cp.hstack([col(data.w0), W[:, :-1]]) if n_t > 1 else col(data.w0)
+    net_prev = cp.hstack([col(data.i0 - data.b0), (I - B)[:, :-1]]) if n_t > 1 else col(data.i0 - data.b0)
+    regular_hours = cp.multiply(data.hours_per_worker, W)    # paid regular hours
+    made_hours = cp.multiply(col(data.lhpu), P)              # regular hours spent making product
+
+    cons = [
+        I - B == net_prev + P + O + C - data.demand,
+        W == w_prev + H - L,
+        B[:, -1] == 0,
+        I[:, -1] >= data.ending_min,
+        S >= data.safety_stock - I,
+        W >= col(data.w_min),
+    ]
+    idle, exact = _rows(data.allow_idle), _rows(~data.allow_idle)
+    if idle.size:
+        cons.append(made_hours[idle, :] <= regular_hours[idle, :])
+    if exact.size:
+        cons.append(made_hours[exact, :] == regular_hours[exact, :])
+    if (r := _rows(np.isfinite(data.w_max))).size:
+        cons.append(W[r, :] <= col(data.w_max[r]))
+    if (r := _rows(np.isfinite(data.ot_max))).size:
+        cons.append(cp.multiply(col(data.lhpu[r]), O[r, :]) <= cp.multiply(col(data.ot_max[r]), W[r, :]))
+    if (r := _rows(np.isfinite(data.sub_max))).size:
+        cons.append(C[r, :] <= col(data.sub_max[r]))
+    if (r := _rows(~data.allow_backlog)).size:
+        cons.append(B[r, :] == 0)
+    if (r := _rows(data.integer)).size:
+        # Whole workers: an integer twin of those rows (CVXPY marks integrality per variable).
+        whole = cp.Variable((r.size, n_t), name="whole_workers", integer=True)
+        cons.append(W[r, :] == whole)
+    if shared_capacity_hours is not None:
+        cons.append(cp.sum(made_hours + cp.multiply(col(data.lhpu), O), axis=0) <= shared_capacity_hours)
+
+    c = data.cost
+    cost = (
+        cp.multiply(col(c["regular_wage_per_hour"]), regular_hours)
+        + cp.multiply(col(c["overtime_wage_per_hour"] * data.lhpu), O)
+        + cp.multiply(col(c["hire_per_worker"]), H)
+        + cp.multiply(col(c["layoff_per_worker"]), L)
+        + cp.multiply(col(c["holding_per_unit_period"]), I)
+        + cp.multiply(col(c["backlog_per_unit_period"]), B)
+        + cp.multiply(col(c["material_per_unit"]), P + O)
+        + cp.multiply(col(c["subcontract_per_unit"]), C)
+        + cp.multiply(col(c["shortfall_penalty"]), S)
+    )
+    problem = cp.Problem(cp.Minimize(cp.sum(cost)), cons)
+    variables = dict(workforce=W, hires=H, layoffs=L, regular_units=P, overtime_units=O,
+                     subcontract_units=C, ending_inventory=I, backlog=B, safety_stock_shortfall=S)
+    return problem, variables
+
+
+_BANNER_SHOWN = False
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """HiGHS prints a banner on C-level stdout the first time a solver is made in a process; keep
+    stdout clean for `plan --json`. Only that first solve is silenced, so other output is untouched."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        yield
+        return
+    _BANNER_SHOWN = True
+    fd = 1  # the C library writes to file descriptor 1, whatever Python's sys.stdout is
+    sys.stdout.flush()
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no stdout at all
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
+          time_limit: float | None = None, mip_rel_gap: float = 1e-9) -> OptimalSolution:
+    """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it)."""
+    start = time.perf_counter()
+    problem, variables = build(data, shared_capacity_hours)
+    build_seconds = time.perf_counter() - start
+    options = {"mip_rel_gap": mip_rel_gap}
+    if time_limit:
+        options["time_limit"] = float(time_limit)
+    try:
+        with _quiet_stdout():
+            problem.solve(solver=cp.HIGHS, **options)
+    except cp.SolverError as exc:
+        raise PlanningError(f"The HiGHS solver failed: {exc}", where="optimal plan",
+                            fix="Check that highspy is installed; report the problem file if it persists") from None
+    stats = problem.solver_stats
+    values = {}
+    if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+        values = {name: np.asarray(var.value, dtype=float).reshape(data.demand.shape)
+                  for name, var in variables.items()}
+    return OptimalSolution(
+        status=problem.status,
+        values=values,
+        objective=None if problem.value is None or not np.isfinite(problem.value) else float(problem.value),
+        build_seconds=build_seconds,
+        solve_seconds=getattr(stats, "solve_time", None),
+        compile_seconds=getattr(problem, "compilation_time", None),
+        problem=problem,
+    )

@@ -1,0 +1,241 @@
+"""Level, chase and optimal plans, exactly as DESIGN.md defines them.
+
+- level: one workforce for the whole horizon (a single hire or layoff before the first period),
+  the smallest that meets every period's demand on time from regular time with inventory
+  absorbing the difference. In closed form: the largest, over periods t, of
+  (cumulative demand to t - initial inventory + initial backlog [+ ending_min at the last period])
+  / (cumulative regular units one worker makes to t). No overtime, subcontracting or backlog.
+- chase: each period's workforce is the smallest whose regular time covers that period's demand
+  net of the inventory on hand (the last period also the ending target):
+  (demand_t - net inventory before t [+ ending_min]) / units one worker makes in t.
+- optimal: the least-cost plan using every lever the problem allows (model.py).
+
+With `workforce.integer: true` level and chase round workers up; `workforce.min` is a floor.
+
+Idle time in level and chase: workers are paid for all their regular hours either way. When
+`production.allow_idle` is false they make all they can and the surplus goes to stock. When it is
+true they make only what is needed, as late as their capacity allows (the rest of their time is
+idle): surplus stock would cost holding for nothing, idle hours cost no more than busy ones.
+Level and chase ignore `inventory.safety_stock` (their definitions do not include it); their
+shortfall below it is reported, with its penalty, so strategies compare fairly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.config.problem import Problem
+from sop_pipeline.supply import diagnose, model
+from sop_pipeline.supply.result import STRATEGIES, PlanResult, plan_result
+
+_EPS = 1e-9
+
+
+def _whole(workers: np.ndarray | float, problem: Problem):
+    # A hair of tolerance so 64.0000000001 workers (float noise) is 64, not 65.
+    return np.ceil(np.asarray(workers) - 1e-7) if problem.workforce.integer else workers
+
+
+def _net_initial(problem: Problem) -> float:
+    return problem.inventory.initial - problem.inventory.initial_backlog
+
+
+def _no_capacity(problem: Problem, strategy: str, t: int, need: float) -> PlanningError:
+    name = problem.period_names[t]
+    return PlanningError(
+        f"A {strategy} plan is impossible: {fmt(need)} units must be made from regular time by {name} "
+        f"but there are no working days to make them in",
+        where=f"{problem.label}, {name}", fix="Check working_days or use the optimal strategy")
+
+
+fmt = diagnose.fmt
+
+
+def _schedule(problem: Problem, workforce: np.ndarray) -> np.ndarray:
+    """Regular units for a given workforce: all it can make, or only what is needed, as late as possible."""
+    capacity = workforce * problem.units_per_worker
+    if not problem.production.allow_idle:
+        return capacity
+    demand = problem.demand
+    n = len(demand)
+    carry = np.zeros(n)                       # inventory each period must end with to meet later demand
+    carry[-1] = problem.inventory.ending_min
+    for t in range(n - 1, 0, -1):
+        carry[t - 1] = max(0.0, demand[t] + carry[t] - capacity[t])
+    regular = np.zeros(n)
+    net = _net_initial(problem)
+    for t in range(n):
+        regular[t] = min(capacity[t], max(0.0, demand[t] + carry[t] - net))
+        net += regular[t] - demand[t]
+    return regular
+
+
+def _check_max(problem: Problem, strategy: str, workforce: np.ndarray, reason) -> None:
+    w_max = problem.workforce.max
+    if w_max is not None and (over := np.flatnonzero(workforce > w_max + 1e-7)).size:
+        t = over[int(np.argmax(workforce[over]))]
+        raise diagnose.strategy_limit(problem, strategy, float(workforce[t]), int(t), reason(t))
+
+
+def level_plan(problem: Problem) -> PlanResult:
+    demand, per_worker = problem.demand, problem.units_per_worker
+    need = np.cumsum(demand) - _net_initial(problem)
+    need[-1] += problem.inventory.ending_min
+    cum_capacity = np.cumsum(per_worker)
+    ratios = np.zeros(len(demand))
+    for t in np.flatnonzero(need > _EPS):
+        if cum_capacity[t] <= 0:
+            raise _no_capacity(problem, "level", int(t), float(need[t]))
+        ratios[t] = need[t] / cum_capacity[t]
+    workers = max(float(ratios.max()), problem.workforce.min or 0.0)
+    workforce = np.full(len(demand), float(_whole(workers, problem)))
+    _check_max(problem, "level", workforce,
+               lambda t: f"meeting demand on time from regular time up to {problem.period_names[int(np.argmax(ratios))]}")
+    return plan_result(problem, "level", workforce, _schedule(problem, workforce))
+
+
+def chase_plan(problem: Problem) -> PlanResult:
+    demand, per_worker = problem.demand, problem.units_per_worker
+    n = len(demand)
+    allow_idle = problem.production.allow_idle
+    workforce, regular = np.zeros(n), np.zeros(n)
+    net = _net_initial(problem)
+    floor = problem.workforce.min or 0.0
+    for t in range(n):
+        need = max(0.0, demand[t] + (problem.inventory.ending_min if t == n - 1 else 0.0) - net)
+        if need > _EPS and per_worker[t] <= 0:
+            raise _no_capacity(problem, "chase", t, need)
+        workers = need / per_worker[t] if need > _EPS else 0.0
+        workforce[t] = _whole(max(workers, floor), problem)
+        capacity = workforce[t] * per_worker[t]
+        regular[t] = capacity if not allow_idle else min(capacity, need)
+        net += regular[t] - demand[t]
+    _check_max(problem, "chase", workforce, lambda t: f"covering the demand of {problem.period_names[t]}")
+    return plan_result(problem, "chase", workforce, regular)
+
+
+def _solver_info(solution: model.OptimalSolution) -> dict:
+    return {"status": solution.status, "objective": solution.objective, "build_seconds": solution.build_seconds,
+            "solve_seconds": solution.solve_seconds, "compile_seconds": solution.compile_seconds}
+
+
+def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None) -> dict[str, PlanResult]:
+    """The least-cost plans of several families.
+
+    Coupled by shared capacity they are one model. Without it the families are independent and each
+    is solved alone: the same optimum, found faster, because branch and bound on one block-diagonal
+    MILP works through the blocks together (demo, 6 families with whole workers: 0.78 s in one model,
+    0.34 s one by one). The solver figures attached to every plan are then the totals of the models.
+    """
+    names = list(problems)
+    probs = [problems[n] for n in names]
+    for prob in probs:
+        diagnose.check_feasible(prob)
+    if shared_capacity_hours is None and len(names) > 1:
+        plans = {name: _solve_together([name], [prob], None)[name] for name, prob in zip(names, probs)}
+        info = _total_info([plan.solver for plan in plans.values()])
+        return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
+    return _solve_together(names, probs, shared_capacity_hours)
+
+
+def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours) -> dict[str, PlanResult]:
+    data = model.stack(probs, names)
+    capacity = model.capacity_array(shared_capacity_hours, len(data.periods))
+    if capacity is not None:
+        diagnose.check_shared_capacity(probs, names, capacity)
+    solution = model.solve(data, capacity)
+    if solution.status not in ("optimal", "optimal_inaccurate"):
+        raise diagnose.explain_status(solution.status, [p.label for p in probs], capacity is not None)
+    info = _solver_info(solution)
+    v = solution.values
+    return {
+        name: plan_result(prob, "optimal", v["workforce"][i], v["regular_units"][i], v["overtime_units"][i],
+                          v["subcontract_units"][i], status=solution.status, solver=info)
+        for i, (name, prob) in enumerate(zip(names, probs))
+    }
+
+
+def _total_info(infos: list[dict]) -> dict:
+    statuses = {info["status"] for info in infos}
+    total = {"status": "optimal" if statuses == {"optimal"} else "optimal_inaccurate", "models": len(infos)}
+    for key in ("objective", "build_seconds", "solve_seconds", "compile_seconds"):
+        values = [info.get(key) for info in infos]
+        total[key] = None if any(v is None for v in values) else float(sum(values))
+    return total
+
+
+def plan(problem: Problem, strategy: str) -> PlanResult:
+    """One strategy's plan for one problem (PlanningError when there is none)."""
+    if strategy == "level":
+        return level_plan(problem)
+    if strategy == "chase":
+        return chase_plan(problem)
+    if strategy == "optimal":
+        return next(iter(optimal_plans({problem.name or "problem": problem}).values()))
+    raise PlanningError(f"Unknown strategy {strategy!r}", where="strategy",
+                        fix=f"Use one of {', '.join(STRATEGIES)}")
+
+
+def plan_all(problem: Problem) -> dict[str, PlanResult]:
+    """Level, chase and optimal plans for one problem, in that order."""
+    return {strategy: plan(problem, strategy) for strategy in STRATEGIES}
+
+
+def plan_families(problems: dict[str, Problem], strategy: str,
+                  shared_capacity_hours=None) -> dict[str, PlanResult]:
+    """One strategy for every family. The optimal plans share `shared_capacity_hours` (plant hours
+    per period, a number or one per period) in one model, see `optimal_plans`; level and chase
+    plans follow their definitions per family, and a PlanningError says so when together they need
+    more plant hours than the shared capacity in some period."""
+    if strategy == "optimal":
+        return optimal_plans(problems, shared_capacity_hours)
+    results = {name: plan(prob, strategy) for name, prob in problems.items()}
+    if shared_capacity_hours is not None and results:
+        first = next(iter(problems.values()))
+        capacity = model.capacity_array(shared_capacity_hours, len(first.periods))
+        used = sum(_hours_used(r.periods) for r in results.values())
+        if (over := np.flatnonzero(used > capacity + 1e-6)).size:
+            t = over[0]
+            raise PlanningError(
+                f"The {strategy} plans of all families need {fmt(used[t])} plant hours in {first.period_names[t]} "
+                f"but the shared capacity is {fmt(capacity[t])}",
+                where=f"planning.shared_capacity, {first.period_names[t]}",
+                fix="Raise the shared capacity or publish the optimal strategy, which respects it")
+    return results
+
+
+def _hours_used(frame: pd.DataFrame) -> np.ndarray:
+    return (frame["regular_hours"] - frame["idle_hours"] + frame["overtime_hours"]).to_numpy()
+
+
+def resource_requirements(problems: dict[str, Problem], results: dict[str, PlanResult]) -> pd.DataFrame:
+    """Bottom-up labour requirement per family and period, plus an all-families total (family "ALL").
+
+    Columns: family, period, demand_hours (demand x labour hours per unit: rough-cut need),
+    regular_hours (paid), hours_needed (hours the plan spends making product, regular + overtime),
+    overtime_hours, idle_hours, workforce.
+    """
+    rows = []
+    for name, result in results.items():
+        frame = result.periods
+        rows.append(pd.DataFrame({
+            "family": name,
+            "period": frame["period"],
+            "demand_hours": frame["demand"] * problems[name].production.labor_hours_per_unit,
+            "regular_hours": frame["regular_hours"],
+            "hours_needed": _hours_used(frame),
+            "overtime_hours": frame["overtime_hours"],
+            "idle_hours": frame["idle_hours"],
+            "workforce": frame["workforce"],
+        }))
+    if not rows:
+        return pd.DataFrame(columns=["family", "period", "demand_hours", "regular_hours", "hours_needed",
+                                     "overtime_hours", "idle_hours", "workforce"])
+    detail = pd.concat(rows, ignore_index=True)
+    total = detail.drop(columns="family").groupby("period", sort=False, as_index=False).sum()
+    total.insert(0, "family", "ALL")
+    return pd.concat([detail, total], ignore_index=True)

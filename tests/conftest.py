@@ -19,12 +19,30 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SMALL_CYCLE = "2026-11"
 
 
+def _required(what: str) -> bool:
+    """CI sets SOP_REQUIRE_SHARED_DATA=1 (in .ci/run): there a missing data set or browser is a failure,
+    so a green CI cannot hide tests that skipped."""
+    return os.environ.get("SOP_REQUIRE_SHARED_DATA") == "1"
+
+
 def shared_file(name: str) -> Path:
-    """A file of ../shared/data, or a clean skip where the folder is absent."""
+    """A file of ../shared/data; where the folder is absent, a clean skip (a failure under CI)."""
     path = SHARED_DATA / name
     if not path.exists():
+        if _required("data"):
+            pytest.fail(f"{path} is not available and SOP_REQUIRE_SHARED_DATA=1: run beside ../shared/data")
         pytest.skip(f"{path} is not available")
     return path
+
+
+def require_chromium() -> str:
+    """The headless Chromium the browser tests use; a skip where it is absent (a failure under CI)."""
+    found = shutil.which("chromium")
+    if found is None:
+        if _required("chromium"):
+            pytest.fail("chromium is not installed and SOP_REQUIRE_SHARED_DATA=1: .ci/run installs it")
+        pytest.skip("chromium is not installed")
+    return found
 
 
 def write_settings(folder: Path, sales_path: Path | str, **sections) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import require_chromium
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
@@ -72,8 +73,7 @@ def dump_dom(url: str, profile: Path) -> str:
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory):
     """`dagster-webserver` for the project on a free local port; yields its base URL."""
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed")
+    require_chromium()
     folder = tmp_path_factory.mktemp("dagster_ui")
     home = folder / "dagster_home"
     home.mkdir()

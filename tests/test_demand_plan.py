@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sop_pipeline.common.readers import add_months
+from sop_pipeline.common.months import add_months
 from sop_pipeline.demand.adjustments import load_adjustments
 from sop_pipeline.demand.new_products import launch_curves, load_new_products
 from sop_pipeline.demand.plan import PLAN_COLUMNS, build_demand_plan

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from sop_pipeline.common.errors import InputDataError, SettingsError
-from sop_pipeline.common.readers import add_months
+from sop_pipeline.common.months import add_months
 from sop_pipeline.demand.new_products import labor_hours, launch_curves, load_new_products
 
 CYCLE = date(2026, 11, 1)

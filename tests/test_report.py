@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -13,6 +12,7 @@ import polars as pl
 import pytest
 
 from sop_pipeline.report.html import COLOURS, render_report
+from tests.conftest import require_chromium
 from tests.report_frames import CYCLE, FAMILIES, report_frames
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
@@ -88,8 +88,7 @@ def test_chosen_strategy_mix_is_named(frames):
 
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed")
+    require_chromium()
     from PIL import Image
 
     html_path = tmp_path / "sop_report_2026-11.html"

@@ -15,12 +15,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sop_pipeline.common.errors import SettingsError, SopError
+from sop_pipeline.common.errors import ERROR_CLASSES, SettingsError, SopError
+from sop_pipeline.common.months import parse_month
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
 from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
+from sop_pipeline.report import report_path
 
 JOB_NAME = "sop_monthly_cycle"
-_ERROR_CLASSES = {"SopError", "InputDataError", "SettingsError", "PlanningError"}
 
 out = Console()
 err = Console(stderr=True)
@@ -38,19 +39,19 @@ def ensure_dagster_home() -> Path:
 
 
 def parse_cycle(text: str) -> date:
-    match = re.fullmatch(r"(\d{4})-(\d{2})(?:-01)?", text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    cycle = parse_month(text)
+    if cycle is None:
         raise SettingsError(f"--cycle {text!r} is not a month", fix="Write the plan cycle as YYYY-MM, e.g. 2026-11")
-    return date(int(match.group(1)), int(match.group(2)), 1)
+    return cycle
 
 
 def _error_from_chain(error) -> tuple[str, int] | None:
     """The user-facing message of a SopError somewhere in a Dagster error chain."""
     while error is not None:
-        if error.cls_name in _ERROR_CLASSES:
+        if error.cls_name in ERROR_CLASSES:
             message = error.message.strip()
             message = re.sub(rf"^(sop_pipeline\.errors\.)?{error.cls_name}:\s*", "", message)
-            return message, (3 if error.cls_name == "PlanningError" else 2)
+            return message, ERROR_CLASSES[error.cls_name].exit_code
         error = error.cause or getattr(error, "context", None)
     return None
 
@@ -117,12 +118,7 @@ def cmd_run(args) -> int:
             partition_key=cycle.isoformat(),
             instance=instance,
             raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": args.log_level}}},
-                # Explicit here because `defs` may have been imported before these paths were known.
-                "resources": {"sop_settings": {"config": {"config_path": os.environ["SOP_CONFIG"]}},
-                              "database": {"config": {"database": os.environ["SOP_DB"]}}},
-            },
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
             tags={"sop/trigger": "cli"},
         )
     if not result.success:
@@ -141,12 +137,12 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name in db.PLAN_TABLES:
-            rows = conn.execute(f"SELECT count(*) FROM sop.{name} WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
+            rows = db.count_cycle(conn, f"sop.{name}", cycle)
             table.add_row(f"sop.{name}", f"{rows:,}")
     finally:
         conn.close()
     out.print(table)
-    report = db_path.parent / "reports" / f"sop_report_{cycle:%Y-%m}.html"
+    report = report_path(db_path, cycle)
     if report.exists():
         out.print(f"Executive report: {report}")
     out.print(f"Read-only copy for SQL readers: {db.snapshot_path(db_path)}")
@@ -154,10 +150,8 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
 
 def cmd_ui(args) -> int:
     home = ensure_dagster_home()
-    if args.config:
-        os.environ["SOP_CONFIG"] = str(Path(args.config).resolve())
-    if args.db:
-        os.environ["SOP_DB"] = str(Path(args.db).resolve())
+    os.environ["SOP_CONFIG"] = str(Path(args.config or os.environ.get("SOP_CONFIG") or DEMO_SETTINGS).resolve())
+    os.environ["SOP_DB"] = str(Path(args.db or os.environ.get("SOP_DB") or DEFAULT_DB).resolve())
     command = [sys.executable, "-m", "dagster", "dev", "-m", "sop_pipeline.definitions",
                "--host", args.host, "--port", str(args.port)]
     out.print(f"Dagster UI on http://{args.host}:{args.port} (instance {home}); Ctrl-C stops it.")

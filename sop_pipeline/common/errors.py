@@ -50,3 +50,7 @@ class PlanningError(SopError):
     """A production-planning problem that has no feasible or bounded plan."""
 
     exit_code = 3
+
+
+# By class name: how the CLI recognises a SopError in a Dagster run's serialized error chain.
+ERROR_CLASSES: dict[str, type[SopError]] = {cls.__name__: cls for cls in (SopError, InputDataError, SettingsError, PlanningError)}

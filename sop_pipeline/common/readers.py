@@ -9,8 +9,6 @@ instead. All problems of a file are reported at once, so the planner fixes it in
 from __future__ import annotations
 
 import json
-import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,6 @@ import yaml
 from sop_pipeline.common.errors import InputDataError, SettingsError, SopError
 from sop_pipeline.common.limits import MAX_VALUE
 
-_MONTH = re.compile(r"(\d{4})-(\d{1,2})(?:-01)?")
 MAX_LISTED_PROBLEMS = 20
 
 
@@ -80,14 +77,6 @@ def read_text_table(path: str | Path, what: str, required: tuple[str, ...],
     return frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
 
 
-def parse_month(text: str) -> date | None:
-    """`YYYY-MM` (or `YYYY-MM-01`) as the first day of that month; None if it is not a month."""
-    match = _MONTH.fullmatch(text.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        return None
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
 def parse_number(text: str) -> float | None:
     """The cell as a number; None if it is not one, or not finite, or beyond `MAX_VALUE` in size."""
     try:
@@ -95,16 +84,6 @@ def parse_number(text: str) -> float | None:
     except ValueError:
         return None
     return value if abs(value) <= MAX_VALUE else None  # NaN and inf fail the comparison
-
-
-def add_months(month: date, count: int) -> date:
-    index = month.year * 12 + month.month - 1 + count
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def months_between(start: date, end: date) -> int:
-    """Whole months from `start` to `end` (both first of month)."""
-    return (end.year - start.year) * 12 + end.month - start.month
 
 
 class DuplicateKeyError(yaml.constructor.ConstructorError):

@@ -1,7 +1,6 @@
 """Resources shared by every stage: the settings file and the plan database."""
 
 
-import os
 from contextlib import contextmanager
 from datetime import date
 
@@ -9,7 +8,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
+from sop_pipeline.config.loading import load_settings
 from sop_pipeline.config.schema import Settings
 from sop_pipeline.store import db
 
@@ -41,11 +40,18 @@ class PlanDatabase(DuckDBResource):
             conn.close()
 
 
+# The environment variables a run reads its settings file and database from. `sop-pipeline run` and
+# `sop-pipeline ui` set both (defaults: the demo settings and DEFAULT_DB); `dagster dev` in the project
+# folder reads them from its `.env`. They are resolved when a run starts, not when this module loads.
+CONFIG_ENV = "SOP_CONFIG"
+DATABASE_ENV = "SOP_DB"
+
+
 def default_resources() -> dict:
-    """Resources for `Definitions`: paths come from SOP_CONFIG / SOP_DB, else the demo defaults."""
+    """Resources for `Definitions`: paths from SOP_CONFIG / SOP_DB (`dg.EnvVar`, read per run)."""
     return {
-        "sop_settings": SopSettings(config_path=os.environ.get("SOP_CONFIG", str(DEMO_SETTINGS))),
-        "database": PlanDatabase(database=os.environ.get("SOP_DB", str(DEFAULT_DB))),
+        "sop_settings": SopSettings(config_path=dg.EnvVar(CONFIG_ENV)),
+        "database": PlanDatabase(database=dg.EnvVar(DATABASE_ENV)),
     }
 
 

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import polars as pl
 
-from sop_pipeline.common.readers import MAX_VALUE, Problems, add_months, parse_month, parse_number, read_text_table
+from sop_pipeline.common.limits import MAX_VALUE
+from sop_pipeline.common.months import add_months, parse_month
+from sop_pipeline.common.readers import Problems, parse_number, read_text_table
 
 WHAT = "adjustments file"
 REQUIRED = ("month", "reason")

@@ -41,15 +41,9 @@ import numpy as np
 import polars as pl
 
 from sop_pipeline.common.errors import SettingsError
-from sop_pipeline.common.readers import (
-    MAX_VALUE,
-    Problems,
-    add_months,
-    months_between,
-    parse_month,
-    parse_number,
-    read_text_table,
-)
+from sop_pipeline.common.limits import MAX_VALUE
+from sop_pipeline.common.months import add_months, months_between, parse_month
+from sop_pipeline.common.readers import Problems, parse_number, read_text_table
 
 WHAT = "new-product catalogue"
 REQUIRED = ("product", "family", "launch_month")

@@ -42,6 +42,7 @@ import numpy as np
 import polars as pl
 
 from sop_pipeline.common.errors import InputDataError
+from sop_pipeline.common.months import month_array, month_number
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import metrics
 from sop_pipeline.forecasting.executor import run_fits
@@ -74,18 +75,6 @@ class ForecastResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# Months as integers (year * 12 + month - 1) keep the arithmetic exact and vectorised.
-
-def _month_number(day: date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def _month_date(number: int) -> date:
-    return date(number // 12, number % 12 + 1, 1)
-
-
-def _month_array(first: int, count: int) -> np.ndarray:
-    return np.array([_month_date(first + i) for i in range(count)], dtype="datetime64[D]")
 
 
 @dataclass
@@ -222,8 +211,8 @@ def _prepare(view: _View, settings: ForecastSettings, stage: str, n_future: int,
         elif active[members].any():  # active but no positive units in the window: split evenly
             share[members] = active[members] / active[members].sum()
 
-    months = _month_array(view.first_month, view.n_months)
-    future = _month_array(view.first_month + view.n_months, n_future)
+    months = month_array(view.first_month, view.n_months)
+    future = month_array(view.first_month + view.n_months, n_future)
     tasks, fam_y = [], []
 
     def add(level: str, key: str, start: int, y: np.ndarray) -> None:
@@ -455,7 +444,7 @@ def forecast_demand(
     history = _validate(history, cycle)
     full = _build_view(history)
     last_month = full.first_month + full.n_months - 1
-    n_future = _month_number(cycle) - last_month - 1 + settings.horizon_months
+    n_future = month_number(cycle) - last_month - 1 + settings.horizon_months
     horizon = slice(n_future - settings.horizon_months, None)
     warm = _warm_lookup(warm_start_params) if settings.warm_start else {}
 

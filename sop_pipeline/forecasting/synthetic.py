@@ -7,6 +7,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from sop_pipeline.common.months import month_number, month_of_number
+
 
 def synthetic_history(n_skus: int, n_months: int = 48, n_families: int = 5, seed: int = 0,
                       end: date = date(2025, 12, 1)) -> pl.DataFrame:
@@ -15,9 +17,9 @@ def synthetic_history(n_skus: int, n_months: int = 48, n_families: int = 5, seed
     Returns the `forecast_demand` input: family, sku, month, units, revenue.
     """
     rng = np.random.default_rng(seed)
-    end_number = end.year * 12 + end.month - 1
+    end_number = month_number(end)
     numbers = np.arange(end_number - n_months + 1, end_number + 1)
-    months = [date(int(n) // 12, int(n) % 12 + 1, 1) for n in numbers]
+    months = [month_of_number(n) for n in numbers]
     t = np.arange(n_months)
     frames = []
     for s in range(n_skus):

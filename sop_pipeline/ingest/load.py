@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 
 from sop_pipeline.common.errors import InputDataError
+from sop_pipeline.common.months import add_months
 from sop_pipeline.config.schema import SalesSettings, Settings
-from sop_pipeline.store.db import quote_ident, sql_text
+from sop_pipeline.store.db import count_cycle, quote_ident, sql_text, statement
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -115,7 +116,7 @@ def source_columns(conn, source: SalesSource, sales: SalesSettings) -> list[str]
     for file in source.files:
         reader, params = _reader_sql(source.kind, sales, as_text=True)
         try:
-            rows = conn.execute(f"DESCRIBE SELECT * FROM {reader}", {**params, "file": file}).fetchall()
+            rows = conn.execute(statement("sales_source_columns", reader=reader), {**params, "file": file}).fetchall()
         except duckdb.Error as exc:
             raise _read_error(exc, file, "Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
         if source.kind == "csv":
@@ -213,7 +214,7 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
     for file in source.files:
         _run_on_file(conn, "raw_sales_load", file, source.kind, settings.sales, slots, parse_date,
                      {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at})
-    rows = conn.execute("SELECT count(*) FROM raw.sales_history WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
+    rows = count_cycle(conn, "raw.sales_history", cycle)
     return {"files": list(source.files), "rows": int(rows), "format": source.kind}
 
 
@@ -257,13 +258,9 @@ def last_sales_month(settings: Settings) -> date:
     return max(months)
 
 
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
 def default_cycle(settings: Settings) -> date:
     """DESIGN.md: the cycle is the month after the last month of sales history."""
-    return next_month(last_sales_month(settings))
+    return add_months(last_sales_month(settings), 1)
 
 
 def raw_batches(conn, cycle: date, rows: int):

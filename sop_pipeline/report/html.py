@@ -25,12 +25,10 @@ from plotly.subplots import make_subplots
 from sop_pipeline.common.errors import SopError
 from sop_pipeline.store import db
 from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
 
 # Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
 MAX_FAMILY_PANELS = 12
-STRATEGIES = ("level", "chase", "optimal")
-COST_PARTS = ("regular_labor_cost", "overtime_cost", "hiring_cost", "layoff_cost", "holding_cost",
-              "backlog_cost", "material_cost", "subcontract_cost")
 REPORT_TABLES = ("demand_history", "forecast", "forecast_accuracy", "demand_plan", "production_plan",
                  "strategy_comparison", "operating_plan")
 
@@ -43,8 +41,7 @@ PART_COLOURS = ["#1565c0", "#f9a825", "#2e7d32", "#6d4c41", "#00838f", "#c62828"
 def read_published(conn, cycle: date) -> dict[str, pl.DataFrame]:
     """The published rows of one cycle for every table the report shows, plus the plan-over-plan view."""
     frames = {t: db.read_cycle(conn, t, cycle, schema="sop") for t in REPORT_TABLES}
-    frames["plan_over_plan"] = db.query_pl(
-        conn, "SELECT * EXCLUDE (plan_cycle) FROM sop.plan_over_plan WHERE plan_cycle = $c", {"c": cycle})
+    frames["plan_over_plan"] = db.read_cycle(conn, "plan_over_plan", cycle, schema="sop")
     return frames
 
 
@@ -275,7 +272,7 @@ def _cost_section(comparison: pl.DataFrame) -> str:
     # strategies on cash + penalty, the measure on which the optimal plan is never dearer.
     ranked_on = "cost_with_safety_stock_penalty" if "cost_with_safety_stock_penalty" in comparison.columns \
         else "total_cost"
-    parts = [p for p in [*COST_PARTS, "safety_stock_penalty"]
+    parts = [p for p in [*COST_COLUMNS, "safety_stock_penalty"]
              if p in comparison.columns and comparison[p].fill_null(0).abs().sum() > 0]
     totals = comparison.group_by("strategy").agg(
         pl.col(p).fill_null(0).sum() for p in dict.fromkeys([*parts, ranked_on]))

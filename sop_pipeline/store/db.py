@@ -61,13 +61,11 @@ def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    literal = "'" + str(path).replace("'", "''") + "'"
-    options = " (READ_ONLY)" if read_only else ""
     for attempt in range(retries + 1):
         conn = duckdb.connect()
         try:
-            conn.execute(f"ATTACH {literal} AS {CATALOG}{options}")
-            conn.execute(f"USE {CATALOG}")
+            attach(conn, path, CATALOG, read_only=read_only)
+            conn.execute(statement("use_database", alias=CATALOG))
             return conn
         except duckdb.IOException as exc:
             conn.close()
@@ -75,6 +73,22 @@ def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s
                 raise
             time.sleep(wait_s)
     raise AssertionError("unreachable")
+
+
+def statement(name: str, **identifiers: str) -> str:
+    """`sql/<name>.sql` with its `{placeholders}` filled: identifiers the pipeline chooses (table
+    names), never user values, which are passed as parameters ($c)."""
+    return sql_text(name).format(**identifiers)
+
+
+def quote_literal(text: str) -> str:
+    """A SQL string literal (for ATTACH, which takes no parameters)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def attach(conn, path: str | Path, alias: str, read_only: bool = False) -> None:
+    conn.execute(statement("attach_database", path=quote_literal(path), alias=alias,
+                           options="(READ_ONLY)" if read_only else ""))
 
 
 # Views over the published tables (sql/view_<name>.sql), for the S&OP meeting and for analysts.
@@ -102,10 +116,9 @@ def ensure_schema(conn) -> None:
 
     The statements run once per process and database file, and again only if a table or view is
     missing: every stage opens its own connection, and two catalogue queries cost far less."""
-    path = conn.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0][0]
+    path = conn.execute(sql_text("current_database_path")).fetchall()[0][0]
     if path in _SCHEMA_READY:
-        present = set(conn.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                                   "WHERE table_catalog = current_database()").fetchall())
+        present = set(conn.execute(sql_text("tables_present")).fetchall())
         if _schema_objects() <= present:
             return
     conn.execute(sql_text("create_raw"))
@@ -118,13 +131,13 @@ def ensure_schema(conn) -> None:
 
 @contextmanager
 def transaction(conn) -> Iterator:
-    conn.execute("BEGIN TRANSACTION")
+    conn.begin()
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        conn.rollback()
         raise
-    conn.execute("COMMIT")
+    conn.commit()
 
 
 def replace_cycle(conn, table: str, cycle: date, frame, schema: str = "draft") -> int:
@@ -135,12 +148,11 @@ def replace_cycle(conn, table: str, cycle: date, frame, schema: str = "draft") -
     """
     target = f"{schema}.{table}"
     with transaction(conn):
-        conn.execute(f"DELETE FROM {target} WHERE plan_cycle = $c", {"c": cycle})
+        conn.execute(statement("cycle_delete", table=target), {"c": cycle})
         if len(frame):
             conn.register("_incoming", frame)
             try:
-                conn.execute(f"INSERT INTO {target} BY NAME SELECT $c::DATE AS plan_cycle, * FROM _incoming",
-                             {"c": cycle})
+                conn.execute(statement("cycle_insert_frame", table=target), {"c": cycle})
             finally:
                 conn.unregister("_incoming")
     return len(frame)
@@ -151,11 +163,15 @@ def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> d
     counts: dict[str, int] = {}
     with transaction(conn):
         for table in tables:
-            conn.execute(f"DELETE FROM sop.{table} WHERE plan_cycle = $c", {"c": cycle})
-            conn.execute(f"INSERT INTO sop.{table} SELECT * FROM draft.{table} WHERE plan_cycle = $c", {"c": cycle})
-            counts[table] = conn.execute(f"SELECT count(*) FROM sop.{table} WHERE plan_cycle = $c",
-                                         {"c": cycle}).fetchall()[0][0]
+            conn.execute(statement("cycle_delete", table=f"sop.{table}"), {"c": cycle})
+            conn.execute(statement("cycle_publish", table=table), {"c": cycle})
+            counts[table] = count_cycle(conn, f"sop.{table}", cycle)
     return counts
+
+
+def count_cycle(conn, table: str, cycle: date) -> int:
+    """Rows of one cycle in `table` (schema.table)."""
+    return conn.execute(statement("cycle_count", table=table), {"c": cycle}).fetchall()[0][0]
 
 
 def query_pl(conn, statement: str, params: dict | None = None) -> pl.DataFrame:
@@ -168,8 +184,7 @@ def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataF
 
     Sorted: DuckDB scans in parallel, and floating-point sums over rows in a different order differ in
     the last digit, which would make two runs on the same input publish different numbers."""
-    return query_pl(conn, f"SELECT * EXCLUDE (plan_cycle) FROM {schema}.{table} WHERE plan_cycle = $c ORDER BY ALL",
-                    {"c": cycle})
+    return query_pl(conn, statement("cycle_read", table=f"{schema}.{table}"), {"c": cycle})
 
 
 def snapshot_path(db_path: str | Path) -> Path:
@@ -188,14 +203,13 @@ def write_published_snapshot(conn, db_path: str | Path) -> Path:
     target = snapshot_path(db_path)
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
-    literal = "'" + str(staging).replace("'", "''") + "'"
-    conn.execute(f"ATTACH {literal} AS snapshot")
+    attach(conn, staging, "snapshot")
     try:
-        conn.execute("CREATE SCHEMA snapshot.sop")
+        conn.execute(sql_text("snapshot_create_schema"))
         for table in PLAN_TABLES:
-            conn.execute(f"CREATE TABLE snapshot.sop.{table} AS SELECT * FROM sop.{table} ORDER BY ALL")
+            conn.execute(statement("snapshot_copy_table", table=table))
     finally:
-        conn.execute("DETACH snapshot")
+        conn.execute(statement("detach_database", alias="snapshot"))
     # The views are created by connecting to the new file itself, so they name its own tables.
     view_conn = duckdb.connect(str(staging))
     try:

@@ -33,9 +33,10 @@ import numpy as np
 import polars as pl
 
 from sop_pipeline.common.errors import InputDataError, PlanningError, SettingsError
+from sop_pipeline.common.months import add_months, month_label
 from sop_pipeline.config.problem import Problem, merge_params, problem_from_settings
 from sop_pipeline.config.schema import PlanningSettings
-from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult
+from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult, clean_solver_noise
 from sop_pipeline.supply.strategies import plan, plan_families
 
 ALL_FAMILIES = "ALL FAMILIES"
@@ -70,16 +71,7 @@ SAFETY_STOCK_COLUMNS = ["level", "family", "sku", "month", "yhat", "sigma_band",
 def working_days(month: date) -> int:
     """Weekdays (Monday to Friday) in the month starting at `month`: the period's working days."""
     start = month.replace(day=1)
-    end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
-    return int(np.busday_count(start, end))
-
-
-def _month_name(month: date) -> str:
-    return f"{month:%Y-%m}"
-
-
-def _month_of(name: str) -> date:
-    return date.fromisoformat(name + "-01")
+    return int(np.busday_count(start, add_months(start, 1)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +189,7 @@ def family_problems(demand_plan: pl.DataFrame, planning: PlanningSettings,
     problems = {}
     for family, rows in family_demand.group_by("family", maintain_order=True):
         name = family[0]
-        periods = [{"name": _month_name(m), "demand": float(d), "working_days": working_days(m),
+        periods = [{"name": month_label(m), "demand": float(d), "working_days": working_days(m),
                     "safety_stock": float(ss.get((name, m)) or 0.0)}
                    for m, d in rows.select("month", "planned_units").iter_rows()]
         overrides = planning.families.get(name)
@@ -333,11 +325,6 @@ def _shares(weights: np.ndarray) -> np.ndarray:
     return weights / total if total > 0 else np.full(len(weights), 1.0 / len(weights))
 
 
-def _clean(values: np.ndarray) -> np.ndarray:
-    out = np.where(np.abs(values) < _TOL, 0.0, values)
-    return out + 0.0
-
-
 def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, problems: dict[str, Problem],
                    safety_stocks: pl.DataFrame | None = None, strategy: str | None = None) -> pl.DataFrame:
     """The chosen family plans split to SKUs: INVENTORY_COLUMNS per family, SKU and month.
@@ -399,7 +386,7 @@ def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, pro
             count[t] = stop - (t + 1)
             if count[t]:
                 ahead[:, t] = (cum[:, t + 1] - (cum[:, stop] if stop < len(months) else 0.0)) / count[t]
-        ending = _clean(np.maximum(ending_net, 0.0))
+        ending = clean_solver_noise(np.maximum(ending_net, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
             cover = np.where((ahead > _TOL) & (count > 0), ending / np.where(ahead > _TOL, ahead, 1.0), np.nan)
         n_sku, n_month = demand.shape
@@ -407,12 +394,12 @@ def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, pro
             "family": [family] * (n_sku * n_month),
             "sku": np.repeat(np.asarray(skus, dtype=object), n_month).tolist(),
             "month": months * n_sku,
-            "beginning_inventory": _clean(np.maximum(begin, 0.0)).ravel(),
-            "beginning_backlog": _clean(np.maximum(-begin, 0.0)).ravel(),
-            "production": _clean(made).ravel(),
+            "beginning_inventory": clean_solver_noise(np.maximum(begin, 0.0)).ravel(),
+            "beginning_backlog": clean_solver_noise(np.maximum(-begin, 0.0)).ravel(),
+            "production": clean_solver_noise(made).ravel(),
             "demand": demand.ravel(),
             "ending_inventory": ending.ravel(),
-            "backlog": _clean(np.maximum(-ending_net, 0.0)).ravel(),
+            "backlog": clean_solver_noise(np.maximum(-ending_net, 0.0)).ravel(),
             "safety_stock": ss.ravel(),
             "months_of_supply": cover.ravel(),
         }, schema_overrides={"month": pl.Date}).with_columns(pl.col("months_of_supply").fill_nan(None)))

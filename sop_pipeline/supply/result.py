@@ -74,7 +74,8 @@ class PlanResult:
         }
 
 
-def _clean(values) -> np.ndarray:
+def clean_solver_noise(values) -> np.ndarray:
+    """Values within 1e-6 of a whole number become that number (2599.9999999 -> 2600, -1e-9 -> 0)."""
     out = np.array(values, dtype=float)
     whole = np.round(out)
     near = np.abs(out - whole) < _TOLERANCE
@@ -87,24 +88,24 @@ def plan_result(problem: Problem, strategy: str, workforce, regular_units, overt
     """Derive the whole plan (stocks, hours, costs) from the decisions of one strategy."""
     n = len(problem.periods)
     zeros = np.zeros(n)
-    workforce = _clean(workforce)
+    workforce = clean_solver_noise(workforce)
     if problem.workforce.integer:
         workforce = np.round(workforce)
-    regular = _clean(regular_units)
-    overtime = zeros if overtime_units is None else _clean(overtime_units)
-    subcontract = zeros if subcontract_units is None else _clean(subcontract_units)
+    regular = clean_solver_noise(regular_units)
+    overtime = zeros if overtime_units is None else clean_solver_noise(overtime_units)
+    subcontract = zeros if subcontract_units is None else clean_solver_noise(subcontract_units)
     demand = problem.demand
     inv, costs = problem.inventory, problem.costs
     lhpu = problem.production.labor_hours_per_unit
 
     net = inv.initial - inv.initial_backlog + np.cumsum(regular + overtime + subcontract - demand)
-    net = _clean(net)
+    net = clean_solver_noise(net)
     ending_inventory, backlog = np.maximum(net, 0.0), np.maximum(-net, 0.0)
     change = np.diff(workforce, prepend=problem.workforce.initial)
-    hires, layoffs = _clean(np.maximum(change, 0.0)), _clean(np.maximum(-change, 0.0))
+    hires, layoffs = clean_solver_noise(np.maximum(change, 0.0)), clean_solver_noise(np.maximum(-change, 0.0))
     regular_hours = workforce * problem.hours_per_worker
     safety_stock = problem.safety_stock
-    shortfall = _clean(np.maximum(safety_stock - ending_inventory, 0.0))
+    shortfall = clean_solver_noise(np.maximum(safety_stock - ending_inventory, 0.0))
 
     frame = pd.DataFrame({
         "period": problem.period_names,
@@ -122,7 +123,7 @@ def plan_result(problem: Problem, strategy: str, workforce, regular_units, overt
         "safety_stock": safety_stock,
         "safety_stock_shortfall": shortfall,
         "regular_hours": regular_hours,
-        "idle_hours": _clean(regular_hours - regular * lhpu),
+        "idle_hours": clean_solver_noise(regular_hours - regular * lhpu),
         "regular_labor_cost": regular_hours * costs.regular_wage_per_hour,
         "overtime_cost": overtime * lhpu * costs.overtime_wage_per_hour,
         "hiring_cost": hires * costs.hire_per_worker,

@@ -70,10 +70,7 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     cycle = cycle_of(context)
     with database.connect() as conn:
         history = db.read_cycle(conn, "demand_history", cycle)
-        sku_forecast = db.query_pl(
-            conn, "SELECT family, sku, month, yhat FROM draft.forecast WHERE plan_cycle = $c AND level = 'sku' "
-            "ORDER BY family, sku, month",
-            {"c": cycle})
+        sku_forecast = db.query_pl(conn, db.sql_text("forecast_sku_rows"), {"c": cycle})
         launches = db.read_cycle(conn, "new_product_plan", cycle)
     adjustments_path = settings.resolve(settings.adjustments)
     adjustments = load_adjustments(adjustments_path) if adjustments_path else None

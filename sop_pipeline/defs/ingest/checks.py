@@ -1,23 +1,19 @@
 """Blocking data checks on the ingest stage: bad sales data stops the run before anything is planned."""
 
 
-import calendar
-from datetime import date
 
 import dagster as dg
 
 from sop_pipeline.common import validation
+from sop_pipeline.common.months import month_end
 from sop_pipeline.defs.ingest.assets import demand_history, raw_sales_history
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.ingest import load as ingest
+from sop_pipeline.store import db
 
 RAW_SALES_VALID = "raw_sales_valid"
 DEMAND_HISTORY_USABLE = "demand_history_usable"
-
-
-def _month_end(cycle: date) -> date:
-    return cycle.replace(day=calendar.monthrange(cycle.year, cycle.month)[1])
 
 
 @dg.asset_check(asset=raw_sales_history, name=RAW_SALES_VALID, blocking=True, partitions_def=plan_cycles,
@@ -29,7 +25,7 @@ def raw_sales_valid(context: dg.AssetCheckExecutionContext, sop_settings: SopSet
     cycle = cycle_of(context)
     with database.connect() as conn:
         report = validation.validate_raw_sales(
-            ingest.raw_batches(conn, cycle, validation.CHUNK_ROWS), _month_end(cycle), settings.sales.allow_returns)
+            ingest.raw_batches(conn, cycle, validation.CHUNK_ROWS), month_end(cycle), settings.sales.allow_returns)
     return dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -48,9 +44,7 @@ def raw_sales_valid(context: dg.AssetCheckExecutionContext, sop_settings: SopSet
 def demand_history_usable(context: dg.AssetCheckExecutionContext, database: PlanDatabase) -> dg.AssetCheckResult:
     cycle = cycle_of(context)
     with database.connect() as conn:
-        rows, duplicates, families = conn.execute(
-            """SELECT count(*), count(*) - count(DISTINCT (family, sku, month)), count(DISTINCT family)
-               FROM draft.demand_history WHERE plan_cycle = $c""", {"c": cycle}).fetchall()[0]
+        rows, duplicates, families = conn.execute(db.sql_text("demand_history_shape"), {"c": cycle}).fetchall()[0]
     problems = []
     if rows == 0:
         problems.append(f"no whole month of sales before the plan cycle {cycle:%Y-%m}: "

@@ -1,19 +1,13 @@
 """The executive report: one HTML file per published plan cycle, for the monthly S&OP meeting."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, cycle_of
 from sop_pipeline.report import html as report
+from sop_pipeline.report import report_path
 
 GROUP = "report"
-
-
-def report_path(database_path: str, cycle) -> Path:
-    """`reports/sop_report_<YYYY-MM>.html` next to the DuckDB file, so a plan and its report travel together."""
-    return Path(database_path).resolve().parent / "reports" / f"sop_report_{cycle:%Y-%m}.html"
 
 
 @dg.asset(

@@ -34,9 +34,7 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     settings = sop_settings.load()
     cycle = cycle_of(context)
     with database.connect() as conn:
-        input_rows, input_files = conn.execute(
-            "SELECT count(*), string_agg(DISTINCT source_file, ', ') FROM raw.sales_history WHERE plan_cycle = $c",
-            {"c": cycle}).fetchall()[0]
+        input_rows, input_files = conn.execute(db.sql_text("raw_sales_summary"), {"c": cycle}).fetchall()[0]
         solver_status = conn.execute(db.sql_text("chosen_solver_status"), {"plan_cycle": cycle}).fetchall()[0][0]
         run = pl.DataFrame({
             "run_id": [context.run_id],

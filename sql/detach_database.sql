@@ -1,0 +1,2 @@
+-- Detach an attached database.
+DETACH {alias}

@@ -1,0 +1,2 @@
+-- Make the attached plan database the default catalog.
+USE {alias}

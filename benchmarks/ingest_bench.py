@@ -34,9 +34,10 @@ def measure(kind: str, csv: str, workdir: str) -> dict:
         rows = len(pd.read_csv(csv))
     else:
         # Imported only here, so pandas' line measures pandas alone.
-        from sop_pipeline.common import validation
+        from sop_pipeline.common.validation import CHUNK_ROWS
         from sop_pipeline.config.loading import parse_settings
         from sop_pipeline.ingest import load as ingest
+        from sop_pipeline.ingest import validation
         from sop_pipeline.store import db
 
         started = time.perf_counter()
@@ -46,7 +47,7 @@ def measure(kind: str, csv: str, workdir: str) -> dict:
         rows = ingest.load_sales(conn, settings, CYCLE)["rows"]
         if kind == "ingest_and_checks":
             report = validation.validate_raw_sales(
-                ingest.raw_batches(conn, CYCLE, validation.CHUNK_ROWS), date(2026, 11, 30), False)
+                ingest.raw_batches(conn, CYCLE, CHUNK_ROWS), date(2026, 11, 30), False)
             assert report.passed, report.summary()
         conn.close()
     seconds = time.perf_counter() - started

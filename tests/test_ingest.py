@@ -8,10 +8,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from sop_pipeline.common import validation
 from sop_pipeline.common.errors import InputDataError
 from sop_pipeline.config.loading import parse_settings
 from sop_pipeline.ingest import load as ingest
+from sop_pipeline.ingest import validation
 from sop_pipeline.store import db
 
 CYCLE = date(2024, 4, 1)

@@ -27,13 +27,23 @@ def _module_names() -> dict[str, Path]:
     return names
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node that can run: all but the bodies of `if TYPE_CHECKING:` (names for type checkers only)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in [child, *_runtime_nodes(child)])
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
 def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Every `sop_pipeline` module each module imports, at the top or inside a function alike."""
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 targets |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom):

@@ -25,8 +25,19 @@ def _run(command: list, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_wheel_installs_and_plans_the_demo_from_an_empty_folder(tmp_path):
+    # Built from a copy of the tracked files: setuptools builds in the source folder (build/), and a
+    # stale build/ there could put deleted modules into the wheel.
+    source = tmp_path / "source"
+    tracked = _run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT).stdout.split("\0")
+    for name in filter(None, tracked):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (PROJECT_ROOT / name).is_symlink():
+            target.symlink_to(os.readlink(PROJECT_ROOT / name))
+        elif (PROJECT_ROOT / name).is_file():
+            shutil.copy2(PROJECT_ROOT / name, target)
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(PROJECT_ROOT)])
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)])
     wheel = next(dist.glob("sop_pipeline-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("sop_pipeline/_bundled/sql/create_tables.sql", "sop_pipeline/_bundled/dagster.yaml",

@@ -1,6 +1,8 @@
-"""Data-quality suites (Great Expectations 1.x, defined in code, run on an ephemeral context).
+"""The data-quality engine: Great Expectations 1.x suites defined in code, run on an ephemeral context.
 
-The raw sales table is validated in chunks of Arrow record batches so memory stays bounded however
+The suites themselves live with their stage (`ingest.validation`, `forecasting.validation`).
+
+A large table (the raw sales) is validated in chunks of Arrow record batches so memory stays bounded however
 large the history is; results of the chunks are merged (counts added, first examples kept). Every
 failure carries example rows with their source file and row number, so a planner can find them.
 """
@@ -9,13 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 
 import pandas as pd
-
-from sop_pipeline.common.limits import MAX_VALUE
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -68,46 +67,13 @@ class ValidationReport:
 
 
 @dataclass(frozen=True)
-class _Rule:
+class Rule:
     """An expectation plus the planner's description of what its failure means."""
 
     expectation: gx.expectations.Expectation
     column: str | None
     problem: str
     shown_columns: tuple[str, ...] = ()
-
-
-_EPOCH = date(1970, 1, 1)
-EARLIEST_SALE = date(1900, 1, 1)  # an older date is a typo (0204 for 2024), and would plan centuries of zeros
-
-
-def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[_Rule]:
-    E = gx.expectations
-    rules = [
-        _Rule(E.ExpectColumnValuesToNotBeNull(column="sale_date"), "date",
-              "dates that cannot be read as dates (check sales.date_format)", ("sale_date_text",)),
-        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", max_value=(cycle_end - _EPOCH).days),
-              "date", f"sales dated after the plan cycle (after {cycle_end.isoformat()})", ("sale_date",)),
-        _Rule(E.ExpectColumnValuesToBeBetween(column="sale_day", min_value=(EARLIEST_SALE - _EPOCH).days),
-              "date", f"sales dated before {EARLIEST_SALE.year} (a typo in the year?)", ("sale_date",)),
-        _Rule(E.ExpectColumnValuesToNotBeNull(column="units"), "units",
-              "units that are not numbers", ("units_text",)),
-        _Rule(E.ExpectColumnValuesToNotBeNull(column="sku"), "sku", "rows with no SKU", ("sku",)),
-        _Rule(E.ExpectColumnValuesToNotBeNull(column="family"), "family", "rows with no family", ("family",)),
-        _Rule(E.ExpectColumnValuesToNotBeNull(column="revenue", row_condition='revenue_text.notnull()',
-                                              condition_parser="pandas"),
-              "revenue", "revenue that is not a number", ("revenue_text",)),
-    ]
-    rules += [
-        _Rule(E.ExpectColumnValuesToBeBetween(column=column, min_value=-MAX_VALUE, max_value=MAX_VALUE), column,
-              f"{column} larger than {MAX_VALUE:g} in one row (a typo or an overflow)", (column,))
-        for column in ("units", "revenue")
-    ]
-    if not allow_returns:
-        rules.append(_Rule(E.ExpectColumnValuesToBeBetween(column="units", min_value=0), "units",
-                           "negative units (returns are not allowed: set sales.allow_returns: true to accept them)",
-                           ("units",)))
-    return rules
 
 
 def _new_context():
@@ -119,7 +85,7 @@ def _new_context():
 def validate_frames(
     suite_name: str,
     chunks: Iterable[pd.DataFrame],
-    rules: list[_Rule],
+    rules: list[Rule],
     source_label: str | None = None,
 ) -> ValidationReport:
     """Run the rules as one GX suite over each chunk and merge the results."""
@@ -192,33 +158,3 @@ def _example_row(chunk: pd.DataFrame, idx, index_columns: list[str], shown: tupl
             value = value.item()
         out[col] = value
     return out
-
-
-def validate_raw_sales(
-    batches: Iterator[pd.DataFrame], cycle_end: date, allow_returns: bool
-) -> ValidationReport:
-    """The blocking suite on `raw.sales_history` for one plan cycle."""
-    return validate_frames("raw_sales_history", batches, _raw_sales_rules(cycle_end, allow_returns))
-
-
-def _forecast_rules() -> list[_Rule]:
-    E = gx.expectations
-    shown = ("level", "series_key", "month", "yhat_lower", "yhat", "yhat_upper")
-    rules = [_Rule(E.ExpectColumnValuesToNotBeNull(column=c), c, f"missing {c} values", shown)
-             for c in ("yhat", "yhat_lower", "yhat_upper", "month", "series_key")]
-    rules += [_Rule(E.ExpectColumnValuesToBeBetween(column=c, min_value=0), c, f"negative {c} values", shown)
-              for c in ("yhat", "yhat_lower")]
-    rules += [
-        _Rule(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yhat", column_B="yhat_lower", or_equal=True),
-              "yhat", "forecasts below their lower bound", shown),
-        _Rule(E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="yhat_upper", column_B="yhat", or_equal=True),
-              "yhat_upper", "forecasts above their upper bound", shown),
-        _Rule(E.ExpectColumnValuesToBeInSet(column="level", value_set=["total", "family", "sku"]), "level",
-              "unknown forecast levels", shown),
-    ]
-    return rules
-
-
-def validate_forecast(forecast: pd.DataFrame) -> ValidationReport:
-    """The blocking suite on `sop.forecast`: complete, non-negative, and inside its band."""
-    return validate_frames("forecast", [forecast], _forecast_rules())

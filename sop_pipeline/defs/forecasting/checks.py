@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from sop_pipeline.common import validation
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
+from sop_pipeline.forecasting import validation
 from sop_pipeline.store import db
 
 FORECAST_VALUES_VALID = "forecast_values_valid"

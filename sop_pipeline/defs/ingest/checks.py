@@ -4,12 +4,13 @@
 
 import dagster as dg
 
-from sop_pipeline.common import validation
 from sop_pipeline.common.months import month_end
+from sop_pipeline.common.validation import CHUNK_ROWS
 from sop_pipeline.defs.ingest.assets import demand_history, raw_sales_history
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.ingest import load as ingest
+from sop_pipeline.ingest import validation
 from sop_pipeline.store import db
 
 RAW_SALES_VALID = "raw_sales_valid"
@@ -25,7 +26,7 @@ def raw_sales_valid(context: dg.AssetCheckExecutionContext, sop_settings: SopSet
     cycle = cycle_of(context)
     with database.connect() as conn:
         report = validation.validate_raw_sales(
-            ingest.raw_batches(conn, cycle, validation.CHUNK_ROWS), month_end(cycle), settings.sales.allow_returns)
+            ingest.raw_batches(conn, cycle, CHUNK_ROWS), month_end(cycle), settings.sales.allow_returns)
     return dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -84,12 +84,10 @@ def cmd_run(args) -> int:
     from sop_pipeline.demand import check_planner_files
 
     check_planner_files(settings)
-    if args.cycle:
-        cycle = parse_cycle(args.cycle)
-    else:
-        from sop_pipeline.ingest.load import default_cycle
+    from sop_pipeline.ingest.load import check_cycle, next_month, sales_month_range
 
-        cycle = default_cycle(settings)
+    first_month, last_month = sales_month_range(settings, required=not args.cycle)
+    cycle = parse_cycle(args.cycle) if args.cycle else next_month(last_month)
     if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
         from sop_pipeline.forecasting.executor import prewarm
 
@@ -104,11 +102,7 @@ def cmd_run(args) -> int:
     from sop_pipeline.definitions import defs
     from sop_pipeline.defs.partitions import plan_cycles
 
-    known = plan_cycles.get_partition_keys()
-    if cycle.isoformat() not in known:
-        raise SettingsError(f"The plan cycle {cycle:%Y-%m} is outside the cycles this project plans "
-                            f"({known[0][:7]} to {known[-1][:7]})", where="--cycle or the sales history's last month",
-                            fix="Pass --cycle with a month in that range")
+    check_cycle(cycle, first_month, date.fromisoformat(plan_cycles.get_last_partition_key()))
     out.print(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
               f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
     job = defs.resolve_job_def(JOB_NAME)

@@ -152,7 +152,8 @@ def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> d
     with transaction(conn):
         for table in tables:
             conn.execute(f"DELETE FROM sop.{table} WHERE plan_cycle = $c", {"c": cycle})
-            conn.execute(f"INSERT INTO sop.{table} SELECT * FROM draft.{table} WHERE plan_cycle = $c", {"c": cycle})
+            conn.execute(f"INSERT INTO sop.{table} BY NAME SELECT * FROM draft.{table} WHERE plan_cycle = $c",
+                         {"c": cycle})
             counts[table] = conn.execute(f"SELECT count(*) FROM sop.{table} WHERE plan_cycle = $c",
                                          {"c": cycle}).fetchall()[0][0]
     return counts

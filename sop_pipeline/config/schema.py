@@ -30,7 +30,8 @@ class SalesColumns(Strict):
 class SalesSettings(Strict):
     path: str = Field(description="a file, a glob or a folder of CSV or Parquet files")
     columns: SalesColumns = SalesColumns()
-    date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"')
+    date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"; '
+                                                      '"decimal_year" for years with a fraction (1980.0833 = Feb 1980)')
     allow_returns: bool = Field(False, description="negative units (returns) are allowed")
     delimiter: str | None = Field(None, description="CSV delimiter; null = detect")
 

@@ -25,6 +25,9 @@ from sop_pipeline.store.db import quote_ident, sql_text
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 ALL_LABEL = "all"  # the series name used where the files have no family or SKU column
+# sales.date_format for dates written as a year with a fraction, as R's ts objects export them
+# (1980 = January 1980, 1980.0833 = February): the month nearest year * 12.
+DECIMAL_YEAR = "decimal_year"
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,10 @@ def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
     # series, its own SKU. Without either, the whole history is one series "all".
     slots["sku"] = (_column_expr(cols.sku, available, "sku", False, source.files) if cols.sku is not None
                     else slots["family"])
-    if sales.date_format:
+    if sales.date_format == DECIMAL_YEAR:
+        months = f"CAST(round(TRY_CAST(CAST({slots['date']} AS VARCHAR) AS DOUBLE) * 12) AS BIGINT)"
+        parse_date = f"make_date(CAST({months} // 12 AS INTEGER), CAST({months} % 12 + 1 AS INTEGER), 1)"
+    elif sales.date_format:
         parse_date = f"TRY_STRPTIME(CAST({slots['date']} AS VARCHAR), $date_format)::DATE"
     else:
         parse_date = f"TRY_CAST({slots['date']} AS DATE)"
@@ -224,7 +230,7 @@ def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSe
                  parse_date: str, params: dict) -> list:
     """Run a statement over one file: typed read first (fast); where a value does not convert, the whole
     file as text. Returns the statement's rows."""
-    if sales.date_format:
+    if sales.date_format and sales.date_format != DECIMAL_YEAR:
         params = {**params, "date_format": sales.date_format}
     last_error = None
     for as_text in ((False, True) if kind == "csv" else (False,)):

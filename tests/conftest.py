@@ -24,6 +24,8 @@ def shared_file(name: str) -> Path:
     """A file of ../shared/data, or a clean skip where the folder is absent."""
     path = SHARED_DATA / name
     if not path.exists():
+        if os.environ.get("SOP_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"{path} is not available (SOP_REQUIRE_SHARED_DATA=1)")
         pytest.skip(f"{path} is not available")
     return path
 

@@ -137,9 +137,14 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
         for name in db.PLAN_TABLES:
             rows = conn.execute(f"SELECT count(*) FROM sop.{name} WHERE plan_cycle = $c", {"c": cycle}).fetchall()[0][0]
             table.add_row(f"sop.{name}", f"{rows:,}")
+        skipped_note = conn.execute("SELECT supply_note FROM sop.plan_runs WHERE plan_cycle = $c AND "
+                                    "supply_status = 'skipped'", {"c": cycle}).fetchall()
+        skipped_note = skipped_note[0][0] if skipped_note else None
     finally:
         conn.close()
     out.print(table)
+    if skipped_note:
+        out.print(f"Supply planning skipped: {skipped_note}.", highlight=False)
     report = db_path.parent / "reports" / f"sop_report_{cycle:%Y-%m}.html"
     if report.exists():
         out.print(f"Executive report: {report}")

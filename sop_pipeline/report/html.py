@@ -365,8 +365,10 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
     if _has(plan, "planned_units", "month"):
         span = f"{plan['month'].min():%Y-%m} to {plan['month'].max():%Y-%m}"
         cards.append(("Planned units", _num(plan["planned_units"].sum()), span))
-        priced = "planned_revenue" in plan.columns and plan["planned_revenue"].null_count() < plan.height
-        cards.append(("Planned revenue", _num(plan["planned_revenue"].sum()) if priced else "not available", span))
+        # Sales without revenue (sales.columns.revenue: null) plan zero revenue: no figure, rather than 0.
+        priced = "planned_revenue" in plan.columns and bool(plan["planned_revenue"].fill_null(0).abs().sum())
+        cards.append(("Planned revenue", _num(plan["planned_revenue"].sum()) if priced else "not available",
+                      span if priced else "no revenue in the sales history"))
     else:
         cards += [("Planned units", "not available", ""), ("Planned revenue", "not available", "")]
     if _has(comparison, "chosen", "total_cost", "strategy"):
@@ -385,7 +387,10 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
     if _has(operating, "family", "gross_margin", "planned_revenue"):
         everything = operating.filter(pl.col("family") == ALL_FAMILIES)
         margin, revenue = everything["gross_margin"].sum(), everything["planned_revenue"].sum()
-        cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue" if revenue else ""))
+        if revenue:
+            cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue"))
+        else:
+            cards.append(("Gross margin", "not available", "no revenue in the sales history"))
     total = accuracy.filter(pl.col("level") == "total") if _has(accuracy, "level", "method", "wape") else None
     if total is not None and total.height and "chosen" not in total["method"].to_list():
         cards.append(("Forecast WAPE", "not backtested", "too little history (see Forecast accuracy)"))

@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS {schema}.forecast (
 CREATE TABLE IF NOT EXISTS {schema}.forecast_accuracy (
     plan_cycle DATE NOT NULL, level VARCHAR NOT NULL, series_key VARCHAR NOT NULL, family VARCHAR,
     method VARCHAR NOT NULL, wape DOUBLE, mape DOUBLE, bias DOUBLE, mase DOUBLE, n_points BIGINT,
-    sum_abs_error DOUBLE, sum_actual DOUBLE
+    sum_abs_error DOUBLE, sum_actual DOUBLE,
+    -- why a series has no backtest or no yearly shape (too little history), else NULL
+    note VARCHAR
 );
 
 -- Fitted Prophet parameters per series: next cycle's fits start from them (warm start).
@@ -81,5 +83,12 @@ CREATE TABLE IF NOT EXISTS {schema}.operating_plan (
 CREATE TABLE IF NOT EXISTS {schema}.plan_runs (
     plan_cycle DATE NOT NULL, run_id VARCHAR NOT NULL, settings_hash VARCHAR, input_rows BIGINT,
     input_files VARCHAR, forecast_approach VARCHAR, strategy VARCHAR, solver_status VARCHAR,
-    created_at TIMESTAMP NOT NULL
+    created_at TIMESTAMP NOT NULL,
+    -- 'planned', or 'skipped' with supply_note saying why (no planning section in the settings)
+    supply_status VARCHAR, supply_note VARCHAR
 );
+
+-- Columns added since a table was first created: databases made by an earlier version get them too.
+ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS note VARCHAR;
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_status VARCHAR;
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_note VARCHAR;

@@ -1,2 +1,2 @@
 -- Publish one cycle of a table: copy its draft rows into sop.
-INSERT INTO sop.{table} SELECT * FROM draft.{table} WHERE plan_cycle = $c
+INSERT INTO sop.{table} BY NAME SELECT * FROM draft.{table} WHERE plan_cycle = $c

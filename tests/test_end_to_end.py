@@ -13,6 +13,7 @@ import yaml
 from sop_pipeline.config.loading import DEMO_SETTINGS
 from sop_pipeline.store import db
 from tests.conftest import shared_file
+from tests.test_new_user_corpus import assert_optimal_never_dearer_in_cash
 
 pytestmark = pytest.mark.slow
 CENT = 0.005
@@ -67,6 +68,9 @@ def _check_published_plan(tables: dict[str, pl.DataFrame], settings_path) -> Non
     for family, rows in cost.group_by("family"):
         by_strategy = dict(zip(rows["strategy"], rows["all_in"]))
         assert by_strategy["optimal"] <= min(by_strategy.values()) + 1e-6 * max(1.0, by_strategy["optimal"]), family
+
+    # And in cash alone too: level and chase keep the same safety stock as optimal (DESIGN.md, "Strategies").
+    assert_optimal_never_dearer_in_cash(tables["strategy_comparison"])
 
     # Every family with sales has a plan; the demand plan adds up its parts.
     families = set(tables["demand_history"]["family"])

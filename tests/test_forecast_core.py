@@ -148,7 +148,10 @@ def test_a_single_month_of_history():
     history = rows("A", "a1", [5.0]).with_columns(pl.col("month").cast(pl.Datetime), pl.col("units").cast(pl.Int64))
     result = forecast_demand(history, settings(), CYCLE)
     assert result.forecast.filter(pl.col("level") == "sku")["yhat"].to_list() == pytest.approx([5.0] * HORIZON)
-    assert result.accuracy.height == 0  # nothing to hold out
+    # Nothing to hold out: the family and the total each get a not_backtested row saying why, with no scores.
+    accuracy = result.accuracy
+    assert sorted(accuracy["level"]) == ["family", "total"] and set(accuracy["method"]) == {"not_backtested"}
+    assert accuracy["wape"].is_null().all() and accuracy["note"].str.contains("1 month\\(s\\) of history").all()
     assert result.approach_by_family == {"A": "top_down"}
 
 

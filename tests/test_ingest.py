@@ -165,3 +165,51 @@ def test_superstore_loads_with_its_own_column_names():
     assert (first, last) == (date(2014, 1, 3), date(2017, 12, 30))
     report = validation.validate_raw_sales(ingest.raw_batches(conn, date(2018, 1, 1), 5000), date(2018, 1, 31), False)
     assert report.passed, report.summary()
+
+
+def test_family_level_sales_make_each_family_one_series(tmp_path):
+    """sales.columns.sku: null: each family is its own SKU (the S&OP grain); both null: one series 'all'."""
+    csv = _write(tmp_path / "families.csv", "month,line,units\n2024-01-01,Chairs,5\n2024-01-01,Tables,2\n"
+                                            "2024-02-01,Chairs,6\n")
+    conn = _load(_settings(csv, columns={"date": "month", "family": "line", "sku": None, "units": "units",
+                                         "revenue": None}))
+    rows = conn.execute("SELECT DISTINCT family, sku FROM raw.sales_history ORDER BY ALL").fetchall()
+    assert rows == [("Chairs", "Chairs"), ("Tables", "Tables")]
+    conn = _load(_settings(csv, columns={"date": "month", "family": None, "sku": None, "units": "units",
+                                         "revenue": None}))
+    assert conn.execute("SELECT DISTINCT family, sku FROM raw.sales_history").fetchall() == [("all", "all")]
+
+
+def test_decimal_year_dates(tmp_path):
+    """R's ts exports (../shared/data/australian_wine_sales_monthly.csv): 1980 = Jan, 1980.0833 = Feb."""
+    csv = _write(tmp_path / "wine.csv", "rownames,time,value\n1,1980,15136\n2,1980.08333333333,16733\n"
+                                        "12,1980.91666666667,25000\n13,1981,14000\n14,oops,1\n")
+    settings = _settings(csv, columns={"date": "time", "units": "value", "family": None, "sku": None,
+                                       "revenue": None}, date_format="decimal_year")
+    conn = _load(settings, cycle=date(1981, 2, 1))
+    dates = [r[0] for r in conn.execute("SELECT sale_date FROM raw.sales_history ORDER BY source_row").fetchall()]
+    assert dates == [date(1980, 1, 1), date(1980, 2, 1), date(1980, 12, 1), date(1981, 1, 1), None]
+    assert ingest.sales_month_range(settings) == (date(1980, 1, 1), date(1981, 1, 1))
+
+
+def test_plan_cycles_from_after_the_first_month_of_sales(tmp_path):
+    """Any cycle after the first month of sales and up to the last partition can be planned (1990s too)."""
+    csv = _write(tmp_path / "s.csv", "date,sku,family,units,revenue\n1987-01-15,A,F,4,8\n1992-12-10,A,F,2,4\n")
+    first, last = ingest.sales_month_range(_settings(csv))
+    assert (first, last) == (date(1987, 1, 1), date(1992, 12, 1))
+    ingest.check_cycle(date(1993, 1, 1), first, date(2027, 11, 1))
+    ingest.check_cycle(date(1987, 2, 1), first, date(2027, 11, 1))
+    with pytest.raises(InputDataError, match="not after the first month of sales \\(1987-01\\)"):
+        ingest.check_cycle(date(1987, 1, 1), first, date(2027, 11, 1))
+    with pytest.raises(InputDataError, match="more than 12 months past today"):
+        ingest.check_cycle(date(2027, 12, 1), first, date(2027, 11, 1))
+
+
+def test_partitions_reach_back_to_old_histories_and_a_year_ahead():
+    from sop_pipeline.defs.partitions import plan_cycles
+
+    keys = plan_cycles.get_partition_keys()
+    assert keys[0] == "1900-01-01" and "1949-01-01" in keys and "1993-01-01" in keys
+    today = date.today().replace(day=1)
+    ahead = date(today.year + (today.month + 11) // 12, (today.month + 11) % 12 + 1, 1)
+    assert keys[-1] == ahead.isoformat()

@@ -179,3 +179,32 @@ def test_independent_families_solved_one_by_one_match_one_model():
         assert separate[name].total_cost == pytest.approx(together[name].total_cost, rel=1e-9)
         assert (separate[name].periods["workforce"] % 1 == 0).all()
     assert separate["A"].solver["objective"] == pytest.approx(together["A"].solver["objective"], rel=1e-9)
+
+
+def test_level_and_chase_keep_the_safety_stock():
+    """Safety stock 30, 40, 20 and an ending target of 25 (DESIGN.md, "Strategies").
+    Level: need by period end 100-50+30=80, 400-50+40=390, 600-50+25=575 over 10, 20, 30 units per
+    worker -> 8, 19.5, 19.17: 19.5 workers. Chase: 100-50+30=80 -> 8; 300-30+40=310 -> 31;
+    200-40+25=185 -> 18.5. Both end every period at or above the buffer, with no penalty; on the
+    published costs the optimal plan is then never dearer in cash."""
+    sections = dict(workforce={"initial": 20}, inventory={"initial": 50, "ending_min": 25, "safety_stock": [30, 40, 20]},
+                    costs={"regular_wage_per_hour": 1, "holding_per_unit_period": 1, "layoff_per_worker": 3,
+                           "hire_per_worker": 2, "backlog_per_unit_period": 4, "safety_stock_shortfall_per_unit": 6})
+    level = plan(problem([100, 300, 200], **sections), "level")
+    chase = plan(problem([100, 300, 200], **sections), "chase")
+    optimal = plan(problem([100, 300, 200], **sections), "optimal")
+    assert np.allclose(level.periods["workforce"], 19.5)
+    assert np.allclose(chase.periods["workforce"], [8, 31, 18.5])
+    for result in (level, chase):
+        f = result.periods
+        assert (f["ending_inventory"] >= np.array([30, 40, 25]) - 1e-9).all(), result.strategy
+        assert (f["backlog"] == 0).all() and result.safety_stock_penalty == 0
+    assert optimal.total_cost <= min(level.total_cost, chase.total_cost) + 1e-6
+
+
+def test_level_and_chase_without_safety_stock_are_unchanged():
+    """No safety stock: the floor is the ending target at the last period only (as before)."""
+    level = plan(problem([100, 300, 200], **BASE), "level")
+    assert np.allclose(level.periods["workforce"], 58 / 3)
+    chase = plan(problem([100, 300, 200], **BASE), "chase")
+    assert np.allclose(chase.periods["ending_inventory"], [0, 0, 30])

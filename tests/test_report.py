@@ -160,3 +160,21 @@ def test_executive_report_asset_writes_next_to_database(tmp_path, frames):
                            partition_key="2026-09-01")
     assert empty.success
     assert "Production plan: not available" in (path.parent / "sop_report_2026-09.html").read_text()
+
+
+def test_a_cycle_without_supply_planning_or_backtest_says_why(frames):
+    """No planning section and too little history: the report says supply planning was skipped and why, that the
+    forecast was not backtested, and shows no revenue or margin where the sales had no revenue."""
+    accuracy = pl.DataFrame({"level": ["total", "family"], "series_key": ["total", "Cookware"],
+                             "family": [None, "Cookware"], "method": ["not_backtested"] * 2, "wape": [None, None],
+                             "note": ["12 month(s) of history: not backtested (...)"] * 2},
+                            schema_overrides={"wape": pl.Float64})
+    runs = pl.DataFrame({"supply_status": ["skipped"], "supply_note": ["the settings have no planning section"]})
+    plan = frames["demand_plan"].with_columns(pl.lit(0.0).alias("planned_revenue"))
+    html = render_report(CYCLE, demand_history=frames["demand_history"], forecast=frames["forecast"],
+                         forecast_accuracy=accuracy, demand_plan=plan, plan_runs=runs)
+    assert "Supply planning was skipped for this cycle: the settings have no planning section" in html
+    assert card(html, "Forecast WAPE") == "not backtested"
+    assert "Cookware, total: 12 month(s) of history: not backtested" in html
+    assert card(html, "Planned revenue") == "not available"
+    assert "Supply planning was skipped" not in render_report(CYCLE, **frames)

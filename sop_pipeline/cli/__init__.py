@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sop_pipeline.common.errors import ERROR_CLASSES, SettingsError, SopError
-from sop_pipeline.common.months import parse_month
+from sop_pipeline.common.months import add_months, parse_month
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
 from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
 from sop_pipeline.report import report_path
@@ -85,12 +85,10 @@ def cmd_run(args) -> int:
     from sop_pipeline.demand import check_planner_files
 
     check_planner_files(settings)
-    if args.cycle:
-        cycle = parse_cycle(args.cycle)
-    else:
-        from sop_pipeline.ingest.load import default_cycle
+    from sop_pipeline.ingest.load import check_cycle, sales_month_range
 
-        cycle = default_cycle(settings)
+    first_month, last_month = sales_month_range(settings, required=not args.cycle)
+    cycle = parse_cycle(args.cycle) if args.cycle else add_months(last_month, 1)
     if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
         from sop_pipeline.forecasting.executor import prewarm
 
@@ -105,11 +103,7 @@ def cmd_run(args) -> int:
     from sop_pipeline.definitions import defs
     from sop_pipeline.defs.partitions import plan_cycles
 
-    known = plan_cycles.get_partition_keys()
-    if cycle.isoformat() not in known:
-        raise SettingsError(f"The plan cycle {cycle:%Y-%m} is outside the cycles this project plans "
-                            f"({known[0][:7]} to {known[-1][:7]})", where="--cycle or the sales history's last month",
-                            fix="Pass --cycle with a month in that range")
+    check_cycle(cycle, first_month, date.fromisoformat(plan_cycles.get_last_partition_key()))
     out.print(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
               f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
     job = defs.resolve_job_def(JOB_NAME)
@@ -139,9 +133,13 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
         for name in db.PLAN_TABLES:
             rows = db.count_cycle(conn, f"sop.{name}", cycle)
             table.add_row(f"sop.{name}", f"{rows:,}")
+        skipped_note = conn.execute(db.sql_text("supply_skipped_note"), {"c": cycle}).fetchall()
+        skipped_note = skipped_note[0][0] if skipped_note else None
     finally:
         conn.close()
     out.print(table)
+    if skipped_note:
+        out.print(f"Supply planning skipped: {skipped_note}.", highlight=False)
     report = report_path(db_path, cycle)
     if report.exists():
         out.print(f"Executive report: {report}")

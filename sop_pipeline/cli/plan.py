@@ -9,10 +9,11 @@ import argparse
 import json
 import sys
 
+from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import load_problem
 from sop_pipeline.supply.diagnose import fmt
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult
-from sop_pipeline.supply.strategies import plan, plan_all
+from sop_pipeline.supply.strategies import plan
 
 # Columns of the readable table (the JSON has them all).
 _TABLE = [("period", "Period"), ("demand", "Demand"), ("workforce", "Workers"), ("hires", "Hired"),
@@ -72,14 +73,37 @@ def _print_tables(results: dict[str, PlanResult]) -> None:
         console.print("* least total cost")
 
 
+def _print_impossible(impossible: dict[str, PlanningError]) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=False) if sys.stdout.isatty() else Console(width=160)
+    for strategy, error in impossible.items():
+        console.print(f"[bold]{strategy} plan[/bold]: impossible. {error.message}", highlight=False)
+        console.print()
+
+
 def run(args: argparse.Namespace) -> int:
-    """Solve and print; a SopError propagates to `sop_pipeline.cli.main`, which prints it as one paragraph."""
+    """Solve and print; a SopError propagates to `sop_pipeline.cli.main`, which prints it as one paragraph.
+
+    With `--strategy all` a strategy that is impossible for the problem is reported in its place and
+    the others are still planned (exit 0); only when none can be planned is it exit 3."""
     problem = load_problem(args.problem)
     strategy = getattr(args, "strategy", "all") or "all"
-    results = plan_all(problem) if strategy == "all" else {strategy: plan(problem, strategy)}
+    if strategy != "all":
+        results, impossible = {strategy: plan(problem, strategy)}, {}
+    else:
+        results, impossible = {}, {}
+        for name in STRATEGIES:
+            try:
+                results[name] = plan(problem, name)
+            except PlanningError as exc:
+                impossible[name] = exc
     if args.json:
-        body = {name: {k: v for k, v in r.to_dict().items()} for name, r in results.items()}
+        body = {name: (results[name].to_dict() if name in results else
+                       {"status": "infeasible", "reason": impossible[name].message})
+                for name in (STRATEGIES if strategy == "all" else [strategy])}
         print(json.dumps(body, indent=2))
     else:
         _print_tables(results)
-    return 0
+        _print_impossible(impossible)
+    return 0 if results else PlanningError.exit_code

@@ -19,7 +19,9 @@ from sop_pipeline.config.base import format_loc
 from sop_pipeline.config.preflight import file_problems, planning_problems
 from sop_pipeline.config.schema import Settings
 
-DEFAULT_DB = Path("data") / "sop.duckdb"
+# Not `sop.duckdb`: DuckDB names a file's catalog after the file, and a catalog `sop` beside the schema
+# `sop` makes `SELECT * FROM sop.plan_runs` ambiguous for anyone who opens the file with plain duckdb.
+DEFAULT_DB = Path("data") / "sop_plan.duckdb"
 __all__ = ["DEFAULT_DB", "DEMO_SETTINGS", "load_settings", "parse_settings"]
 
 

@@ -25,8 +25,9 @@ def planning_problems(planning: Any) -> list[str]:
     if not isinstance(defaults, dict) or not isinstance(families, dict):
         return []
     problems: list[str] = []
-    # Each family's merged parameters; with no families, the defaults on their own.
-    for family, overrides in list(families.items()) or [(None, {})]:
+    # The defaults on their own (every family not listed under planning.families plans with them),
+    # then each listed family's merged parameters.
+    for family, overrides in [(None, {}), *families.items()]:
         if not isinstance(overrides, dict):
             problems.append(f"planning.families.{family}: must be a mapping of sections (workforce, costs, ...)")
             continue

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sop_pipeline.config.base import Strict
 
@@ -30,7 +30,8 @@ class SalesColumns(Strict):
 class SalesSettings(Strict):
     path: str = Field(description="a file, a glob or a folder of CSV or Parquet files")
     columns: SalesColumns = SalesColumns()
-    date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"')
+    date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"; '
+                                                      '"decimal_year" for years with a fraction (1980.0833 = Feb 1980)')
     allow_returns: bool = Field(False, description="negative units (returns) are allowed")
     delimiter: str | None = Field(None, description="CSV delimiter; null = detect")
 
@@ -79,9 +80,16 @@ class PlanningSettings(Strict):
     families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-family overrides")
 
 
+# Why a cycle without a planning section publishes no supply plan (sop.plan_runs.supply_note, the report).
+SUPPLY_SKIPPED = ("the settings have no planning section: add one (planning.defaults with workforce, production, "
+                  "inventory and costs) to plan production, inventory and the operating plan")
+
+
 class Settings(Strict):
     sales: SalesSettings
     forecast: ForecastSettings = ForecastSettings()
+    # Optional: without it (or with `planning: null`) a cycle publishes the forecast and demand plan
+    # only, and sop.plan_runs records that supply planning was skipped (see `plans_supply`).
     planning: PlanningSettings = PlanningSettings()
     new_products: str | None = None
     adjustments: str | None = None
@@ -89,6 +97,18 @@ class Settings(Strict):
     # Set by `load_settings`, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)
     source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_planning_section(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "planning" in data and data["planning"] is None:
+            data = {k: v for k, v in data.items() if k != "planning"}
+        return data
+
+    @property
+    def plans_supply(self) -> bool:
+        """Whether the settings have a planning section, so the cycle plans production and inventory."""
+        return "planning" in self.model_fields_set
 
     def resolve(self, path: str | None) -> Path | None:
         """A path from the settings file, relative to the settings file's folder."""

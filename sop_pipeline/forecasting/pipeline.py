@@ -46,7 +46,7 @@ from sop_pipeline.common.months import month_array, month_number
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import metrics
 from sop_pipeline.forecasting.executor import run_fits
-from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig
+from sop_pipeline.forecasting.fitting import YEARLY_MIN_MONTHS, FitResult, FitTask, ProphetConfig
 
 TOTAL = "total"
 FORECAST_SCHEMA = {
@@ -57,7 +57,7 @@ FORECAST_SCHEMA = {
 ACCURACY_SCHEMA = {
     "level": pl.String, "series_key": pl.String, "family": pl.String, "method": pl.String,
     "wape": pl.Float64, "mape": pl.Float64, "bias": pl.Float64, "mase": pl.Float64,
-    "n_points": pl.Int64, "sum_abs_error": pl.Float64, "sum_actual": pl.Float64,
+    "n_points": pl.Int64, "sum_abs_error": pl.Float64, "sum_actual": pl.Float64, "note": pl.String,
 }
 PARAMS_SCHEMA = {
     "series_id": pl.String, "stage": pl.String, "n_changepoints": pl.Int64, "n_points": pl.Int64,
@@ -339,6 +339,30 @@ def _backtest(full: _View, prep: _Prep, nums: _Numbers, approach: str):
     return rows, choice, rmse
 
 
+def _with_history_notes(rows: list[dict], final: _Prep, settings: ForecastSettings, backtested: bool) -> list[dict]:
+    """Say in the accuracy table where the history is too short for a backtest or a yearly shape.
+
+    Without a backtest every family and the total get one `not_backtested` row (no scores) carrying
+    the reason; a series with less than two years of history is forecast without a yearly shape."""
+    lengths = {(TOTAL, TOTAL): len(final.total_y)}
+    lengths |= {("family", name): len(y) for name, y in zip(final.view.families, final.fam_y)}
+    notes: dict[tuple[str, str], str] = {}
+    for key, months in lengths.items():
+        said = []
+        if not backtested:
+            said.append(f"{months} month(s) of history: not backtested (forecast.backtest_months = "
+                        f"{settings.backtest_months} holds out that many months and needs more before them)")
+        if months < YEARLY_MIN_MONTHS:
+            said.append(f"{months} month(s) of history: no yearly seasonal shape is fitted "
+                        f"(it needs {YEARLY_MIN_MONTHS}), the forecast follows the level and trend")
+        if said:
+            notes[key] = "; ".join(said)
+    if not backtested:
+        rows = [{"level": level, "series_key": key, "family": None if level == TOTAL else key,
+                 "method": "not_backtested", "n_points": 0} for level, key in lengths]
+    return [{**row, "note": notes.get((row["level"], row["series_key"]))} for row in rows]
+
+
 # ----------------------------------------------------------------------------------------------
 # Publishing
 
@@ -468,6 +492,7 @@ def forecast_demand(
     choice = {name: choice.get(name, default) for name in full.families}
     forecast = _publish(final, _assemble(final, fits), choice, rmse, settings, horizon)
 
+    rows = _with_history_notes(rows, final, settings, backtest is not None)
     prophet_fits = [r for r in fits.values() if r.method == "prophet"]
     params = pl.DataFrame(
         [{"series_id": r.series_id, "stage": r.stage, "n_changepoints": r.n_changepoints,

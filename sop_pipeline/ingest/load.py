@@ -26,6 +26,9 @@ from sop_pipeline.store.db import count_cycle, quote_ident, sql_text, statement
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 ALL_LABEL = "all"  # the series name used where the files have no family or SKU column
+# sales.date_format for dates written as a year with a fraction, as R's ts objects export them
+# (1980 = January 1980, 1980.0833 = February): the month nearest year * 12.
+DECIMAL_YEAR = "decimal_year"
 
 
 @dataclass(frozen=True)
@@ -190,11 +193,17 @@ def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
     slots = {
         "date": _column_expr(cols.date, available, "date", True, source.files),
         "units": _column_expr(cols.units, available, "units", True, source.files),
-        "sku": _column_expr(cols.sku, available, "sku", False, source.files, f"'{ALL_LABEL}'"),
         "family": _column_expr(cols.family, available, "family", False, source.files, f"'{ALL_LABEL}'"),
         "revenue": _column_expr(cols.revenue, available, "revenue", False, source.files),
     }
-    if sales.date_format:
+    # Without a SKU column the data is at family level (the usual S&OP grain): each family is one
+    # series, its own SKU. Without either, the whole history is one series "all".
+    slots["sku"] = (_column_expr(cols.sku, available, "sku", False, source.files) if cols.sku is not None
+                    else slots["family"])
+    if sales.date_format == DECIMAL_YEAR:
+        months = f"CAST(round(TRY_CAST(CAST({slots['date']} AS VARCHAR) AS DOUBLE) * 12) AS BIGINT)"
+        parse_date = f"make_date(CAST({months} // 12 AS INTEGER), CAST({months} % 12 + 1 AS INTEGER), 1)"
+    elif sales.date_format:
         parse_date = f"TRY_STRPTIME(CAST({slots['date']} AS VARCHAR), $date_format)::DATE"
     else:
         parse_date = f"TRY_CAST({slots['date']} AS DATE)"
@@ -222,7 +231,7 @@ def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSe
                  parse_date: str, params: dict) -> list:
     """Run a statement over one file: typed read first (fast); where a value does not convert, the whole
     file as text. Returns the statement's rows."""
-    if sales.date_format:
+    if sales.date_format and sales.date_format != DECIMAL_YEAR:
         params = {**params, "date_format": sales.date_format}
     last_error = None
     for as_text in ((False, True) if kind == "csv" else (False,)):
@@ -239,28 +248,53 @@ def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSe
     raise _read_error(last_error, file, "Check the file's encoding (UTF-8), delimiter (sales.delimiter) and quoting")
 
 
-def last_sales_month(settings: Settings) -> date:
-    """The first day of the last month with a parseable sale (for the default plan cycle).
+def sales_month_range(settings: Settings, required: bool = True) -> tuple[date | None, date | None]:
+    """The first days of the first and last months with a parseable sale (the cycles it can serve).
 
-    Reads only the date column of each file; the full load happens once, in the run."""
+    Reads only the date column of each file; the full load happens once, in the run. With no
+    readable date at all: an error, or (None, None) when not `required` (the run's data checks then
+    show the rows whose dates do not parse)."""
     conn = duckdb.connect()
     try:
         source, slots, parse_date = _source_sql(conn, settings)
-        months = [_run_on_file(conn, "raw_sales_last_month", file, source.kind, settings.sales, slots, parse_date,
-                               {"file": file})[0][0] for file in source.files]
+        ranges = [_run_on_file(conn, "raw_sales_month_range", file, source.kind, settings.sales, slots, parse_date,
+                               {"file": file})[0] for file in source.files]
     finally:
         conn.close()
-    months = [m for m in months if m is not None]
-    if not months:
+    firsts = [first for first, _last in ranges if first is not None]
+    lasts = [last for _first, last in ranges if last is not None]
+    if not lasts:
+        if not required:
+            return None, None
         raise InputDataError("No sale in the sales history has a readable date",
                              where=str(settings.sales_path),
                              fix="Set sales.date_format in sop.yaml (e.g. \"%m/%d/%Y\") or pass --cycle")
-    return max(months)
+    return min(firsts), max(lasts)
+
+
+def last_sales_month(settings: Settings) -> date:
+    """The first day of the last month with a parseable sale (for the default plan cycle)."""
+    return sales_month_range(settings)[1]
 
 
 def default_cycle(settings: Settings) -> date:
     """DESIGN.md: the cycle is the month after the last month of sales history."""
     return add_months(last_sales_month(settings), 1)
+
+
+def check_cycle(cycle: date, first_month: date | None, last_cycle: date) -> None:
+    """DESIGN.md: a cycle can be planned when it is after the first month of sales (there is history
+    before it) and at most `last_cycle` (12 months past today)."""
+    if first_month is not None and cycle <= first_month:
+        raise InputDataError(
+            f"The plan cycle {cycle:%Y-%m} is not after the first month of sales ({first_month:%Y-%m}): "
+            "there is no history before it to forecast from", where="--cycle",
+            fix=f"Pass --cycle with a month from {add_months(first_month, 1):%Y-%m} on, or leave it out to plan the "
+                "month after the last sale")
+    if cycle > last_cycle:
+        raise InputDataError(
+            f"The plan cycle {cycle:%Y-%m} is more than 12 months past today (the latest is {last_cycle:%Y-%m})",
+            where="--cycle", fix=f"Pass --cycle with a month up to {last_cycle:%Y-%m}")
 
 
 def raw_batches(conn, cycle: date, rows: int):

@@ -30,7 +30,7 @@ from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
 # Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
 MAX_FAMILY_PANELS = 12
 REPORT_TABLES = ("demand_history", "forecast", "forecast_accuracy", "demand_plan", "production_plan",
-                 "strategy_comparison", "operating_plan")
+                 "strategy_comparison", "operating_plan", "plan_runs")
 
 COLOURS = {"history": "#37474f", "forecast": "#1565c0", "band": "rgba(21,101,192,0.18)",
            "plan": "#ef6c00", "regular": "#2e7d32", "overtime": "#f9a825", "subcontract": "#8e24aa",
@@ -303,20 +303,32 @@ def _cost_section(comparison: pl.DataFrame) -> str:
     return f'{note}<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
 
 
+def _history_notes(accuracy: pl.DataFrame) -> str:
+    """Why some series have no backtest or no yearly shape (too little history), one line per note."""
+    if not _has(accuracy, "series_key", "note"):
+        return ""
+    notes = (accuracy.filter(pl.col("note").is_not_null()).group_by("note")
+             .agg(pl.col("series_key").unique().sort()).sort("note"))
+    items = "".join(f"<li>{html.escape(', '.join(keys[:8]) + (f' and {len(keys) - 8} more' if len(keys) > 8 else ''))}"
+                    f": {html.escape(note)}</li>" for note, keys in notes.iter_rows())
+    return f'<ul class="notes">{items}</ul>' if items else ""
+
+
 def _accuracy_section(accuracy: pl.DataFrame) -> str:
     if not _has(accuracy, "level", "series_key", "method", "wape"):
         return _not_available("Forecast accuracy (backtest)")
+    notes = _history_notes(accuracy)
     rows = accuracy.filter(pl.col("level").is_in(["family", "total"]) & pl.col("method").is_in(
         ["chosen", "seasonal_naive"]))
     if rows.height == 0:
-        return _not_available("Forecast accuracy (backtest)")
+        return _not_available("Forecast accuracy (backtest)") + notes
     wide = (rows.with_columns((pl.col("wape") * 100).alias("wape_pct"))
             .pivot(on="method", index=["level", "series_key"], values="wape_pct", aggregate_function="first"))
     wide = wide.rename({"series_key": "series", "chosen": "forecast WAPE %",
                         "seasonal_naive": "seasonal naive WAPE %"}, strict=False)
     order = ["series", *[c for c in ("forecast WAPE %", "seasonal naive WAPE %") if c in wide.columns]]
     wide = wide.sort(pl.col("level") != "total", "series").select(order)
-    return _table(wide, digits={"forecast WAPE %": 1, "seasonal naive WAPE %": 1})
+    return _table(wide, digits={"forecast WAPE %": 1, "seasonal naive WAPE %": 1}) + notes
 
 
 def _plan_over_plan_section(changes: pl.DataFrame) -> str:
@@ -350,8 +362,10 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
     if _has(plan, "planned_units", "month"):
         span = f"{plan['month'].min():%Y-%m} to {plan['month'].max():%Y-%m}"
         cards.append(("Planned units", _num(plan["planned_units"].sum()), span))
-        priced = "planned_revenue" in plan.columns and plan["planned_revenue"].null_count() < plan.height
-        cards.append(("Planned revenue", _num(plan["planned_revenue"].sum()) if priced else "not available", span))
+        # Sales without revenue (sales.columns.revenue: null) plan zero revenue: no figure, rather than 0.
+        priced = "planned_revenue" in plan.columns and bool(plan["planned_revenue"].fill_null(0).abs().sum())
+        cards.append(("Planned revenue", _num(plan["planned_revenue"].sum()) if priced else "not available",
+                      span if priced else "no revenue in the sales history"))
     else:
         cards += [("Planned units", "not available", ""), ("Planned revenue", "not available", "")]
     if _has(comparison, "chosen", "total_cost", "strategy"):
@@ -370,9 +384,14 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
     if _has(operating, "family", "gross_margin", "planned_revenue"):
         everything = operating.filter(pl.col("family") == ALL_FAMILIES)
         margin, revenue = everything["gross_margin"].sum(), everything["planned_revenue"].sum()
-        cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue" if revenue else ""))
+        if revenue:
+            cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue"))
+        else:
+            cards.append(("Gross margin", "not available", "no revenue in the sales history"))
     total = accuracy.filter(pl.col("level") == "total") if _has(accuracy, "level", "method", "wape") else None
-    if total is not None and total.height:
+    if total is not None and total.height and "chosen" not in total["method"].to_list():
+        cards.append(("Forecast WAPE", "not backtested", "too little history (see Forecast accuracy)"))
+    elif total is not None and total.height:
         wape = {r["method"]: r["wape"] for r in total.iter_rows(named=True)}
         note = f"seasonal naive {_pct(wape.get('seasonal_naive'))}"
         cards.append(("Forecast WAPE", _pct(wape.get("chosen")), note + " (backtest, all families)"))
@@ -408,13 +427,24 @@ tr.chosen td { font-weight:600; }
 .two { display:grid; grid-template-columns:3fr 2fr; gap:20px; align-items:start; }
 .na { color:var(--muted); font-style:italic; background:#f8f9fb; border:1px dashed var(--line);
       padding:12px; border-radius:4px; }
+.notice { background:#fff8e1; border:1px solid #ffe082; border-radius:6px; padding:12px 16px; font-size:14px; }
+ul.notes { font-size:13px; color:var(--muted); margin:10px 0 0; padding-left:20px; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:10px; }
 """
 
 
+def _supply_skipped(plan_runs: pl.DataFrame) -> str:
+    """A notice where the run published no supply plan (no planning section in the settings)."""
+    if not _has(plan_runs, "supply_status") or plan_runs["supply_status"][0] != "skipped":
+        return ""
+    note = plan_runs["supply_note"][0] if "supply_note" in plan_runs.columns else None
+    return (f'<p class="notice">Supply planning was skipped for this cycle: {html.escape(note or "no reason recorded")}.'
+            " The forecast and the demand plan are published; production, inventory, headcount and cost are not.</p>")
+
+
 def render_report(cycle: date, demand_history=None, forecast=None, forecast_accuracy=None, demand_plan=None,
                   production_plan=None, strategy_comparison=None, operating_plan=None,
-                  plan_over_plan=None, generated_at: datetime | None = None) -> str:
+                  plan_over_plan=None, generated_at: datetime | None = None, plan_runs=None) -> str:
     """The report as one HTML document.
 
     Frames (Polars or pandas; None or empty where a stage has not run) have the columns of the
@@ -424,7 +454,8 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
     frames = {name: _frame(value) for name, value in {
         "demand_history": demand_history, "forecast": forecast, "forecast_accuracy": forecast_accuracy,
         "demand_plan": demand_plan, "production_plan": production_plan,
-        "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan}.items()}
+        "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan,
+        "plan_runs": plan_runs}.items()}
     chosen = _chosen_production(frames["production_plan"], frames["strategy_comparison"])
     families, n_families = _panel_families(frames)
     shown = (f"The {len(families)} largest of {n_families} families by planned volume."
@@ -464,7 +495,7 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
 <script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
 </head><body>
 <header><h1>{html.escape(title)}</h1><p>Sales &amp; Operations Planning · generated {stamp} by sop-pipeline</p></header>
-<main><div class="cards">{cards}</div>{body}</main>
+<main>{_supply_skipped(frames["plan_runs"])}<div class="cards">{cards}</div>{body}</main>
 <footer>Figures from the published tables <code>sop.*</code> of plan cycle {cycle:%Y-%m}.</footer>
 </body></html>
 """

@@ -55,7 +55,8 @@ def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s
     """Open the plan database; wait briefly while another process holds its lock.
 
     The file is attached under the catalog name `plan` and made the default, because DuckDB names a
-    file's catalog after the file: with the default `sop.duckdb`, `sop.forecast` would be ambiguous
+    file's catalog after the file: in a file named `sop.duckdb` (any `--db` name is accepted),
+    `sop.forecast` would be ambiguous
     between the catalog `sop` and the schema `sop`.
     """
     path = Path(path)
@@ -188,7 +189,7 @@ def read_cycle(conn, table: str, cycle: date, schema: str = "draft") -> pl.DataF
 
 
 def snapshot_path(db_path: str | Path) -> Path:
-    """The read-only copy of the published plans beside the plan database (`sop.duckdb` → `sop_published.duckdb`)."""
+    """The read-only copy of the published plans beside the plan database (`sop_plan.duckdb` → `sop_plan_published.duckdb`)."""
     db_path = Path(db_path)
     return db_path.with_name(f"{db_path.stem}_published{db_path.suffix or '.duckdb'}")
 

@@ -2,13 +2,20 @@
 
 - level: one workforce for the whole horizon (a single hire or layoff before the first period),
   the smallest that meets every period's demand on time from regular time with inventory
-  absorbing the difference. In closed form: the largest, over periods t, of
-  (cumulative demand to t - initial inventory + initial backlog [+ ending_min at the last period])
+  absorbing the difference, and keeps every period's ending inventory at or above its floor (the
+  safety stock; at the last period also the ending target). In closed form: the largest, over
+  periods t, of (cumulative demand to t - initial inventory + initial backlog + floor_t)
   / (cumulative regular units one worker makes to t). No overtime, subcontracting or backlog.
 - chase: each period's workforce is the smallest whose regular time covers that period's demand
-  net of the inventory on hand (the last period also the ending target):
-  (demand_t - net inventory before t [+ ending_min]) / units one worker makes in t.
+  net of the inventory on hand, plus its floor: (demand_t - net inventory before t + floor_t) /
+  units one worker makes in t.
 - optimal: the least-cost plan using every lever the problem allows (model.py).
+
+The floor of period t is its safety stock (zero where the problem has none), and at the last
+period the larger of that and `inventory.ending_min`. So all three strategies hold the same
+buffers: the level and chase plans are feasible plans of the optimal model with no safety-stock
+penalty, and the optimal plan never costs more cash than either. Textbook problems (no safety
+stock) keep their published figures.
 
 With `workforce.integer: true` level and chase round workers up; `workforce.min` is a floor.
 
@@ -16,8 +23,6 @@ Idle time in level and chase: workers are paid for all their regular hours eithe
 `production.allow_idle` is false they make all they can and the surplus goes to stock. When it is
 true they make only what is needed, as late as their capacity allows (the rest of their time is
 idle): surplus stock would cost holding for nothing, idle hours cost no more than busy ones.
-Level and chase ignore `inventory.safety_stock` (their definitions do not include it); their
-shortfall below it is reported, with its penalty, so strategies compare fairly.
 """
 
 from __future__ import annotations
@@ -44,6 +49,17 @@ def _net_initial(problem: Problem) -> float:
     return problem.inventory.initial - problem.inventory.initial_backlog
 
 
+def _stock_floor(problem: Problem) -> np.ndarray:
+    """The inventory each period must end with: its safety stock, at the last period also the ending target."""
+    floor = problem.safety_stock.copy()
+    floor[-1] = max(floor[-1], problem.inventory.ending_min)
+    return floor
+
+
+def _and_buffers(problem: Problem) -> str:
+    return " and keeping safety stock" if problem.safety_stock.any() else ""
+
+
 def _no_capacity(problem: Problem, strategy: str, t: int, need: float) -> PlanningError:
     name = problem.period_names[t]
     return PlanningError(
@@ -62,10 +78,10 @@ def _schedule(problem: Problem, workforce: np.ndarray) -> np.ndarray:
         return capacity
     demand = problem.demand
     n = len(demand)
-    carry = np.zeros(n)                       # inventory each period must end with to meet later demand
-    carry[-1] = problem.inventory.ending_min
+    floor = _stock_floor(problem)
+    carry = floor.copy()                      # inventory each period must end with to meet later demand
     for t in range(n - 1, 0, -1):
-        carry[t - 1] = max(0.0, demand[t] + carry[t] - capacity[t])
+        carry[t - 1] = max(floor[t - 1], demand[t] + carry[t] - capacity[t])
     regular = np.zeros(n)
     net = _net_initial(problem)
     for t in range(n):
@@ -83,8 +99,7 @@ def _check_max(problem: Problem, strategy: str, workforce: np.ndarray, reason) -
 
 def level_plan(problem: Problem) -> PlanResult:
     demand, per_worker = problem.demand, problem.units_per_worker
-    need = np.cumsum(demand) - _net_initial(problem)
-    need[-1] += problem.inventory.ending_min
+    need = np.cumsum(demand) - _net_initial(problem) + _stock_floor(problem)
     cum_capacity = np.cumsum(per_worker)
     ratios = np.zeros(len(demand))
     for t in np.flatnonzero(need > _EPS):
@@ -94,7 +109,8 @@ def level_plan(problem: Problem) -> PlanResult:
     workers = max(float(ratios.max()), problem.workforce.min or 0.0)
     workforce = np.full(len(demand), float(_whole(workers, problem)))
     _check_max(problem, "level", workforce,
-               lambda t: f"meeting demand on time from regular time up to {problem.period_names[int(np.argmax(ratios))]}")
+               lambda t: f"meeting demand on time{_and_buffers(problem)} from regular time up to "
+                         f"{problem.period_names[int(np.argmax(ratios))]}")
     return plan_result(problem, "level", workforce, _schedule(problem, workforce))
 
 
@@ -104,17 +120,19 @@ def chase_plan(problem: Problem) -> PlanResult:
     allow_idle = problem.production.allow_idle
     workforce, regular = np.zeros(n), np.zeros(n)
     net = _net_initial(problem)
-    floor = problem.workforce.min or 0.0
+    fewest = problem.workforce.min or 0.0
+    stock_floor = _stock_floor(problem)
     for t in range(n):
-        need = max(0.0, demand[t] + (problem.inventory.ending_min if t == n - 1 else 0.0) - net)
+        need = max(0.0, demand[t] + stock_floor[t] - net)
         if need > _EPS and per_worker[t] <= 0:
             raise _no_capacity(problem, "chase", t, need)
         workers = need / per_worker[t] if need > _EPS else 0.0
-        workforce[t] = _whole(max(workers, floor), problem)
+        workforce[t] = _whole(max(workers, fewest), problem)
         capacity = workforce[t] * per_worker[t]
         regular[t] = capacity if not allow_idle else min(capacity, need)
         net += regular[t] - demand[t]
-    _check_max(problem, "chase", workforce, lambda t: f"covering the demand of {problem.period_names[t]}")
+    _check_max(problem, "chase", workforce,
+               lambda t: f"covering the demand{_and_buffers(problem)} of {problem.period_names[t]}")
     return plan_result(problem, "chase", workforce, regular)
 
 

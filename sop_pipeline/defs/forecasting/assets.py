@@ -31,9 +31,7 @@ def _progress_logger(context, label: str):
 
 def _accuracy_summary(accuracy: pl.DataFrame) -> pl.DataFrame:
     """Family-level backtest WAPE per method, pooled over families (the approach choice's evidence)."""
-    family = accuracy.filter(pl.col("level") == "family")
-    if family.is_empty():
-        return family
+    family = accuracy.filter((pl.col("level") == "family") & pl.col("sum_actual").is_not_null())
     return (family.group_by("method")
             .agg((pl.col("sum_abs_error").sum() / pl.col("sum_actual").sum()).alias("pooled_wape"),
                  pl.col("wape").median().alias("median_family_wape"), pl.len().alias("families"))
@@ -80,8 +78,12 @@ def forecast(context: dg.AssetExecutionContext, sop_settings: SopSettings, datab
     approaches = pl.DataFrame({"family": list(result.approach_by_family),
                                "approach": list(result.approach_by_family.values())})
     summary = _accuracy_summary(result.accuracy)
-    context.log.info("Backtest, family level: " + ", ".join(
-        f"{m} WAPE {w:.1%}" for m, w in zip(summary["method"], summary["pooled_wape"])))
+    if summary.is_empty():
+        notes = result.accuracy["note"].drop_nulls().unique()
+        context.log.warning("No backtest: " + (notes[0] if notes.len() else "too little history"))
+    else:
+        context.log.info("Backtest, family level: " + ", ".join(
+            f"{m} WAPE {w:.1%}" for m, w in zip(summary["method"], summary["pooled_wape"]) if w is not None))
     yield dg.MaterializeResult(
         asset_key=["sop", "forecast"],
         metadata=table_metadata(

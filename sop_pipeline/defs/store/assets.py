@@ -7,6 +7,7 @@ from datetime import datetime
 import dagster as dg
 import polars as pl
 
+from sop_pipeline.config.schema import SUPPLY_SKIPPED
 from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
@@ -42,10 +43,12 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             "input_rows": [int(input_rows)],
             "input_files": [input_files],
             "forecast_approach": [settings.forecast.approach],
-            "strategy": [settings.planning.strategy],
+            "strategy": [settings.planning.strategy if settings.plans_supply else None],
             "solver_status": [solver_status],
             "created_at": [datetime.now().replace(microsecond=0)],
-        }, schema_overrides={"solver_status": pl.Utf8})
+            "supply_status": ["planned" if settings.plans_supply else "skipped"],
+            "supply_note": [None if settings.plans_supply else SUPPLY_SKIPPED],
+        }, schema_overrides={"solver_status": pl.Utf8, "strategy": pl.Utf8, "supply_note": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)
         counts = db.publish_cycle(conn, cycle)
         snapshot = db.write_published_snapshot(conn, database.database)
@@ -57,4 +60,5 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         "published_rows": dg.MetadataValue.md(markdown_table(summary, rows=50)),
         "published": dg.MetadataValue.json(json.loads(json.dumps(counts))),
         "published_snapshot": dg.MetadataValue.path(str(snapshot)),
+        "supply_planning": "planned" if settings.plans_supply else f"skipped: {SUPPLY_SKIPPED}",
     })

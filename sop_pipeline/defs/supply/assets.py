@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from sop_pipeline.config.schema import Settings
+from sop_pipeline.config.schema import SUPPLY_SKIPPED, Settings
 from sop_pipeline.defs.metadata import markdown_table, table_metadata
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
@@ -21,6 +21,19 @@ PRODUCTION_PLAN = dg.AssetKey(["sop", "production_plan"])
 STRATEGY_COMPARISON = dg.AssetKey(["sop", "strategy_comparison"])
 INVENTORY_PLAN = dg.AssetKey(["sop", "inventory_plan"])
 OPERATING_PLAN = dg.AssetKey(["sop", "operating_plan"])
+
+
+def skip_supply(context, database: PlanDatabase, cycle, settings: Settings, tables: tuple[str, ...], keys) -> list:
+    """Without a planning section the supply tables stay empty for the cycle (the draft rows of an
+    earlier run with planning are cleared, so they cannot be published beside this run's demand plan).
+    Returns the assets' results, which say why."""
+    context.log.warning(f"Supply planning skipped: {SUPPLY_SKIPPED}")
+    with database.connect() as conn:
+        for table in tables:
+            db.replace_cycle(conn, table, cycle, pl.DataFrame())
+    return [dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": dg.MetadataValue.int(0),
+                                                          "supply_planning": f"skipped: {SUPPLY_SKIPPED}"})
+            for key in keys]
 
 
 def planning_inputs(conn, cycle, settings: Settings):
@@ -51,6 +64,10 @@ def planning_inputs(conn, cycle, settings: Settings):
 def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings, database: PlanDatabase):
     settings = sop_settings.load()
     cycle = cycle_of(context)
+    if not settings.plans_supply:
+        yield from skip_supply(context, database, cycle, settings, ("production_plan", "strategy_comparison"),
+                               (PRODUCTION_PLAN, STRATEGY_COMPARISON))
+        return
     with database.connect() as conn:
         _demand_plan, _stocks, problems = planning_inputs(conn, cycle, settings)
     months = len(next(iter(problems.values())).periods)
@@ -129,6 +146,8 @@ def inventory_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
                    database: PlanDatabase) -> dg.MaterializeResult:
     settings = sop_settings.load()
     cycle = cycle_of(context)
+    if not settings.plans_supply:
+        return skip_supply(context, database, cycle, settings, ("inventory_plan",), (INVENTORY_PLAN,))[0]
     with database.connect() as conn:
         demand_plan, stocks, problems = planning_inputs(conn, cycle, settings)
         plan_frame = db.read_cycle(conn, "production_plan", cycle)
@@ -158,6 +177,8 @@ def operating_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
                    database: PlanDatabase) -> dg.MaterializeResult:
     settings = sop_settings.load()
     cycle = cycle_of(context)
+    if not settings.plans_supply:
+        return skip_supply(context, database, cycle, settings, ("operating_plan",), (OPERATING_PLAN,))[0]
     with database.connect() as conn:
         demand_plan = db.read_cycle(conn, "demand_plan", cycle)
         plan_frame = db.read_cycle(conn, "production_plan", cycle)

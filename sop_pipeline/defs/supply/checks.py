@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from sop_pipeline.config.schema import SUPPLY_SKIPPED, Settings
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.defs.supply.assets import (
@@ -23,6 +24,13 @@ OPERATING_PLAN_MATCHES_COST = "operating_plan_matches_production_cost"
 SOLVED = ("optimal", "optimal_inaccurate")
 
 
+def _skipped(settings: Settings) -> dg.AssetCheckResult | None:
+    """Nothing to check where the settings have no planning section (the supply tables are empty)."""
+    if settings.plans_supply:
+        return None
+    return dg.AssetCheckResult(passed=True, description=f"supply planning skipped: {SUPPLY_SKIPPED}")
+
+
 def _result(errors: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
                                description="; ".join(errors) or ok, metadata=metadata)
@@ -34,8 +42,11 @@ def _result(errors: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
 def production_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
                              database: PlanDatabase) -> dg.AssetCheckResult:
     cycle = cycle_of(context)
+    settings = sop_settings.load()
+    if skipped := _skipped(settings):
+        return skipped
     with database.connect() as conn:
-        _demand, _stocks, problems = planning_inputs(conn, cycle, sop_settings.load())
+        _demand, _stocks, problems = planning_inputs(conn, cycle, settings)
         frame = db.read_cycle(conn, "production_plan", cycle)
     errors = supply_plan.production_balance_errors(frame, problems)
     return _result(errors, f"{frame.height:,} family-strategy-months balance",
@@ -50,6 +61,8 @@ def production_plan_within_limits(context: dg.AssetCheckExecutionContext, sop_se
                                   database: PlanDatabase) -> dg.AssetCheckResult:
     cycle = cycle_of(context)
     settings = sop_settings.load()
+    if skipped := _skipped(settings):
+        return skipped
     with database.connect() as conn:
         _demand, _stocks, problems = planning_inputs(conn, cycle, settings)
         frame = db.read_cycle(conn, "production_plan", cycle)
@@ -63,7 +76,10 @@ def production_plan_within_limits(context: dg.AssetCheckExecutionContext, sop_se
 def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
                             database: PlanDatabase) -> dg.AssetCheckResult:
     cycle = cycle_of(context)
-    strategy = sop_settings.load().planning.strategy
+    settings = sop_settings.load()
+    if skipped := _skipped(settings):
+        return skipped
+    strategy = settings.planning.strategy
     with database.connect() as conn:
         comparison = db.read_cycle(conn, "strategy_comparison", cycle)
     chosen = comparison.filter(pl.col("chosen"))
@@ -89,7 +105,10 @@ def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings
 def inventory_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
                             database: PlanDatabase) -> dg.AssetCheckResult:
     cycle = cycle_of(context)
-    strategy = sop_settings.load().planning.strategy
+    settings = sop_settings.load()
+    if skipped := _skipped(settings):
+        return skipped
+    strategy = settings.planning.strategy
     with database.connect() as conn:
         frame = db.read_cycle(conn, "inventory_plan", cycle)
         plan_frame = db.read_cycle(conn, "production_plan", cycle)
@@ -104,7 +123,10 @@ def inventory_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings
 def operating_plan_matches_cost(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
                                 database: PlanDatabase) -> dg.AssetCheckResult:
     cycle = cycle_of(context)
-    strategy = sop_settings.load().planning.strategy
+    settings = sop_settings.load()
+    if skipped := _skipped(settings):
+        return skipped
+    strategy = settings.planning.strategy
     with database.connect() as conn:
         frame = db.read_cycle(conn, "operating_plan", cycle)
         plan_frame = db.read_cycle(conn, "production_plan", cycle)

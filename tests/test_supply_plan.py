@@ -224,6 +224,17 @@ def test_the_optimal_plan_never_costs_more_than_level_or_chase(demo_run):
         assert row["optimal"] <= row["chase"] + 1e-6 * row["chase"], row["family"]
 
 
+def test_with_safety_stock_the_optimal_plan_is_cheapest_in_cash_too(demo_run):
+    """Level and chase keep the safety stock (DESIGN.md, "Strategies"), so on the demo's settings with the
+    buffers the service level asks for, the optimal plan never costs more cash than either."""
+    comparison = demo_run["comparison"]
+    level_chase = comparison.filter(pl.col("strategy") != "optimal")
+    assert (level_chase["safety_stock_penalty"] == 0).all()
+    wide = comparison.pivot(on="strategy", index="family", values="total_cost")
+    for row in wide.iter_rows(named=True):
+        assert row["optimal"] <= min(row["level"], row["chase"]) * (1 + 1e-9), row["family"]
+
+
 def test_without_safety_stock_the_optimal_plan_is_cheapest_in_cash():
     demand_plan, _ = seasonal_inputs(DEMO_FAMILIES, n_months=12)
     planning = demo_planning()

@@ -9,21 +9,33 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from sop_pipeline.cli.progress import explain_failure, run_log_path, run_logging
 from sop_pipeline.common.errors import SettingsError, SopError
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
 from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
+from sop_pipeline.store.lock import run_lock
 
 JOB_NAME = "sop_monthly_cycle"
-_ERROR_CLASSES = {"SopError", "InputDataError", "SettingsError", "PlanningError"}
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _say(text: str) -> None:
+    out.print(text, soft_wrap=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    """The one paragraph of a failure, on stderr (the message printed as is: no markup in it)."""
+    err.print(Text.assemble(("Error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def ensure_dagster_home() -> Path:
@@ -44,40 +56,6 @@ def parse_cycle(text: str) -> date:
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
-def _error_from_chain(error) -> tuple[str, int] | None:
-    """The user-facing message of a SopError somewhere in a Dagster error chain."""
-    while error is not None:
-        if error.cls_name in _ERROR_CLASSES:
-            message = error.message.strip()
-            message = re.sub(rf"^(sop_pipeline\.errors\.)?{error.cls_name}:\s*", "", message)
-            return message, (3 if error.cls_name == "PlanningError" else 2)
-        error = error.cause or getattr(error, "context", None)
-    return None
-
-
-def explain_failure(result) -> tuple[str, int]:
-    """One paragraph saying why a run failed, in the planner's words, and the exit code."""
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                description = evaluation.description or evaluation.check_name
-                return (f"The data check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
-                        f"failed: {description}. Nothing was published; the previous plan is unchanged. "
-                        "Fix the input and run again."), 2
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            found = _error_from_chain(error)
-            if found:
-                message, code = found
-                return f"{message} Nothing was published; the previous plan is unchanged.", code
-            return (f"Step {event.step_key} failed unexpectedly: {error.message.strip().splitlines()[-1]} "
-                    f"(run {result.run_id}; open `sop-pipeline ui` for the full log). "
-                    "Nothing was published; the previous plan is unchanged."), 1
-    return f"The run {result.run_id} did not succeed. Nothing was published.", 1
-
-
 def cmd_run(args) -> int:
     config_path = Path(args.config) if args.config else DEMO_SETTINGS
     settings = load_settings(config_path)
@@ -90,10 +68,6 @@ def cmd_run(args) -> int:
         from sop_pipeline.ingest.load import default_cycle
 
         cycle = default_cycle(settings)
-    if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
-        from sop_pipeline.forecasting.executor import prewarm
-
-        prewarm(settings.forecast.resolved_workers())
     db_path = Path(args.db or DEFAULT_DB).resolve()
     os.environ["SOP_CONFIG"] = str(config_path.resolve())
     os.environ["SOP_DB"] = str(db_path)
@@ -109,27 +83,43 @@ def cmd_run(args) -> int:
         raise SettingsError(f"The plan cycle {cycle:%Y-%m} is outside the cycles this project plans "
                             f"({known[0][:7]} to {known[-1][:7]})", where="--cycle or the sales history's last month",
                             fix="Pass --cycle with a month in that range")
+    run_id = str(uuid.uuid4())
+    log_path = run_log_path(db_path, cycle, run_id)
     out.print(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
-              f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
-    job = defs.resolve_job_def(JOB_NAME)
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            partition_key=cycle.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": args.log_level}}},
-                # Explicit here because `defs` may have been imported before these paths were known.
-                "resources": {"sop_settings": {"config": {"config_path": os.environ["SOP_CONFIG"]}},
-                              "database": {"config": {"database": os.environ["SOP_DB"]}}},
-            },
-            tags={"sop/trigger": "cli"},
-        )
-    if not result.success:
-        message, code = explain_failure(result)
-        err.print(f"[bold red]Error:[/bold red] {message}", highlight=False, soft_wrap=True)
-        return code
-    _print_summary(db_path, cycle, result.run_id)
+              f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}", highlight=False)
+
+    def say_waiting(holder):
+        out.print(f"Waiting for {holder.describe() if holder else 'another run'} to finish with this database "
+                  "(--no-wait stops instead) ...", highlight=False)
+
+    # One run at a time per database, held from here to the end (the run's database resource re-enters it).
+    with run_lock(db_path, run_id, wait=not args.no_wait, on_wait=say_waiting):
+        if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
+            from sop_pipeline.forecasting.executor import prewarm
+
+            prewarm(settings.forecast.resolved_workers())
+        out.print(f"Run {run_id[:8]}, log {log_path}", highlight=False)
+        with run_logging(log_path, args.log_level, _say) as run_logger, \
+                dg.DagsterInstance.get() as instance:
+            job = defs.resolve_job_def(JOB_NAME).with_logger_defs({"sop_run": run_logger})
+            result = job.execute_in_process(
+                partition_key=cycle.isoformat(),
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                run_config={
+                    "loggers": {"sop_run": {}},
+                    # Explicit here because `defs` may have been imported before these paths were known.
+                    "resources": {"sop_settings": {"config": {"config_path": os.environ["SOP_CONFIG"]}},
+                                  "database": {"config": {"database": os.environ["SOP_DB"]}}},
+                },
+                tags={"sop/trigger": "cli"},
+            )
+        if not result.success:
+            message, code = explain_failure(result, log_path)
+            print_error(message)
+            return code
+        _print_summary(db_path, cycle, result.run_id)
     return 0
 
 
@@ -183,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", help=f"DuckDB file (default: {DEFAULT_DB})")
     run.add_argument("--cycle", help="plan cycle YYYY-MM (default: the month after the last month of sales)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                     help="how much of the run's log to show (default INFO)")
+                     help="how much of Dagster's log to write to the run's log file (default INFO)")
+    run.add_argument("--no-wait", action="store_true",
+                     help="stop at once (exit 4) if another run is using the database, instead of waiting for it")
     run.set_defaults(func=cmd_run)
 
     from sop_pipeline.cli import plan as planning_cli
@@ -205,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SopError as exc:
-        err.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+        print_error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("Interrupted; nothing was published.")

@@ -50,3 +50,9 @@ class PlanningError(SopError):
     """A production-planning problem that has no feasible or bounded plan."""
 
     exit_code = 3
+
+
+class DatabaseBusyError(SopError):
+    """The plan database is in use by another run, and the caller chose not to wait for it."""
+
+    exit_code = 4

@@ -15,7 +15,8 @@ from sop_pipeline.store import db
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout the tests run in
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+# SOP_SHARED_DATA points elsewhere where the checkout has no ../shared (e.g. a git worktree).
+SHARED_DATA = Path(os.environ.get("SOP_SHARED_DATA") or PROJECT_ROOT.parent / "shared" / "data")
 SMALL_CYCLE = "2026-11"
 
 

@@ -7,6 +7,7 @@ import gc
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -151,7 +152,75 @@ def cmd_ui(args) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-m", "sop_pipeline.definitions",
                "--host", args.host, "--port", str(args.port)]
     out.print(f"Dagster UI on http://{args.host}:{args.port} (instance {home}); Ctrl-C stops it.")
-    return subprocess.call(command)
+    return run_supervised(command)
+
+
+STOP_GRACE_S = 20
+
+
+def run_supervised(command: list[str]) -> int:
+    """Run `command` (`dagster dev`) until it exits or this process gets SIGINT/SIGTERM; either way,
+    nothing it started (webserver, daemon, code servers) outlives it.
+
+    It runs in its own session, so a terminal's Ctrl-C reaches only this process, which forwards the
+    signal to `dagster dev` (it shuts down its own children), waits, then kills what is left."""
+    import psutil
+
+    process = subprocess.Popen(command, start_new_session=True)
+    started: dict[int, psutil.Process] = {}
+
+    def remember_children() -> None:
+        try:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                started.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+
+    def forward(signum, _frame) -> None:
+        remember_children()
+        try:
+            process.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=2)
+                break
+            except subprocess.TimeoutExpired:
+                remember_children()  # code servers come and go (reloads): keep track of all
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_all(process, list(started.values()))
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
+
+
+def _stop_all(process: subprocess.Popen, children: list) -> None:
+    """Terminate `process` and `children` that still run: SIGTERM, a grace period, then SIGKILL."""
+    import psutil
+
+    alive = [p for p in children if p.is_running()]
+    if process.poll() is None:
+        process.terminate()
+    for child in alive:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(alive, timeout=STOP_GRACE_S)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class _Parser(argparse.ArgumentParser):

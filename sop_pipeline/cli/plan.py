@@ -12,7 +12,6 @@ import sys
 from sop_pipeline.config.problem import load_problem
 from sop_pipeline.supply.diagnose import fmt
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult
-from sop_pipeline.supply.strategies import plan, plan_all
 
 # Columns of the readable table (the JSON has them all).
 _TABLE = [("period", "Period"), ("demand", "Demand"), ("workforce", "Workers"), ("hires", "Hired"),
@@ -74,6 +73,9 @@ def _print_tables(results: dict[str, PlanResult]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Solve and print; a SopError propagates to `sop_pipeline.cli.main`, which prints it as one paragraph."""
+    # CVXPY loads here, not when the parser is built, so `sop-pipeline run` reports a bad setting at once.
+    from sop_pipeline.supply.strategies import plan, plan_all
+
     problem = load_problem(args.problem)
     strategy = getattr(args, "strategy", "all") or "all"
     results = plan_all(problem) if strategy == "all" else {strategy: plan(problem, strategy)}

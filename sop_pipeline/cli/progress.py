@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
-
 from sop_pipeline.common.errors import SopError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
@@ -69,8 +67,10 @@ def _escape(text: str) -> str:
 
 
 @contextmanager
-def run_logging(log_path: Path, level: str, say: Callable[[str], None]) -> Iterator[dg.LoggerDefinition]:
+def run_logging(log_path: Path, level: str, say: Callable[[str], None]) -> Iterator:
     """A Dagster logger definition writing the run's log to `log_path` and its progress through `say`."""
+    import dagster as dg  # heavy: loaded when a run starts, not for `--help` or a settings error
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     file_handler = logging.FileHandler(log_path, encoding="utf-8")
     file_handler.setLevel(level)

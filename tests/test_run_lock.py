@@ -10,10 +10,12 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from sop_pipeline.common.errors import DatabaseBusyError
+from sop_pipeline.defs.resources import PlanDatabase
 from sop_pipeline.store import db
 from sop_pipeline.store.lock import lock_path, read_holder, run_lock
 from tests.conftest import PROJECT_ROOT, SMALL_CYCLE, write_settings
@@ -143,3 +145,22 @@ def test_two_runs_at_once_never_publish_a_mixed_plan(tmp_path, small_sales):
     assert not mixed, f"a published plan mixed two runs: {mixed}"
     assert {row[1] for row in seen} <= {4, 6}
     assert sum("Waiting for run" in output for output in outputs) == 1, outputs
+
+
+def test_ui_and_schedule_runs_take_the_same_lock(tmp_path):
+    """A run launched outside the CLI (UI, schedule) waits in its database resource for the holder."""
+    db_path = tmp_path / "sop.duckdb"
+    entered = []
+
+    @dg.asset
+    def touches_the_database(database: PlanDatabase) -> None:
+        entered.append(time.monotonic())
+        assert read_holder(db_path).run_id == dg.AssetExecutionContext.get().run_id
+
+    other = hold_lock_elsewhere(db_path, "cli-run", 2)
+    started = time.monotonic()
+    result = dg.materialize([touches_the_database], resources={"database": PlanDatabase(database=str(db_path))})
+    other.wait(timeout=30)
+    assert result.success
+    assert entered[0] - started > 1.0, "the run's first step started while another run held the database"
+    assert read_holder(db_path) is None  # released when the run ended

@@ -86,12 +86,12 @@ def cmd_run(args) -> int:
                             fix="Pass --cycle with a month in that range")
     run_id = str(uuid.uuid4())
     log_path = run_log_path(db_path, cycle, run_id)
-    out.print(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
-              f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}", highlight=False)
+    _say(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
+         f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
 
     def say_waiting(holder):
-        out.print(f"Waiting for {holder.describe() if holder else 'another run'} to finish with this database "
-                  "(--no-wait stops instead) ...", highlight=False)
+        _say(f"Waiting for {holder.describe() if holder else 'another run'} to finish with this database "
+             "(--no-wait stops instead) ...")
 
     # One run at a time per database, held from here to the end (the run's database resource re-enters it).
     with run_lock(db_path, run_id, wait=not args.no_wait, on_wait=say_waiting):
@@ -99,7 +99,7 @@ def cmd_run(args) -> int:
             from sop_pipeline.forecasting.executor import prewarm
 
             prewarm(settings.forecast.resolved_workers())
-        out.print(f"Run {run_id[:8]}, log {log_path}", highlight=False)
+        _say(f"Run {run_id[:8]}, log {log_path}")
         with run_logging(log_path, args.log_level, _say) as run_logger, \
                 dg.DagsterInstance.get() as instance:
             job = defs.resolve_job_def(JOB_NAME).with_logger_defs({"sop_run": run_logger})

@@ -234,8 +234,9 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
     units_values = frame[units].cast(pl.Float64, strict=False).fill_null(0)
     if family:
         by_family = (pl.DataFrame({"family": frame[family].fill_null("(blank)"), "units": units_values})
-                     .group_by("family").agg(pl.col("units").sum()).sort("family"))
-        family_units = dict(zip(by_family["family"], by_family["units"]))
+                     .group_by("family").agg(pl.col("units").sum()))
+        # Numbered families (stores 1..45) in numeric order, names alphabetically.
+        family_units = dict(sorted(zip(by_family["family"], by_family["units"]), key=lambda item: _natural(item[0])))
     else:
         family_units = {"all": float(units_values.sum())}
     parsed = _parse_dates(frame[date_col], date_format)
@@ -250,6 +251,10 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                       families=family_units, skus=frame[sku].n_unique() if sku else 0, questions=questions,
                       has_negative_units=negative,
                       all_columns=columns)
+
+
+def _natural(name: str) -> tuple:
+    return (0, float(name), "") if re.fullmatch(r"-?\d+(\.\d+)?", name) else (1, 0.0, name)
 
 
 def _parse_dates(values: pl.Series, fmt: str | None) -> tuple[date | None, date | None]:

@@ -76,6 +76,25 @@ def test_init_on_walmart_says_money_is_planned_as_units():
     assert sorted(guess.families, key=int) == [str(n) for n in range(1, 46)]
 
 
+def test_init_reads_parquet_and_excel_like_csv(tmp_path, small_sales):
+    frame = pl.read_csv(small_sales, try_parse_dates=True)
+    frame.write_parquet(tmp_path / "sales.parquet")
+    _write_excel(frame, tmp_path / "sales.xlsx")
+    guesses = [guess_sales(p) for p in (small_sales, tmp_path / "sales.parquet", tmp_path / "sales.xlsx")]
+    for guess in guesses:
+        assert guess.columns == {"date": "date", "sku": "sku", "family": "family", "units": "units",
+                                 "revenue": "revenue"}
+        assert guess.date_format is None and guess.last_date == date(2026, 10, 31)
+        assert guess.families == guesses[0].families and guess.skus == 12
+
+
+def test_init_refuses_text_that_is_not_utf8(run_cli, tmp_path):
+    sales = tmp_path / "sales.csv"
+    sales.write_bytes("date,sku,units\n2024-01-02,Caf\u00e9,1\n".encode("latin-1"))
+    result = run_cli("init", "--sales", sales, "--out", tmp_path / "sop.yaml")
+    assert result.code == 2 and "not UTF-8" in result.err
+
+
 def test_init_refuses_a_file_without_dates(run_cli, tmp_path):
     """The wine series dates its months as decimal years (1980.083): no date column to plan from."""
     out = tmp_path / "sop.yaml"

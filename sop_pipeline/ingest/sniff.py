@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from sop_pipeline.common.errors import InputDataError
-from sop_pipeline.common.readers import is_excel, read_excel_sheet
+from sop_pipeline.common.readers import decode_utf8, is_excel, read_excel_sheet
 
 SAMPLE_ROWS = 200_000
 # Date formats tried, in order of preference when several read every value (None: ISO, 2024-01-31).
@@ -89,6 +89,8 @@ def read_sample(path: Path, rows: int = SAMPLE_ROWS) -> tuple[pl.DataFrame, str 
         elif lower.endswith((".parquet", ".pq")):
             frame = pl.read_parquet(path, n_rows=rows + 1)
         else:
+            # The ingest reads UTF-8 only: say so now rather than write settings that cannot run.
+            decode_utf8(path.read_bytes(), path, "sales file", InputDataError)
             delimiter = sniff_delimiter(path)
             frame = pl.read_csv(path, separator=delimiter, infer_schema=False, n_rows=rows + 1,
                                 encoding="utf8-lossy", truncate_ragged_lines=True)

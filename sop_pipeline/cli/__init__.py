@@ -128,7 +128,7 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
     from sop_pipeline.store import db
     conn = db.connect(db_path, read_only=True)
     try:
-        table = Table(title=f"Published plan cycle {cycle:%Y-%m} (run {run_id[:8]})")
+        table = Table()
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name in db.PLAN_TABLES:
@@ -136,6 +136,7 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
             table.add_row(f"sop.{name}", f"{rows:,}")
     finally:
         conn.close()
+    _say(f"[bold]Published plan cycle {cycle:%Y-%m}[/bold] (run {run_id[:8]}):")
     out.print(table)
     report = db_path.parent / "reports" / f"sop_report_{cycle:%Y-%m}.html"
     if report.exists():

@@ -160,8 +160,51 @@ def test_cli_ui_binds_localhost_by_default(monkeypatch, tmp_path):
     from sop_pipeline import cli
     commands = []
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    monkeypatch.setattr(cli.subprocess, "call", lambda command, **kwargs: commands.append(command) or 0)
+    monkeypatch.setattr(cli, "run_supervised", lambda command: commands.append(command) or 0)
     assert cli.main(["ui"]) == 0
     command = commands[0]
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert "sop_pipeline.definitions" in command
+
+
+def _wait_for_answer(base: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"sop-pipeline ui exited with {process.returncode}:\n" + log.read_text()[-3000:])
+        try:
+            with urllib.request.urlopen(f"{base}/server_info", timeout=5):
+                return
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                pytest.fail(f"sop-pipeline ui did not answer within {STARTUP_TIMEOUT_S} s")
+            time.sleep(1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_cli_ui_stops_everything_it_started(tmp_path, stop_signal):
+    """SIGTERM (a service manager) or SIGINT (Ctrl-C) to `sop-pipeline ui` stops `dagster dev`, its
+    webserver, daemon and code servers: no process it started survives."""
+    import psutil
+
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "SOP_DB": str(tmp_path / "sop.duckdb")}
+    log = tmp_path / "ui.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "sop_pipeline.cli", "ui", "--port", str(port)],
+                                   cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            _wait_for_answer(f"http://127.0.0.1:{port}", process, log)
+            started = psutil.Process(process.pid).children(recursive=True)
+            names = " ".join(" ".join(p.cmdline()) for p in started)
+            assert "dagster" in names and len(started) >= 3, names  # dagster dev, webserver, daemon, ...
+            process.send_signal(stop_signal)
+            code = process.wait(timeout=120)
+            _, alive = psutil.wait_procs(started, timeout=10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    survivors = [" ".join(p.cmdline()) for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not survivors, f"still running after {stop_signal.name}: {survivors}"
+    assert code in (0, 128 + stop_signal, 1), log.read_text()[-2000:]

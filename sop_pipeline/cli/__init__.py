@@ -7,24 +7,38 @@ import gc
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import uuid
 from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from sop_pipeline.common.errors import ERROR_CLASSES, SettingsError, SopError
+from sop_pipeline.cli.progress import explain_failure, run_log_path, run_logging
+from sop_pipeline.common.errors import SettingsError, SopError
 from sop_pipeline.common.months import add_months, parse_month
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
 from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
 from sop_pipeline.report import report_path
+from sop_pipeline.store.lock import run_lock
 
 JOB_NAME = "sop_monthly_cycle"
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _say(text: str) -> None:
+    out.print(text, soft_wrap=True, highlight=False)
+
+
+def print_error(message: str) -> None:
+    """The one paragraph of a failure, on stderr (the message printed as is: no markup in it)."""
+    err.print(Text.assemble(("Error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def ensure_dagster_home() -> Path:
@@ -45,40 +59,6 @@ def parse_cycle(text: str) -> date:
     return cycle
 
 
-def _error_from_chain(error) -> tuple[str, int] | None:
-    """The user-facing message of a SopError somewhere in a Dagster error chain."""
-    while error is not None:
-        if error.cls_name in ERROR_CLASSES:
-            message = error.message.strip()
-            message = re.sub(rf"^(sop_pipeline\.errors\.)?{error.cls_name}:\s*", "", message)
-            return message, ERROR_CLASSES[error.cls_name].exit_code
-        error = error.cause or getattr(error, "context", None)
-    return None
-
-
-def explain_failure(result) -> tuple[str, int]:
-    """One paragraph saying why a run failed, in the planner's words, and the exit code."""
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                description = evaluation.description or evaluation.check_name
-                return (f"The data check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
-                        f"failed: {description}. Nothing was published; the previous plan is unchanged. "
-                        "Fix the input and run again."), 2
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            found = _error_from_chain(error)
-            if found:
-                message, code = found
-                return f"{message} Nothing was published; the previous plan is unchanged.", code
-            return (f"Step {event.step_key} failed unexpectedly: {error.message.strip().splitlines()[-1]} "
-                    f"(run {result.run_id}; open `sop-pipeline ui` for the full log). "
-                    "Nothing was published; the previous plan is unchanged."), 1
-    return f"The run {result.run_id} did not succeed. Nothing was published.", 1
-
-
 def cmd_run(args) -> int:
     config_path = Path(args.config) if args.config else DEMO_SETTINGS
     settings = load_settings(config_path)
@@ -89,10 +69,6 @@ def cmd_run(args) -> int:
 
     first_month, last_month = sales_month_range(settings, required=not args.cycle)
     cycle = parse_cycle(args.cycle) if args.cycle else add_months(last_month, 1)
-    if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
-        from sop_pipeline.forecasting.executor import prewarm
-
-        prewarm(settings.forecast.resolved_workers())
     db_path = Path(args.db or DEFAULT_DB).resolve()
     os.environ["SOP_CONFIG"] = str(config_path.resolve())
     os.environ["SOP_DB"] = str(db_path)
@@ -104,22 +80,38 @@ def cmd_run(args) -> int:
     from sop_pipeline.defs.partitions import plan_cycles
 
     check_cycle(cycle, first_month, date.fromisoformat(plan_cycles.get_last_partition_key()))
-    out.print(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
-              f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
-    job = defs.resolve_job_def(JOB_NAME)
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            partition_key=cycle.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-            tags={"sop/trigger": "cli"},
-        )
-    if not result.success:
-        message, code = explain_failure(result)
-        err.print(f"[bold red]Error:[/bold red] {message}", highlight=False, soft_wrap=True)
-        return code
-    _print_summary(db_path, cycle, result.run_id)
+    run_id = str(uuid.uuid4())
+    log_path = run_log_path(db_path, cycle, run_id)
+    _say(f"[bold]sop-pipeline[/bold]: plan cycle [cyan]{cycle:%Y-%m}[/cyan], settings {config_path}, "
+         f"database {db_path}, Dagster home {os.environ['DAGSTER_HOME']}")
+
+    def say_waiting(holder):
+        _say(f"Waiting for {holder.describe() if holder else 'another run'} to finish with this database "
+             "(--no-wait stops instead) ...")
+
+    # One run at a time per database, held from here to the end (the run's database resource re-enters it).
+    with run_lock(db_path, run_id, wait=not args.no_wait, on_wait=say_waiting):
+        if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
+            from sop_pipeline.forecasting.executor import prewarm
+
+            prewarm(settings.forecast.resolved_workers())
+        _say(f"Run {run_id[:8]}, log {log_path}")
+        with run_logging(log_path, args.log_level, _say) as run_logger, \
+                dg.DagsterInstance.get() as instance:
+            job = defs.resolve_job_def(JOB_NAME).with_logger_defs({"sop_run": run_logger})
+            result = job.execute_in_process(
+                partition_key=cycle.isoformat(),
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                run_config={"loggers": {"sop_run": {}}},
+                tags={"sop/trigger": "cli"},
+            )
+        if not result.success:
+            message, code = explain_failure(result, log_path)
+            print_error(message)
+            return code
+        _print_summary(db_path, cycle, result.run_id)
     return 0
 
 
@@ -127,7 +119,7 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
     from sop_pipeline.store import db
     conn = db.connect(db_path, read_only=True)
     try:
-        table = Table(title=f"Published plan cycle {cycle:%Y-%m} (run {run_id[:8]})")
+        table = Table()
         table.add_column("table")
         table.add_column("rows", justify="right")
         for name in db.PLAN_TABLES:
@@ -137,6 +129,7 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
         skipped_note = skipped_note[0][0] if skipped_note else None
     finally:
         conn.close()
+    _say(f"[bold]Published plan cycle {cycle:%Y-%m}[/bold] (run {run_id[:8]}):")
     out.print(table)
     if skipped_note:
         out.print(f"Supply planning skipped: {skipped_note}.", highlight=False)
@@ -153,7 +146,75 @@ def cmd_ui(args) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-m", "sop_pipeline.definitions",
                "--host", args.host, "--port", str(args.port)]
     out.print(f"Dagster UI on http://{args.host}:{args.port} (instance {home}); Ctrl-C stops it.")
-    return subprocess.call(command)
+    return run_supervised(command)
+
+
+STOP_GRACE_S = 20
+
+
+def run_supervised(command: list[str]) -> int:
+    """Run `command` (`dagster dev`) until it exits or this process gets SIGINT/SIGTERM; either way,
+    nothing it started (webserver, daemon, code servers) outlives it.
+
+    It runs in its own session, so a terminal's Ctrl-C reaches only this process, which forwards the
+    signal to `dagster dev` (it shuts down its own children), waits, then kills what is left."""
+    import psutil
+
+    process = subprocess.Popen(command, start_new_session=True)
+    started: dict[int, psutil.Process] = {}
+
+    def remember_children() -> None:
+        try:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                started.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+
+    def forward(signum, _frame) -> None:
+        remember_children()
+        try:
+            process.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                code = process.wait(timeout=2)
+                break
+            except subprocess.TimeoutExpired:
+                remember_children()  # code servers come and go (reloads): keep track of all
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop_all(process, list(started.values()))
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
+
+
+def _stop_all(process: subprocess.Popen, children: list) -> None:
+    """Terminate `process` and `children` that still run: SIGTERM, a grace period, then SIGKILL."""
+    import psutil
+
+    alive = [p for p in children if p.is_running()]
+    if process.poll() is None:
+        process.terminate()
+    for child in alive:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(alive, timeout=STOP_GRACE_S)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,12 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", help=f"DuckDB file (default: {DEFAULT_DB})")
     run.add_argument("--cycle", help="plan cycle YYYY-MM (default: the month after the last month of sales)")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                     help="how much of the run's log to show (default INFO)")
+                     help="how much of Dagster's log to write to the run's log file (default INFO)")
+    run.add_argument("--no-wait", action="store_true",
+                     help="stop at once (exit 4) if another run is using the database, instead of waiting for it")
     run.set_defaults(func=cmd_run)
 
+    from sop_pipeline.cli import init as init_cli
     from sop_pipeline.cli import plan as planning_cli
 
     planning_cli.register(sub)
+    init_cli.register(sub)
 
     ui = sub.add_parser("ui", help="start the Dagster UI for this project")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -197,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SopError as exc:
-        err.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False, soft_wrap=True)
+        print_error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("Interrupted; nothing was published.")

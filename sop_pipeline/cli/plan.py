@@ -13,7 +13,6 @@ from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import load_problem
 from sop_pipeline.supply.diagnose import fmt
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult
-from sop_pipeline.supply.strategies import plan
 
 # Columns of the readable table (the JSON has them all).
 _TABLE = [("period", "Period"), ("demand", "Demand"), ("workforce", "Workers"), ("hires", "Hired"),
@@ -87,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
 
     With `--strategy all` a strategy that is impossible for the problem is reported in its place and
     the others are still planned (exit 0); only when none can be planned is it exit 3."""
+    # CVXPY loads here, not when the parser is built, so `sop-pipeline run` reports a bad setting at once.
+    from sop_pipeline.supply.strategies import plan
+
     problem = load_problem(args.problem)
     strategy = getattr(args, "strategy", "all") or "all"
     if strategy != "all":

@@ -52,5 +52,7 @@ class PlanningError(SopError):
     exit_code = 3
 
 
-# By class name: how the CLI recognises a SopError in a Dagster run's serialized error chain.
-ERROR_CLASSES: dict[str, type[SopError]] = {cls.__name__: cls for cls in (SopError, InputDataError, SettingsError, PlanningError)}
+class DatabaseBusyError(SopError):
+    """The plan database is in use by another run, and the caller chose not to wait for it."""
+
+    exit_code = 4

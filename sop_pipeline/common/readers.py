@@ -1,9 +1,10 @@
-"""Reading the files people write by hand: YAML settings and problems, and the small CSV files of
-planners (new-product catalogue, consensus overrides).
+"""Reading the files people write by hand: YAML settings and problems, and the small CSV or Excel
+files of planners (new-product catalogue, consensus overrides).
 
 Every cell is read as text and checked here, so a problem is reported with the file, its line
-number (as an editor shows it: the header is line 1), the column, the value and what to write
-instead. All problems of a file are reported at once, so the planner fixes it in one go.
+number (as an editor shows it: the header is line 1; in Excel, the sheet and the row number), the
+column, the value and what to write instead. All problems of a file are reported at once, so the
+planner fixes it in one go.
 """
 
 from __future__ import annotations
@@ -19,18 +20,48 @@ from sop_pipeline.common.errors import InputDataError, SettingsError, SopError
 from sop_pipeline.common.limits import MAX_VALUE
 
 MAX_LISTED_PROBLEMS = 20
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+
+
+def is_excel(path: str | Path) -> bool:
+    return str(path).lower().endswith(EXCEL_SUFFIXES)
+
+
+def excel_sheet_name(path: str | Path) -> str:
+    """The name of the workbook's first sheet (the one read)."""
+    import fastexcel
+
+    return fastexcel.read_excel(str(path)).sheet_names[0]
+
+
+def read_excel_sheet(path: str | Path, what: str, as_text: bool) -> pl.DataFrame:
+    """The first sheet of a workbook (header in row 1), read with Polars' Excel reader (calamine).
+
+    `as_text`: every cell as text, with date cells as ISO dates (`2027-01-01`, not `2027-01-01 00:00:00`)."""
+    try:
+        frame = pl.read_excel(path, sheet_id=1, infer_schema_length=0 if as_text else 1000)
+    except Exception as exc:  # fastexcel raises its own error types for corrupt or non-Excel files
+        raise InputDataError(f"The {what} is not a readable Excel workbook: {str(exc).splitlines()[0][:200]}",
+                             where=str(path), fix="Save it from Excel as .xlsx (or export it as CSV)") from None
+    if as_text:
+        frame = frame.with_columns(pl.col(pl.String).str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1"))
+    return frame
 
 
 class Problems:
     """Problems found in one file, raised together as one InputDataError."""
 
     def __init__(self, path: str | Path, what: str):
-        self.path = str(path)
+        # In a workbook, the sheet and its row numbers (the header is row 1, as for a CSV's line 1).
+        excel = is_excel(path) and Path(path).is_file()
+        self.path = f"{path}, sheet {excel_sheet_name(path)!r}" if excel else str(path)
+        self.line_word = "row" if excel else "line"
         self.what = what
         self.items: list[str] = []
 
     def add(self, line: int | None, column: str | None, message: str) -> None:
-        place = ", ".join(p for p in (f"line {line}" if line else "", f"column {column}" if column else "") if p)
+        place = ", ".join(p for p in (f"{self.line_word} {line}" if line else "",
+                                      f"column {column}" if column else "") if p)
         self.items.append(f"{place}: {message}" if place else message)
 
     def raise_if_any(self, fix: str) -> None:
@@ -49,15 +80,18 @@ def read_text_table(path: str | Path, what: str, required: tuple[str, ...],
     if not path.exists():
         raise InputDataError(f"The {what} file does not exist", where=str(path),
                              fix="Correct its path in sop.yaml, or remove the key to plan without it")
-    raw = path.read_bytes()
-    decode_utf8(raw, path, what, InputDataError)
-    try:
-        frame = pl.read_csv(raw, infer_schema=False)
-    except pl.exceptions.NoDataError:
-        frame = pl.DataFrame(schema={c: pl.String for c in required})
-    except (pl.exceptions.ComputeError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"The {what} is not a readable CSV file: {str(exc).splitlines()[0]}",
-                             where=str(path), fix="Save it as comma-separated UTF-8 text with a header row") from None
+    if is_excel(path):
+        frame = read_excel_sheet(path, what, as_text=True)
+    else:
+        raw = path.read_bytes()
+        decode_utf8(raw, path, what, InputDataError)
+        try:
+            frame = pl.read_csv(raw, infer_schema=False)
+        except pl.exceptions.NoDataError:
+            frame = pl.DataFrame(schema={c: pl.String for c in required})
+        except (pl.exceptions.ComputeError, UnicodeDecodeError) as exc:
+            raise InputDataError(f"The {what} is not a readable CSV file: {str(exc).splitlines()[0]}",
+                                 where=str(path), fix="Save it as comma-separated UTF-8 text with a header row") from None
     frame = frame.rename({c: c.strip() for c in frame.columns})
     problems = Problems(path, what)
     unknown = [c for c in frame.columns if c not in required + optional]
@@ -67,7 +101,7 @@ def read_text_table(path: str | Path, what: str, required: tuple[str, ...],
         problems.add(1, column, f"unknown column {column!r}; the columns are {allowed}")
     for column in missing:
         problems.add(1, column, f"required column {column!r} is missing")
-    problems.raise_if_any("Correct the header row (line 1)")
+    problems.raise_if_any(f"Correct the header row ({problems.line_word} 1)")
     frame = frame.with_columns(pl.col(c).str.strip_chars() for c in frame.columns)
     frame = frame.with_columns(pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
                                for c in frame.columns)

@@ -11,6 +11,7 @@ from pydantic import PrivateAttr
 from sop_pipeline.config.loading import load_settings
 from sop_pipeline.config.schema import Settings
 from sop_pipeline.store import db
+from sop_pipeline.store.lock import run_lock
 
 
 class SopSettings(dg.ConfigurableResource):
@@ -28,7 +29,23 @@ class SopSettings(dg.ConfigurableResource):
 
 
 class PlanDatabase(DuckDBResource):
-    """The DuckDB file holding raw, draft and published (`sop.*`) tables."""
+    """The DuckDB file holding raw, draft and published (`sop.*`) tables.
+
+    A run holds the database's run lock while this resource lives, i.e. from before its first step to
+    after its last (resources live for the whole run with the in-process executor): runs from the CLI,
+    the UI and the schedule never interleave on one database. `sop-pipeline run` already holds it.
+    """
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        def say_waiting(holder):
+            if context.log:
+                context.log.info(f"Waiting for {holder.describe() if holder else 'another run'} to finish with "
+                                 f"the plan database {self.database}")
+
+        with run_lock(self.database, run_id=context.run_id or "", on_wait=say_waiting):
+            with super().yield_for_execution(context) as resource:
+                yield resource
 
     @contextmanager
     def connect(self):

@@ -1,4 +1,5 @@
-"""Sales-history ingest: the user's CSV or Parquet files, read by DuckDB's own readers.
+"""Sales-history ingest: the user's CSV or Parquet files, read by DuckDB's own readers, or Excel
+workbooks, read by Polars' Excel reader (first sheet) and handed to DuckDB as a registered frame.
 
 Structural problems (no such file, empty or binary file, a mapped column that is not there) stop
 the load with an `InputDataError`. Content problems (a date that does not parse, units that are not
@@ -20,6 +21,7 @@ import duckdb
 
 from sop_pipeline.common.errors import InputDataError
 from sop_pipeline.common.months import add_months
+from sop_pipeline.common.readers import EXCEL_SUFFIXES, read_excel_sheet
 from sop_pipeline.config.schema import SalesSettings, Settings
 from sop_pipeline.store.db import count_cycle, quote_ident, sql_text, statement
 
@@ -34,13 +36,15 @@ DECIMAL_YEAR = "decimal_year"
 @dataclass(frozen=True)
 class SalesSource:
     files: tuple[str, ...]
-    kind: str  # "csv" | "parquet"
+    kind: str  # "csv" | "parquet" | "excel"
 
 
 def _kind_of(path: str) -> str | None:
     lower = path.lower()
     if lower.endswith(PARQUET_SUFFIXES):
         return "parquet"
+    if lower.endswith(EXCEL_SUFFIXES):
+        return "excel"
     if lower.endswith(CSV_SUFFIXES):
         return "csv"
     return None
@@ -57,8 +61,8 @@ def resolve_sales_files(path: Path) -> SalesSource:
     elif path.is_dir():
         files = sorted(str(p) for p in path.rglob("*") if p.is_file() and _kind_of(str(p)))
         if not files:
-            raise InputDataError("The sales folder holds no CSV or Parquet files", where=str(path),
-                                 fix="Put the sales files (.csv or .parquet) in it or point sales.path at them")
+            raise InputDataError("The sales folder holds no CSV, Parquet or Excel files", where=str(path),
+                                 fix="Put the sales files (.csv, .parquet or .xlsx) in it or point sales.path at them")
     elif path.is_file():
         files = [str(path)]
     else:
@@ -67,7 +71,7 @@ def resolve_sales_files(path: Path) -> SalesSource:
 
     kinds = {_kind_of(f) or "csv" for f in files}  # an unknown suffix is read as CSV, and checked as text
     if len(kinds) > 1:
-        raise InputDataError("The sales files mix CSV and Parquet", where=", ".join(files[:4]),
+        raise InputDataError("The sales files mix formats (CSV, Parquet, Excel)", where=", ".join(files[:4]),
                              fix="Point sales.path at files of one format")
     kind = kinds.pop()
     for f in files:
@@ -87,6 +91,8 @@ def _check_file_looks_right(path: str, kind: str) -> None:
             raise InputDataError("The file is not a Parquet file", where=path,
                                  fix="Export it as Parquet or CSV with the right file extension")
         return
+    if kind == "excel":
+        return  # the Excel reader says what is wrong with a workbook it cannot read
     if path.lower().endswith(".gz"):
         return
     if b"\x00" in head:
@@ -94,11 +100,13 @@ def _check_file_looks_right(path: str, kind: str) -> None:
                              fix="Export the sales history as CSV (UTF-8 text) or Parquet")
 
 
-def _reader_sql(kind: str, sales: SalesSettings, as_text: bool) -> tuple[str, dict]:
+def _reader_sql(conn, file: str, kind: str, sales: SalesSettings, as_text: bool) -> tuple[str, dict]:
     """The DuckDB reader over `$file`. `as_text` reads every column as text: slower, but it cannot
     fail on a value, so the data checks can report it with its row."""
     if kind == "parquet":
         return "read_parquet($file)", {}
+    if kind == "excel":
+        return _register_workbook(conn, file), {}
     params: dict = {}
     options = "header=true, quote='\"', escape='\"'"
     if as_text:
@@ -113,13 +121,31 @@ def _reader_sql(kind: str, sales: SalesSettings, as_text: bool) -> tuple[str, di
     return f"read_csv($file, {options})", params
 
 
+_WORKBOOK_VIEW = "_sales_workbook"
+
+
+def _register_workbook(conn, file: str) -> str:
+    """The workbook's first sheet registered in `conn` as a view (rows in sheet order); its name.
+
+    Every cell is text (dates as ISO dates), like a CSV read as text: the load's SQL then converts and
+    checks it exactly as for CSV, so bad cells reach the data checks with their row."""
+    frame = read_excel_sheet(file, "sales file", as_text=True)
+    conn.register(_WORKBOOK_VIEW, frame.to_arrow())
+    return _WORKBOOK_VIEW
+
+
+def _execute(conn, statement: str, params: dict):
+    """Run a statement with the parameters it names (a registered workbook's reader takes no `$file`)."""
+    return conn.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
+
+
 def source_columns(conn, source: SalesSource, sales: SalesSettings) -> list[str]:
     """The column names of every file (they must all have the mapped columns)."""
     names: list[str] = []
     for file in source.files:
-        reader, params = _reader_sql(source.kind, sales, as_text=True)
+        reader, params = _reader_sql(conn, file, source.kind, sales, as_text=True)
         try:
-            rows = conn.execute(statement("sales_source_columns", reader=reader), {**params, "file": file}).fetchall()
+            rows = _execute(conn, statement("sales_source_columns", reader=reader), {**params, "file": file}).fetchall()
         except duckdb.Error as exc:
             raise _read_error(exc, file, "Check that it is a CSV with a header row (or Parquet), UTF-8 encoded") from None
         if source.kind == "csv":
@@ -203,6 +229,10 @@ def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
     if sales.date_format == DECIMAL_YEAR:
         months = f"CAST(round(TRY_CAST(CAST({slots['date']} AS VARCHAR) AS DOUBLE) * 12) AS BIGINT)"
         parse_date = f"make_date(CAST({months} // 12 AS INTEGER), CAST({months} % 12 + 1 AS INTEGER), 1)"
+    elif sales.date_format and source.kind == "excel":
+        # A workbook may hold real date cells (read as ISO text) beside text dates in the file's format.
+        parse_date = (f"COALESCE(TRY_CAST({slots['date']} AS DATE), "
+                      f"TRY_STRPTIME(CAST({slots['date']} AS VARCHAR), $date_format)::DATE)")
     elif sales.date_format:
         parse_date = f"TRY_STRPTIME(CAST({slots['date']} AS VARCHAR), $date_format)::DATE"
     else:
@@ -235,10 +265,10 @@ def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSe
         params = {**params, "date_format": sales.date_format}
     last_error = None
     for as_text in ((False, True) if kind == "csv" else (False,)):
-        reader, reader_params = _reader_sql(kind, sales, as_text)
+        reader, reader_params = _reader_sql(conn, file, kind, sales, as_text)
         statement = sql_text(statement_name).format(reader=reader, parse_date=parse_date, **slots)
         try:
-            return conn.execute(statement, {**params, **reader_params}).fetchall()
+            return _execute(conn, statement, {**params, **reader_params}).fetchall()
         except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
             last_error = exc  # a value did not convert: read the file again as text
             continue

@@ -213,3 +213,11 @@ def test_partitions_reach_back_to_old_histories_and_a_year_ahead():
     today = date.today().replace(day=1)
     ahead = date(today.year + (today.month + 11) // 12, (today.month + 11) % 12 + 1, 1)
     assert keys[-1] == ahead.isoformat()
+
+
+def test_the_sales_month_range_skips_unreadable_dates(tmp_path):
+    """One impossible date (2024-02-30) must not stop the scan for the plan cycle: the run's data checks
+    report it with its row."""
+    csv = _write(tmp_path / "s.csv", "date,sku,family,units,revenue\n2024-01-05,A,F,1,1\n2024-02-30,A,F,1,1\n"
+                                     "2024-03-02,A,F,1,1\n")
+    assert ingest.sales_month_range(_settings(csv)) == (date(2024, 1, 1), date(2024, 3, 1))

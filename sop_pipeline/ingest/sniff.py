@@ -19,6 +19,7 @@ import polars as pl
 
 from sop_pipeline.common.errors import InputDataError
 from sop_pipeline.common.readers import decode_utf8, is_excel, read_excel_sheet
+from sop_pipeline.store.db import statement
 
 SAMPLE_ROWS = 200_000
 # Date formats tried, in order of preference when several read every value (None: ISO, 2024-01-31).
@@ -124,8 +125,7 @@ def date_format_scores(values: pl.Series) -> dict[str | None, float]:
         for fmt in DATE_FORMATS:
             parse = "TRY_CAST(v AS DATE)" if fmt is None else "TRY_STRPTIME(v, $fmt)::DATE"
             params = {} if fmt is None else {"fmt": fmt}
-            read = conn.execute(f"SELECT count(*) FILTER (WHERE year({parse}) BETWEEN 1900 AND 2100) FROM v",
-                                params).fetchall()[0][0]
+            read = conn.execute(statement("sniff_date_format_reads", parse=parse), params).fetchall()[0][0]
             scores[fmt] = read / distinct.len()
     finally:
         conn.close()
@@ -264,7 +264,7 @@ def _parse_dates(values: pl.Series, fmt: str | None) -> tuple[date | None, date 
     try:
         conn.register("v", pl.DataFrame({"v": values}).to_arrow())
         parse = "TRY_CAST(v AS DATE)" if fmt is None else "TRY_STRPTIME(v, $fmt)::DATE"
-        return tuple(conn.execute(f"SELECT min({parse}), max({parse}) FROM v", {} if fmt is None else {"fmt": fmt})
+        return tuple(conn.execute(statement("sniff_date_range", parse=parse), {} if fmt is None else {"fmt": fmt})
                      .fetchall()[0])
     finally:
         conn.close()

@@ -16,7 +16,7 @@ from sop_pipeline.common.errors import SettingsError
 from sop_pipeline.common.readers import read_yaml_file
 from sop_pipeline.common.resources import DEMO_SETTINGS
 from sop_pipeline.config.base import format_loc
-from sop_pipeline.config.preflight import file_problems, planning_problems
+from sop_pipeline.config.preflight import file_problems, planning_problems, scenario_problems
 from sop_pipeline.config.schema import Settings
 
 DEFAULT_DB = Path("data") / "sop.duckdb"
@@ -41,6 +41,7 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
     else:
         problems = []
     problems += planning_problems(data.get("planning"))
+    problems += scenario_problems(data)
     problems += file_problems(data, base_dir or Path("."))
     if settings is not None:
         settings.base_dir = base_dir or Path(".")

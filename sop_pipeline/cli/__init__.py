@@ -187,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     from sop_pipeline.cli import plan as planning_cli
+    from sop_pipeline.cli import what_if as what_if_cli
 
     planning_cli.register(sub)
+    what_if_cli.register(sub)
 
     ui = sub.add_parser("ui", help="start the Dagster UI for this project")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -2,6 +2,9 @@
 
 KPIs (the columns of `sop.scenario_comparison`; `<kpi>_change` = scenario - base, same family):
 - planned_units, planned_revenue, total_cost (cash, as in the production plan), gross_margin = revenue - cost;
+- cost_with_safety_stock_penalty: cash plus the penalty for months below safety stock, what the optimal plan
+  minimises (as in `strategy_comparison`). A tighter limit never lowers it; it can lower the cash cost alone,
+  when the plan gives up safety stock (or delivers later) to save cash;
 - units_short: the sum over months of ending backlog (unit-months late, as `strategy_comparison.units_short`);
 - fill_rate: the share of planned units shipped in their own month. Late units of month t are
   min(planned_units_t, backlog_t): older orders are served first, so the backlog holds this month's first;
@@ -22,7 +25,8 @@ from sop_pipeline.config.preflight import BASE_SCENARIO
 from sop_pipeline.scenarios.plan import ScenarioOutcome, plan_frame
 from sop_pipeline.supply.plans import ALL_FAMILIES
 
-KPIS = ["planned_units", "planned_revenue", "total_cost", "gross_margin", "units_short", "fill_rate",
+KPIS = ["planned_units", "planned_revenue", "total_cost", "cost_with_safety_stock_penalty", "gross_margin",
+        "units_short", "fill_rate",
         "average_inventory", "peak_headcount", "overtime_hours", "subcontracted_units", "peak_capacity_utilization"]
 COMPARISON_COLUMNS = ["scenario", "family", "description", "status", *KPIS, *[f"{k}_change" for k in KPIS]]
 _TOL = 1e-6
@@ -35,6 +39,7 @@ def _kpis(rows: pl.DataFrame) -> pl.DataFrame:
         planned.alias("planned_units"),
         pl.col("planned_revenue").sum(),
         pl.col("total_cost").sum(),
+        (pl.col("total_cost") + pl.col("safety_stock_penalty")).sum().alias("cost_with_safety_stock_penalty"),
         pl.col("gross_margin").sum(),
         pl.col("backlog").sum().alias("units_short"),
         pl.when(planned > 0).then(1 - pl.col("late").sum() / planned).otherwise(1.0).alias("fill_rate"),
@@ -52,7 +57,7 @@ def comparison_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:
     families sorted with ALL FAMILIES last."""
     rows = plan_frame(outcomes).with_columns(
         late=pl.min_horizontal("planned_units", "backlog"), capacity_hours=pl.col("regular_hours"))
-    sums = ["planned_units", "planned_revenue", "total_cost", "gross_margin", "backlog", "late", "ending_inventory",
+    sums = ["planned_units", "planned_revenue", "total_cost", "safety_stock_penalty", "gross_margin", "backlog", "late", "ending_inventory",
             "workforce", "overtime_hours", "subcontract_units", "hours_used", "regular_hours"]
     total = (rows.group_by("scenario", "month").agg(pl.col(sums).sum(), pl.col("shared_capacity").first())
              .with_columns(family=pl.lit(ALL_FAMILIES),
@@ -105,7 +110,7 @@ BASE_MATCHES = {"planned_units": "demand", "regular_units": "regular_units", "ov
                 "subcontract_units": "subcontract_units", "ending_inventory": "ending_inventory",
                 "backlog": "backlog", "safety_stock": "safety_stock", "workforce": "workforce", "hires": "hires",
                 "layoffs": "layoffs", "regular_hours": "regular_hours", "overtime_hours": "overtime_hours",
-                "total_cost": "total_cost"}
+                "total_cost": "total_cost", "safety_stock_penalty": "safety_stock_penalty"}
 
 
 def base_mismatch_errors(scenario_plan: pl.DataFrame, production_plan: pl.DataFrame, strategy: str) -> list[str]:

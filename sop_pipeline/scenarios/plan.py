@@ -14,6 +14,8 @@ the planner's reason instead of a plan; it never stops the base plan.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -29,7 +31,7 @@ SCENARIO_PLAN_COLUMNS = [
     "scenario", "family", "month", "planned_units", "planned_revenue", "beginning_inventory", "beginning_backlog",
     "production", "regular_units", "overtime_units", "subcontract_units", "ending_inventory", "backlog",
     "safety_stock", "workforce", "hires", "layoffs", "regular_hours", "overtime_hours", "hours_used",
-    "shared_capacity", "total_cost", "gross_margin",
+    "shared_capacity", "total_cost", "safety_stock_penalty", "gross_margin",
 ]
 
 
@@ -129,6 +131,22 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
     rows = supply_plan.production_plan_frame({settings.strategy: results})
     return ScenarioOutcome(scenario.name, scenario.description,
                            scenario_plan_frame(scenario.name, rows, demand, problems, settings.shared_capacity))
+
+
+def plan_cycle_scenarios(scenarios: list[Scenario], demand_plan: pl.DataFrame, forecast: pl.DataFrame,
+                         accuracy: pl.DataFrame | None, production_plan: pl.DataFrame, planning: PlanningSettings,
+                         interval_width: float, log: Callable[[str], None] | None = None) -> list[ScenarioOutcome]:
+    """The base plan (from the production plan) and every scenario re-planned, base first. Every scenario is
+    checked against the demand plan (families, months) before any is solved; a SettingsError lists them all."""
+    log = log or (lambda _message: None)
+    check_scenarios(scenarios, planning, demand_plan)
+    outcomes = [base_outcome(production_plan, demand_plan, supply_plan.family_problems(demand_plan, planning),
+                             planning)]
+    for scenario in scenarios:
+        started = time.perf_counter()
+        outcomes.append(plan_scenario(scenario, demand_plan, forecast, accuracy, planning, interval_width))
+        log(f"Scenario {scenario.name}: {outcomes[-1].status} ({time.perf_counter() - started:.1f}s)")
+    return outcomes
 
 
 def plan_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:

@@ -38,6 +38,8 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             "SELECT count(*), string_agg(DISTINCT source_file, ', ') FROM raw.sales_history WHERE plan_cycle = $c",
             {"c": cycle}).fetchall()[0]
         solver_status = conn.execute(db.sql_text("chosen_solver_status"), {"plan_cycle": cycle}).fetchall()[0][0]
+        scenarios = conn.execute(db.sql_text("cycle_scenarios").format(schema="draft"),
+                                 {"plan_cycle": cycle}).fetchall()[0][0]
         run = pl.DataFrame({
             "run_id": [context.run_id],
             "settings_hash": [settings.fingerprint()],
@@ -47,7 +49,10 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             "strategy": [settings.planning.strategy],
             "solver_status": [solver_status],
             "created_at": [datetime.now().replace(microsecond=0)],
-        }, schema_overrides={"solver_status": pl.Utf8})
+            "scenarios": [scenarios],
+            # The settings as planned: `sop-pipeline what-if` rebuilds this cycle's planning settings from them.
+            "settings_json": [json.dumps(settings.model_dump(mode="json"), sort_keys=True)],
+        }, schema_overrides={"solver_status": pl.Utf8, "scenarios": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)
         counts = db.publish_cycle(conn, cycle)
         snapshot = db.write_published_snapshot(conn, database.database)

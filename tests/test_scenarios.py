@@ -360,3 +360,17 @@ def test_an_impossible_what_if_says_why_and_exits_3(published_copy_db, run_cli):
     result = run_cli("what-if", "--db", published_copy_db, "--set", "strategy=level", "--set",
                      "defaults.workforce.max=1")
     assert result.code == 3 and "The what-if has no plan: A level plan is impossible" in result.err, result.text
+
+
+def test_the_report_shows_each_scenario_beside_base(cycle_inputs):
+    from sop_pipeline.report.html import render_report
+
+    impossible = Scenario(name="tiny_plant", planning={"strategy": "level", "defaults": {"workforce": {"max": 1}}})
+    _, comparison = run_scenarios(cycle_inputs, Scenario(name="demand_up_10", description="Demand +10%",
+                                                         demand=[{"percent": 10}]), impossible)
+    html = render_report(CYCLE, scenario_comparison=comparison)
+    section = html[html.index("Scenarios: what if"):html.index("Forecast accuracy")]
+    assert "demand_up_10" in section and "Demand +10%" in section and "infeasible: A level plan is impossible" in section
+    change = kpi(comparison, "demand_up_10", "total_cost_change")
+    assert f"{change:,.0f}" in section
+    assert "Scenarios: not available" in render_report(CYCLE)

@@ -57,8 +57,8 @@ def comparison_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:
     families sorted with ALL FAMILIES last."""
     rows = plan_frame(outcomes).with_columns(
         late=pl.min_horizontal("planned_units", "backlog"), capacity_hours=pl.col("regular_hours"))
-    sums = ["planned_units", "planned_revenue", "total_cost", "safety_stock_penalty", "gross_margin", "backlog", "late", "ending_inventory",
-            "workforce", "overtime_hours", "subcontract_units", "hours_used", "regular_hours"]
+    sums = ["planned_units", "planned_revenue", "total_cost", "safety_stock_penalty", "gross_margin", "backlog", "late",
+            "ending_inventory", "workforce", "overtime_hours", "subcontract_units", "hours_used", "regular_hours"]
     total = (rows.group_by("scenario", "month").agg(pl.col(sums).sum(), pl.col("shared_capacity").first())
              .with_columns(family=pl.lit(ALL_FAMILIES),
                            capacity_hours=pl.coalesce("shared_capacity", "regular_hours")))

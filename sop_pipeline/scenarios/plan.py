@@ -118,17 +118,38 @@ def base_outcome(production_plan: pl.DataFrame, demand_plan: pl.DataFrame, probl
     return ScenarioOutcome(BASE_SCENARIO, f"The published plan ({planning.strategy})", frame)
 
 
+@dataclass
+class BasePlan:
+    """The published plan's family problems and chosen production-plan rows, for reuse by scenarios."""
+
+    planning: PlanningSettings
+    problems: dict[str, Problem]
+    rows: pl.DataFrame
+
+
 def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.DataFrame,
-                  accuracy: pl.DataFrame | None, planning: PlanningSettings, interval_width: float) -> ScenarioOutcome:
-    """Re-plan supply for one scenario (its strategy only); an impossible plan becomes the outcome's reason."""
+                  accuracy: pl.DataFrame | None, planning: PlanningSettings, interval_width: float,
+                  base: BasePlan | None = None) -> ScenarioOutcome:
+    """Re-plan supply for one scenario (its strategy only); an impossible plan becomes the outcome's reason.
+
+    Without shared capacity every family is planned on its own, so a family whose problem the scenario
+    leaves exactly as the base plan's keeps the base plan's rows (the same plan, not solved again): a
+    what-if on one family answers in the time of one family."""
     settings = scenario_planning(planning, scenario)
     demand = apply_demand_changes(demand_plan, scenario.demand)
     try:
         _stocks, problems = supply_plan.planning_inputs(demand, forecast, accuracy, settings, interval_width)
-        results = plan_families(problems, settings.strategy, settings.shared_capacity)
+        unchanged: set[str] = set()
+        if (base is not None and settings.shared_capacity is None and base.planning.shared_capacity is None
+                and settings.strategy == base.planning.strategy):
+            unchanged = {name for name, problem in problems.items() if base.problems.get(name) == problem}
+        changed = {name: problem for name, problem in problems.items() if name not in unchanged}
+        results = plan_families(changed, settings.strategy, settings.shared_capacity) if changed else {}
     except PlanningError as exc:
         return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)
     rows = supply_plan.production_plan_frame({settings.strategy: results})
+    if unchanged:
+        rows = pl.concat([rows, base.rows.filter(pl.col("family").is_in(sorted(unchanged)))], how="vertical_relaxed")
     return ScenarioOutcome(scenario.name, scenario.description,
                            scenario_plan_frame(scenario.name, rows, demand, problems, settings.shared_capacity))
 
@@ -140,11 +161,12 @@ def plan_cycle_scenarios(scenarios: list[Scenario], demand_plan: pl.DataFrame, f
     checked against the demand plan (families, months) before any is solved; a SettingsError lists them all."""
     log = log or (lambda _message: None)
     check_scenarios(scenarios, planning, demand_plan)
-    outcomes = [base_outcome(production_plan, demand_plan, supply_plan.family_problems(demand_plan, planning),
-                             planning)]
+    _stocks, problems = supply_plan.planning_inputs(demand_plan, forecast, accuracy, planning, interval_width)
+    base = BasePlan(planning, problems, production_plan.filter(pl.col("strategy") == planning.strategy))
+    outcomes = [base_outcome(production_plan, demand_plan, problems, planning)]
     for scenario in scenarios:
         started = time.perf_counter()
-        outcomes.append(plan_scenario(scenario, demand_plan, forecast, accuracy, planning, interval_width))
+        outcomes.append(plan_scenario(scenario, demand_plan, forecast, accuracy, planning, interval_width, base))
         log(f"Scenario {scenario.name}: {outcomes[-1].status} ({time.perf_counter() - started:.1f}s)")
     return outcomes
 

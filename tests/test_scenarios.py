@@ -226,7 +226,7 @@ def test_unknown_families_and_months_outside_the_horizon_stop_before_any_solve(c
 
 def test_a_month_range_that_is_not_one_is_a_settings_error():
     problems = _problems(_settings(scenarios=[{"name": "s", "demand": [{"months": "2027-05..2027-02", "percent": 5}]}]))
-    assert len(problems) == 1 and "scenarios[0].demand[0].months" in problems[0] and "ends before it starts" in problems[0]
+    assert len(problems) == 1 and "scenarios.s.demand[0].months" in problems[0] and "ends before it starts" in problems[0]
 
 
 def test_the_demo_scenarios_load():

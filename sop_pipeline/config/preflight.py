@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sop_pipeline.common.errors import SopError
-from sop_pipeline.config.base import format_loc
+from sop_pipeline.config.base import format_loc, message_of
 from sop_pipeline.config.problem import merge_params, merge_planning, problem_from_settings
 from sop_pipeline.config.schema import PlanningSettings, Scenario
 
@@ -51,9 +51,7 @@ def _schema_problems(planning: dict, prefix: str) -> list[str]:
     try:
         PlanningSettings.model_validate(planning)
     except ValidationError as exc:
-        return [f"{prefix}.{format_loc(err['loc'])}: "
-                + ("is not a known key (a typo?)" if err["type"] == "extra_forbidden" else err["msg"])
-                for err in exc.errors()]
+        return [f"{prefix}.{format_loc(err['loc'])}: {message_of(err)}" for err in exc.errors()]
     return []
 
 
@@ -64,8 +62,9 @@ def scenario_problems(data: Any) -> list[str]:
     scenarios = data.get("scenarios") if isinstance(data, dict) else None
     if not isinstance(scenarios, list):
         return []  # the schema reports a scenarios entry that is not a list
-    planning = data.get("planning") if isinstance(data.get("planning"), dict) else {}
-    known = set(_schema_problems(planning, "planning")) | set(planning_problems(planning))
+    # Without a planning section there is no supply plan, so scenarios are not planned: only their names count.
+    planning = data.get("planning") if isinstance(data.get("planning"), dict) else None
+    known = set(_schema_problems(planning, "planning")) | set(planning_problems(planning)) if planning else set()
     problems: list[str] = []
     seen: set[str] = set()
     for i, scenario in enumerate(scenarios):
@@ -79,7 +78,7 @@ def scenario_problems(data: Any) -> list[str]:
             problems.append(f"{label}.name: two scenarios have this name; give each its own")
         seen.add(name)
         overrides = scenario.get("planning")
-        if not isinstance(overrides, dict) or not overrides:
+        if planning is None or not isinstance(overrides, dict) or not overrides:
             continue
         merged = merge_planning(planning, overrides)
         problems += [f"{label}: {p}" for p in _schema_problems(merged, "planning") + planning_problems(merged)

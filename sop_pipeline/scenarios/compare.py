@@ -54,7 +54,10 @@ def _kpis(rows: pl.DataFrame) -> pl.DataFrame:
 
 def comparison_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:
     """COMPARISON_COLUMNS for the outcomes (one of them `base`), scenarios in the outcomes' order,
-    families sorted with ALL FAMILIES last."""
+    families sorted with ALL FAMILIES last (no outcomes: no rows)."""
+    if not outcomes:
+        return pl.DataFrame(schema={c: pl.String if c in COMPARISON_COLUMNS[:4] else pl.Float64
+                                    for c in COMPARISON_COLUMNS})
     rows = plan_frame(outcomes).with_columns(
         late=pl.min_horizontal("planned_units", "backlog"), capacity_hours=pl.col("regular_hours"))
     sums = ["planned_units", "planned_revenue", "total_cost", "safety_stock_penalty", "gross_margin", "backlog", "late",

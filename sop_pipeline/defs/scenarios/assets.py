@@ -51,18 +51,17 @@ def scenarios(context: dg.AssetExecutionContext, sop_settings: SopSettings, data
             settings.scenarios, inputs["demand_plan"], inputs["forecast"], inputs["forecast_accuracy"],
             inputs["production_plan"], planning, settings.forecast.interval_width, log=context.log.info)
     plan_frame = scenario_plans.plan_frame(outcomes)
-    comparison = compare.comparison_frame(outcomes) if outcomes else plan_frame.clear()
+    comparison = compare.comparison_frame(outcomes)
     with database.connect() as conn:
         db.replace_cycle(conn, "scenario_plan", cycle, plan_frame)
-        db.replace_cycle(conn, "scenario_comparison", cycle, comparison.select(
-            [c for c in compare.COMPARISON_COLUMNS if c in comparison.columns]))
+        db.replace_cycle(conn, "scenario_comparison", cycle, comparison)
     totals = (comparison.filter(pl.col("family") == ALL_FAMILIES)
               .select("scenario", "status", "total_cost", "total_cost_change", "gross_margin", "gross_margin_change",
-                      "units_short", "fill_rate") if outcomes else None)
+                      "units_short", "fill_rate"))
     yield dg.MaterializeResult(asset_key=SCENARIO_PLAN, metadata=table_metadata(
         plan_frame, "sop.scenario_plan", scenarios=dg.MetadataValue.int(len(outcomes))))
     yield dg.MaterializeResult(asset_key=SCENARIO_COMPARISON, metadata=table_metadata(
         comparison, "sop.scenario_comparison",
-        all_families=dg.MetadataValue.md(markdown_table(totals, rows=50, digits=2) if totals is not None else "n/a"),
+        all_families=dg.MetadataValue.md(markdown_table(totals, rows=50, digits=2)),
         infeasible=dg.MetadataValue.int(sum(o.plan is None for o in outcomes)),
     ))

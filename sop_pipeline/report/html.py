@@ -318,22 +318,24 @@ def _scenario_section(comparison: pl.DataFrame) -> str:
                                 name=column.replace("_", " "), marker_color=colour,
                                 text=[_num(v) for v in planned[column].to_list()], textposition="outside"))
     figure.update_layout(barmode="group", height=420, yaxis_title="over the horizon, all families")
-    shown = ["planned_units", "total_cost", "gross_margin", "units_short", "fill_rate", "peak_headcount",
-             "overtime_hours", "subcontracted_units", "peak_capacity_utilization"]
+    shown = ["planned_units", "total_cost", "cost_with_safety_stock_penalty", "gross_margin", "units_short",
+             "fill_rate", "peak_headcount", "overtime_hours", "subcontracted_units", "peak_capacity_utilization"]
     percent = {"fill_rate", "peak_capacity_utilization"}
     columns = [pl.col("scenario")]
     for kpi in shown:
         scale = 100 if kpi in percent else 1
         label = kpi.replace("_", " ") + (" %" if kpi in percent else "")
         columns.append((pl.col(kpi) * scale).alias(label))
-        if kpi in ("total_cost", "gross_margin", "units_short", "fill_rate"):
+        if kpi in ("total_cost", "cost_with_safety_stock_penalty", "gross_margin", "units_short", "fill_rate"):
             columns.append((pl.col(f"{kpi}_change") * scale).alias(f"{label} change"))
     columns.append(pl.when(pl.col("status") == "planned").then(pl.col("description"))
                    .otherwise(pl.col("status")).alias("description"))
     table = _table(total.select(columns), digits={"fill rate %": 1, "fill rate % change": 1,
                                                   "peak capacity utilization %": 1})
     return (f"{_figure_html(figure)}<p>Horizon totals for all families; each change is against the published plan "
-            f"(<code>base</code>). Per family: <code>sop.scenario_comparison</code>.</p>{table}")
+            "(<code>base</code>). Cost is cash; with the safety-stock penalty it is what the optimal plan minimises, "
+            "so a plan may save cash by running below safety stock. Per family: "
+            f"<code>sop.scenario_comparison</code>.</p>{table}")
 
 
 def _accuracy_section(accuracy: pl.DataFrame) -> str:

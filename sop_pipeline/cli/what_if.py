@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import yaml
 from pydantic import ValidationError
@@ -168,7 +169,11 @@ def save(db_path: Path, cycle: date, name: str, outcomes: list, comparison: pl.D
     """Publish the what-if as scenario `name` of the cycle and refresh the published snapshot."""
     saved = [o for o in outcomes if o.name == name]
     with run_lock(db_path):
-        conn = db.connect(db_path)
+        try:
+            conn = db.connect(db_path)
+        except duckdb.IOException as exc:
+            raise SopError(f"The plan database is busy, so the what-if was not saved ({exc})", where=str(db_path),
+                           fix="Save it again once the running cycle has published") from None
         try:
             db.ensure_schema(conn)
             db.publish_scenario(conn, cycle, name, scenario_plans.plan_frame(saved),

@@ -217,7 +217,7 @@ def _value(kpi: str, value, change: bool = False) -> str:
     return f"{value:+,.0f}" if change else f"{value:,.0f}"
 
 
-def print_tables(body: dict, comparison: pl.DataFrame, name: str, description: str) -> None:
+def print_tables(body: dict, description: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -262,16 +262,17 @@ def run(args: argparse.Namespace) -> int:
         conn.close()
     outcomes, comparison = what_if(published, scenario)
     body = json_body(published.cycle, comparison, scenario.name)
+    planned = outcomes[-1].plan is not None
     if args.json:
-        print(json.dumps(body, indent=2))
-    else:
-        print_tables(body, comparison, scenario.name, scenario.description)
+        print(json.dumps(body, indent=2))  # an impossible what-if: its KPIs are null, the reason follows on stderr
+    elif planned:
+        print_tables(body, scenario.description)
     if args.save:
         snapshot = save(db_path, published.cycle, scenario.name, outcomes, comparison)
         (sys.stderr if args.json else sys.stdout).write(
             f"Saved as scenario {scenario.name!r} of plan cycle {published.cycle:%Y-%m} in {db_path} "
             f"(sop.scenario_plan, sop.scenario_comparison; snapshot {snapshot}).\n")
-    if outcomes[-1].plan is None:
+    if not planned:
         raise PlanningError(f"The what-if has no plan: {outcomes[-1].reason}",
                             where=f"plan cycle {published.cycle:%Y-%m}",
                             fix="Loosen the change (capacity, workforce limits) and try again")

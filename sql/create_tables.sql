@@ -92,3 +92,32 @@ CREATE TABLE IF NOT EXISTS {schema}.plan_runs (
 ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS note VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_status VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_note VARCHAR;
+
+-- Scenarios (scenarios: in sop.yaml, and `sop-pipeline what-if --save`): the base plan is scenario 'base'.
+CREATE TABLE IF NOT EXISTS {schema}.scenario_plan (
+    plan_cycle DATE NOT NULL, scenario VARCHAR NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    planned_units DOUBLE, planned_revenue DOUBLE, beginning_inventory DOUBLE, beginning_backlog DOUBLE,
+    production DOUBLE, regular_units DOUBLE, overtime_units DOUBLE, subcontract_units DOUBLE,
+    ending_inventory DOUBLE, backlog DOUBLE, safety_stock DOUBLE, workforce DOUBLE, hires DOUBLE, layoffs DOUBLE,
+    regular_hours DOUBLE, overtime_hours DOUBLE, hours_used DOUBLE, shared_capacity DOUBLE,
+    total_cost DOUBLE, safety_stock_penalty DOUBLE, gross_margin DOUBLE
+);
+
+-- Horizon KPIs per scenario and family (and 'ALL FAMILIES'); <kpi>_change = scenario - base.
+CREATE TABLE IF NOT EXISTS {schema}.scenario_comparison (
+    plan_cycle DATE NOT NULL, scenario VARCHAR NOT NULL, family VARCHAR NOT NULL, description VARCHAR,
+    status VARCHAR NOT NULL,
+    planned_units DOUBLE, planned_revenue DOUBLE, total_cost DOUBLE, cost_with_safety_stock_penalty DOUBLE,
+    gross_margin DOUBLE, units_short DOUBLE,
+    fill_rate DOUBLE, average_inventory DOUBLE, peak_headcount DOUBLE, overtime_hours DOUBLE,
+    subcontracted_units DOUBLE, peak_capacity_utilization DOUBLE,
+    planned_units_change DOUBLE, planned_revenue_change DOUBLE, total_cost_change DOUBLE,
+    cost_with_safety_stock_penalty_change DOUBLE, gross_margin_change DOUBLE, units_short_change DOUBLE, fill_rate_change DOUBLE,
+    average_inventory_change DOUBLE, peak_headcount_change DOUBLE, overtime_hours_change DOUBLE,
+    subcontracted_units_change DOUBLE, peak_capacity_utilization_change DOUBLE
+);
+
+-- plan_runs: the scenarios published with the cycle, and the settings as planned (JSON), from which
+-- `sop-pipeline what-if` rebuilds the cycle's planning settings. Added to databases made before them too.
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS scenarios VARCHAR;
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS settings_json VARCHAR;

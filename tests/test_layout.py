@@ -61,7 +61,8 @@ def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
             # Importing a.b.c runs a, a.b and a.b.c: each is a dependency.
             parts = target.split(".")
             resolved |= {".".join(parts[:i]) for i in range(2, len(parts) + 1) if ".".join(parts[:i]) in modules}
-        graph[name] = resolved - {name}
+        # A module's own parent packages are already importing when it runs: not a dependency of it.
+        graph[name] = {t for t in resolved if t != name and not name.startswith(t + ".")}
     return graph
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -18,9 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sop_pipeline.cli.arguments import parse_cycle
 from sop_pipeline.cli.progress import explain_failure, run_log_path, run_logging
-from sop_pipeline.common.errors import SettingsError, SopError
-from sop_pipeline.common.months import add_months, parse_month
+from sop_pipeline.common.errors import SopError
+from sop_pipeline.common.months import add_months
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
 from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
 from sop_pipeline.report import report_path
@@ -50,13 +50,6 @@ def ensure_dagster_home() -> Path:
         shutil.copyfile(DAGSTER_INSTANCE_YAML, config)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
-
-
-def parse_cycle(text: str) -> date:
-    cycle = parse_month(text)
-    if cycle is None:
-        raise SettingsError(f"--cycle {text!r} is not a month", fix="Write the plan cycle as YYYY-MM, e.g. 2026-11")
-    return cycle
 
 
 def cmd_run(args) -> int:
@@ -243,9 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sop_pipeline.cli import init as init_cli
     from sop_pipeline.cli import plan as planning_cli
+    from sop_pipeline.cli import what_if as what_if_cli
 
     planning_cli.register(sub)
     init_cli.register(sub)
+    what_if_cli.register(sub)
 
     ui = sub.add_parser("ui", help="start the Dagster UI for this project")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -21,3 +21,10 @@ def format_loc(loc: tuple, prefix: str = "") -> str:
     if prefix:
         text = prefix + ("." + text if text and not text.startswith("[") else text)
     return text or "(top level)"
+
+
+def message_of(error: dict) -> str:
+    """A pydantic error's message in the planner's words (unknown keys are typos; no 'Value error, ')."""
+    if error["type"] == "extra_forbidden":
+        return "is not a known key (a typo?)"
+    return error["msg"].removeprefix("Value error, ")

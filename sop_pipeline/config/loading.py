@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sop_pipeline.common.errors import SettingsError
 from sop_pipeline.common.readers import read_yaml_file
 from sop_pipeline.common.resources import DEMO_SETTINGS
-from sop_pipeline.config.base import format_loc
-from sop_pipeline.config.preflight import file_problems, planning_problems
+from sop_pipeline.config.base import format_loc, message_of
+from sop_pipeline.config.preflight import file_problems, planning_problems, scenario_problems
 from sop_pipeline.config.schema import Settings
 
 # Not `sop.duckdb`: DuckDB names a file's catalog after the file, and a catalog `sop` beside the schema
@@ -37,12 +37,11 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{format_loc(err['loc'])}: "
-                    + ("is not a known key (a typo?)" if err["type"] == "extra_forbidden" else err["msg"])
-                    for err in exc.errors()]
+        problems = [f"{format_loc(_named(err['loc'], data))}: {message_of(err)}" for err in exc.errors()]
     else:
         problems = []
     problems += planning_problems(data.get("planning"))
+    problems += scenario_problems(data)
     problems += file_problems(data, base_dir or Path("."))
     if settings is not None:
         settings.base_dir = base_dir or Path(".")
@@ -53,6 +52,17 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
             fix="Correct these keys and run again; see the README's settings section",
         )
     return settings
+
+
+def _named(loc: tuple, data: dict) -> tuple:
+    """`scenarios[2].demand` as `scenarios.spring_peak.demand`: a scenario is known by its name."""
+    if len(loc) > 1 and loc[0] == "scenarios" and isinstance(loc[1], int):
+        scenarios = data.get("scenarios")
+        entry = scenarios[loc[1]] if isinstance(scenarios, list) and loc[1] < len(scenarios) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and name.strip():
+            return ("scenarios", name, *loc[2:])
+    return loc
 
 
 def load_settings(path: str | os.PathLike) -> Settings:

@@ -228,6 +228,19 @@ def merge_params(defaults: dict | None, overrides: dict | None) -> dict:
     return merged
 
 
+def merge_planning(planning: dict | None, overrides: dict | None) -> dict:
+    """A scenario's `planning` overrides on top of the `planning` section, section by section: a mapping
+    merges into the mapping it replaces key by key (`defaults.costs`, `families.Cookware.workforce`),
+    anything else (a number, a list such as `resources`) replaces the value."""
+    merged = dict(planning or {})
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_planning(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _has_path(mapping: Any, loc: tuple) -> bool:
     for part in loc:
         if isinstance(mapping, dict) and part in mapping:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +87,54 @@ SUPPLY_SKIPPED = ("the settings have no planning section: add one (planning.defa
                   "inventory and costs) to plan production, inventory and the operating plan")
 
 
+MONTH_RANGE = re.compile(r"(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})")
+
+
+def month_range(text: str) -> tuple[date, date]:
+    """`"YYYY-MM..YYYY-MM"` (both ends included) as the first days of its first and last month."""
+    match = MONTH_RANGE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a month range: write YYYY-MM..YYYY-MM, e.g. 2027-03..2027-05")
+    y1, m1, y2, m2 = (int(g) for g in match.groups())
+    if not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+        raise ValueError(f"{text!r} names a month that does not exist")
+    start, end = date(y1, m1, 1), date(y2, m2, 1)
+    if start > end:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
+
+
+class DemandChange(Strict):
+    """A change of the demand plan in a scenario: planned units and revenue scale together."""
+
+    family: str | None = Field(None, description="a family of the demand plan; null = every family")
+    months: str | None = Field(None, description='"YYYY-MM..YYYY-MM", both included; null = the whole horizon')
+    percent: float = Field(gt=-100, le=1000, description="e.g. 10 = planned units 10% higher")
+
+    @field_validator("months")
+    @classmethod
+    def _month_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            month_range(value)
+        return value
+
+    @property
+    def month_span(self) -> tuple[date, date] | None:
+        return None if self.months is None else month_range(self.months)
+
+
+class Scenario(Strict):
+    """A what-if planned beside the base plan: demand changes and planning overrides.
+
+    `planning` is merged onto the settings' `planning` section by section (config.problem.merge_planning),
+    and checked with it by config.preflight.scenario_problems."""
+
+    name: str = Field(min_length=1, max_length=80)
+    description: str = ""
+    demand: list[DemandChange] = Field(default_factory=list)
+    planning: dict[str, Any] = Field(default_factory=dict)
+
+
 class Settings(Strict):
     sales: SalesSettings
     forecast: ForecastSettings = ForecastSettings()
@@ -93,6 +143,7 @@ class Settings(Strict):
     planning: PlanningSettings = PlanningSettings()
     new_products: str | None = None
     adjustments: str | None = None
+    scenarios: list[Scenario] = Field(default_factory=list, description="planned beside the base plan")
 
     # Set by `load_settings`, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

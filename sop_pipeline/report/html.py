@@ -30,7 +30,7 @@ from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
 # Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
 MAX_FAMILY_PANELS = 12
 REPORT_TABLES = ("demand_history", "forecast", "forecast_accuracy", "demand_plan", "production_plan",
-                 "strategy_comparison", "operating_plan", "plan_runs")
+                 "strategy_comparison", "operating_plan", "plan_runs", "scenario_comparison")
 
 COLOURS = {"history": "#37474f", "forecast": "#1565c0", "band": "rgba(21,101,192,0.18)",
            "plan": "#ef6c00", "regular": "#2e7d32", "overtime": "#f9a825", "subcontract": "#8e24aa",
@@ -314,6 +314,38 @@ def _history_notes(accuracy: pl.DataFrame) -> str:
     return f'<ul class="notes">{items}</ul>' if items else ""
 
 
+def _scenario_section(comparison: pl.DataFrame) -> str:
+    """All-families KPIs per scenario with their change against base, and cost and margin side by side."""
+    if not _has(comparison, "scenario", "family", "status", "total_cost", "gross_margin"):
+        return _not_available("Scenarios")
+    total = comparison.filter(pl.col("family") == ALL_FAMILIES).sort(pl.col("scenario") != "base", "scenario")
+    planned = total.filter(pl.col("status") == "planned")
+    figure = go.Figure()
+    for column, colour in (("total_cost", PART_COLOURS[0]), ("gross_margin", PART_COLOURS[2])):
+        figure.add_trace(go.Bar(x=planned["scenario"].to_list(), y=planned[column].to_list(),
+                                name=column.replace("_", " "), marker_color=colour,
+                                text=[_num(v) for v in planned[column].to_list()], textposition="outside"))
+    figure.update_layout(barmode="group", height=420, yaxis_title="over the horizon, all families")
+    shown = ["planned_units", "total_cost", "cost_with_safety_stock_penalty", "gross_margin", "units_short",
+             "fill_rate", "peak_headcount", "overtime_hours", "subcontracted_units", "peak_capacity_utilization"]
+    percent = {"fill_rate", "peak_capacity_utilization"}
+    columns = [pl.col("scenario")]
+    for kpi in shown:
+        scale = 100 if kpi in percent else 1
+        label = kpi.replace("_", " ") + (" %" if kpi in percent else "")
+        columns.append((pl.col(kpi) * scale).alias(label))
+        if kpi in ("total_cost", "cost_with_safety_stock_penalty", "gross_margin", "units_short", "fill_rate"):
+            columns.append((pl.col(f"{kpi}_change") * scale).alias(f"{label} change"))
+    columns.append(pl.when(pl.col("status") == "planned").then(pl.col("description"))
+                   .otherwise(pl.col("status")).alias("description"))
+    table = _table(total.select(columns), digits={"fill rate %": 1, "fill rate % change": 1,
+                                                  "peak capacity utilization %": 1})
+    return (f"{_figure_html(figure)}<p>Horizon totals for all families; each change is against the published plan "
+            "(<code>base</code>). Cost is cash; with the safety-stock penalty it is what the optimal plan minimises, "
+            "so a plan may save cash by running below safety stock. Per family: "
+            f"<code>sop.scenario_comparison</code>.</p>{table}")
+
+
 def _accuracy_section(accuracy: pl.DataFrame) -> str:
     if not _has(accuracy, "level", "series_key", "method", "wape"):
         return _not_available("Forecast accuracy (backtest)")
@@ -444,7 +476,8 @@ def _supply_skipped(plan_runs: pl.DataFrame) -> str:
 
 def render_report(cycle: date, demand_history=None, forecast=None, forecast_accuracy=None, demand_plan=None,
                   production_plan=None, strategy_comparison=None, operating_plan=None,
-                  plan_over_plan=None, generated_at: datetime | None = None, plan_runs=None) -> str:
+                  plan_over_plan=None, scenario_comparison=None, generated_at: datetime | None = None,
+                  plan_runs=None) -> str:
     """The report as one HTML document.
 
     Frames (Polars or pandas; None or empty where a stage has not run) have the columns of the
@@ -455,7 +488,7 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
         "demand_history": demand_history, "forecast": forecast, "forecast_accuracy": forecast_accuracy,
         "demand_plan": demand_plan, "production_plan": production_plan,
         "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan,
-        "plan_runs": plan_runs}.items()}
+        "plan_runs": plan_runs, "scenario_comparison": scenario_comparison}.items()}
     chosen = _chosen_production(frames["production_plan"], frames["strategy_comparison"])
     families, n_families = _panel_families(frames)
     shown = (f"The {len(families)} largest of {n_families} families by planned volume."
@@ -478,6 +511,9 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
         ("Level, chase and optimal: cost comparison",
          "Total cost of each strategy over the horizon; the chosen strategy per family is in the table.",
          _cost_section(frames["strategy_comparison"])),
+        ("Scenarios: what if",
+         "The published plan beside each scenario of sop.yaml (and each saved what-if): cost, margin, service and "
+         "capacity.", _scenario_section(frames["scenario_comparison"])),
         ("Forecast accuracy",
          "Backtest WAPE of the published forecast against the seasonal-naive baseline (same month last year).",
          _accuracy_section(frames["forecast_accuracy"])),

@@ -33,6 +33,8 @@ PLAN_TABLES = (
     "strategy_comparison",
     "inventory_plan",
     "operating_plan",
+    "scenario_plan",
+    "scenario_comparison",
     "plan_runs",
 )
 
@@ -150,13 +152,28 @@ def replace_cycle(conn, table: str, cycle: date, frame, schema: str = "draft") -
     target = f"{schema}.{table}"
     with transaction(conn):
         conn.execute(statement("cycle_delete", table=target), {"c": cycle})
-        if len(frame):
-            conn.register("_incoming", frame)
-            try:
-                conn.execute(statement("cycle_insert_frame", table=target), {"c": cycle})
-            finally:
-                conn.unregister("_incoming")
+        _insert(conn, target, cycle, frame)
     return len(frame)
+
+
+def _insert(conn, target: str, cycle: date, frame) -> None:
+    if len(frame):
+        conn.register("_incoming", frame)
+        try:
+            conn.execute(statement("cycle_insert_frame", table=target), {"c": cycle})
+        finally:
+            conn.unregister("_incoming")
+
+
+def publish_scenario(conn, cycle: date, scenario: str, plan, comparison) -> None:
+    """Replace one scenario of a published cycle in `sop.scenario_plan` and `sop.scenario_comparison` and
+    list it in the cycle's `sop.plan_runs` row, in one transaction (`sop-pipeline what-if --save`)."""
+    with transaction(conn):
+        for table, frame in (("scenario_plan", plan), ("scenario_comparison", comparison)):
+            conn.execute(statement("scenario_delete", table=table), {"c": cycle, "s": scenario})
+            _insert(conn, f"sop.{table}", cycle, frame)
+        names = conn.execute(sql_text("cycle_scenarios").format(schema="sop"), {"plan_cycle": cycle}).fetchall()[0][0]
+        conn.execute(sql_text("plan_runs_set_scenarios"), {"n": names, "c": cycle})
 
 
 def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> dict[str, int]:

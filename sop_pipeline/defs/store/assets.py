@@ -37,6 +37,8 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     with database.connect() as conn:
         input_rows, input_files = conn.execute(db.sql_text("raw_sales_summary"), {"c": cycle}).fetchall()[0]
         solver_status = conn.execute(db.sql_text("chosen_solver_status"), {"plan_cycle": cycle}).fetchall()[0][0]
+        scenarios = conn.execute(db.sql_text("cycle_scenarios").format(schema="draft"),
+                                 {"plan_cycle": cycle}).fetchall()[0][0]
         run = pl.DataFrame({
             "run_id": [context.run_id],
             "settings_hash": [settings.fingerprint()],
@@ -48,7 +50,11 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             "created_at": [datetime.now().replace(microsecond=0)],
             "supply_status": ["planned" if settings.plans_supply else "skipped"],
             "supply_note": [None if settings.plans_supply else SUPPLY_SKIPPED],
-        }, schema_overrides={"solver_status": pl.Utf8, "strategy": pl.Utf8, "supply_note": pl.Utf8})
+            "scenarios": [scenarios],
+            # The settings as planned: `sop-pipeline what-if` rebuilds this cycle's planning settings from them.
+            "settings_json": [json.dumps(settings.model_dump(mode="json"), sort_keys=True)],
+        }, schema_overrides={"solver_status": pl.Utf8, "strategy": pl.Utf8, "supply_note": pl.Utf8,
+                             "scenarios": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)
         counts = db.publish_cycle(conn, cycle)
         snapshot = db.write_published_snapshot(conn, database.database)

@@ -1,0 +1,180 @@
+"""Scenarios planned from a cycle's demand plan: demand changes, planning overrides, a re-plan of supply.
+
+A scenario starts from the same demand plan and forecast as the published plan (no re-forecast):
+- its demand changes scale planned units and planned revenue together, per family and month
+  (several changes on the same month compound);
+- its planning overrides are merged onto the `planning` section section by section (`merge_planning`);
+- supply is re-planned with the supply core (`supply.plans.planning_inputs`, `supply.strategies.plan_families`)
+  for the scenario's strategy only, exactly as the production-plan stage plans the chosen strategy.
+
+The base scenario is not re-planned: its rows are the published production plan's chosen rows, so it
+equals the plan exactly. A scenario that cannot be planned (PlanningError) is kept as an outcome with
+the planner's reason instead of a plan; it never stops the base plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from sop_pipeline.common.errors import PlanningError, SettingsError
+from sop_pipeline.config.preflight import BASE_SCENARIO, scenario_demand_problems, scenario_problems
+from sop_pipeline.config.problem import Problem, merge_planning
+from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
+from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.strategies import plan_families
+
+SCENARIO_PLAN_COLUMNS = [
+    "scenario", "family", "month", "planned_units", "planned_revenue", "beginning_inventory", "beginning_backlog",
+    "production", "regular_units", "overtime_units", "subcontract_units", "ending_inventory", "backlog",
+    "safety_stock", "workforce", "hires", "layoffs", "regular_hours", "overtime_hours", "hours_used",
+    "shared_capacity", "total_cost", "safety_stock_penalty", "gross_margin",
+]
+
+
+@dataclass
+class ScenarioOutcome:
+    """One scenario's monthly family plan, or the reason it has none."""
+
+    name: str
+    description: str
+    plan: pl.DataFrame | None       # SCENARIO_PLAN_COLUMNS; None when the scenario cannot be planned
+    reason: str | None = None       # the planner's explanation (PlanningError message) when there is no plan
+
+    @property
+    def status(self) -> str:
+        return "planned" if self.plan is not None else f"infeasible: {self.reason}"
+
+
+def check_scenarios(scenarios: list[Scenario], planning: PlanningSettings, demand_plan: pl.DataFrame) -> None:
+    """Every scenario problem at once (names, planning keys, families, months), before anything is solved."""
+    data = {"planning": planning.model_dump(mode="json"), "scenarios": [s.model_dump(mode="json") for s in scenarios]}
+    families = sorted(demand_plan["family"].unique().to_list())
+    months = sorted(demand_plan["month"].unique().to_list())
+    problems = scenario_problems(data) + scenario_demand_problems(scenarios, families, months)
+    if problems:
+        raise SettingsError(f"The scenarios have {len(problems)} problem(s)", problems=problems,
+                            where="scenarios", fix="Correct these scenarios and run again")
+
+
+def scenario_planning(planning: PlanningSettings, scenario: Scenario) -> PlanningSettings:
+    """The planning settings of a scenario: its overrides merged onto `planning`, section by section."""
+    return PlanningSettings.model_validate(merge_planning(planning.model_dump(), scenario.planning))
+
+
+def apply_demand_changes(demand_plan: pl.DataFrame, changes: list[DemandChange]) -> pl.DataFrame:
+    """The demand plan with planned units and planned revenue scaled by each change where it applies."""
+    factor = pl.lit(1.0)
+    for change in changes:
+        applies = pl.lit(True)
+        if change.family is not None:
+            applies = applies & (pl.col("family") == change.family)
+        if (span := change.month_span) is not None:
+            applies = applies & pl.col("month").is_between(*span)
+        factor = factor * pl.when(applies).then(pl.lit(1 + change.percent / 100)).otherwise(pl.lit(1.0))
+    scaled = [c for c in ("planned_units", "planned_revenue") if c in demand_plan.columns]
+    return demand_plan.with_columns([pl.col(c) * factor for c in scaled])
+
+
+def scenario_plan_frame(name: str, chosen_rows: pl.DataFrame, demand_plan: pl.DataFrame,
+                        problems: dict[str, Problem], shared_capacity: float | None) -> pl.DataFrame:
+    """SCENARIO_PLAN_COLUMNS from one strategy's production-plan rows (PRODUCTION_COLUMNS).
+
+    planned_units is the family's demand in the plan; revenue comes from the demand plan (as in the
+    operating plan); beginning stock is the previous month's ending, the initial inventory first;
+    hours_used = regular hours worked + overtime hours; gross_margin = planned_revenue - total_cost."""
+    revenue = (supply_plan.operating_plan(chosen_rows, demand_plan)
+               .filter(pl.col("family") != supply_plan.ALL_FAMILIES).select("family", "month", "planned_revenue"))
+    initial = pl.DataFrame({"family": list(problems),
+                            "initial_net": [p.inventory.initial - p.inventory.initial_backlog for p in problems.values()]},
+                           schema={"family": pl.String, "initial_net": pl.Float64})
+    net = pl.col("ending_inventory") - pl.col("backlog")
+    return (chosen_rows.sort("family", "month")
+            .join(revenue, on=["family", "month"], how="left")
+            .join(initial, on="family", how="left")
+            .with_columns(previous=pl.coalesce(net.shift(1).over("family"), pl.col("initial_net")))
+            .with_columns(
+                scenario=pl.lit(name),
+                planned_units=pl.col("demand"),
+                planned_revenue=pl.col("planned_revenue").fill_null(0.0),
+                beginning_inventory=pl.max_horizontal(pl.col("previous"), pl.lit(0.0)),
+                beginning_backlog=pl.max_horizontal(-pl.col("previous"), pl.lit(0.0)),
+                production=pl.col("regular_units") + pl.col("overtime_units") + pl.col("subcontract_units"),
+                hours_used=pl.col("regular_hours") - pl.col("idle_hours") + pl.col("overtime_hours"),
+                shared_capacity=pl.lit(shared_capacity, pl.Float64),
+            )
+            .with_columns(gross_margin=pl.col("planned_revenue") - pl.col("total_cost"))
+            .select(SCENARIO_PLAN_COLUMNS))
+
+
+def base_outcome(production_plan: pl.DataFrame, demand_plan: pl.DataFrame, problems: dict[str, Problem],
+                 planning: PlanningSettings) -> ScenarioOutcome:
+    """The published plan as scenario `base`: the production plan's rows of the chosen strategy."""
+    chosen = production_plan.filter(pl.col("strategy") == planning.strategy)
+    frame = scenario_plan_frame(BASE_SCENARIO, chosen, demand_plan, problems, planning.shared_capacity)
+    return ScenarioOutcome(BASE_SCENARIO, f"The published plan ({planning.strategy})", frame)
+
+
+@dataclass
+class BasePlan:
+    """The published plan's family problems and chosen production-plan rows, for reuse by scenarios."""
+
+    planning: PlanningSettings
+    problems: dict[str, Problem]
+    rows: pl.DataFrame
+
+
+def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.DataFrame,
+                  accuracy: pl.DataFrame | None, planning: PlanningSettings, interval_width: float,
+                  base: BasePlan | None = None) -> ScenarioOutcome:
+    """Re-plan supply for one scenario (its strategy only); an impossible plan becomes the outcome's reason.
+
+    Without shared capacity every family is planned on its own, so a family whose problem the scenario
+    leaves exactly as the base plan's keeps the base plan's rows (the same plan, not solved again): a
+    what-if on one family answers in the time of one family."""
+    settings = scenario_planning(planning, scenario)
+    demand = apply_demand_changes(demand_plan, scenario.demand)
+    try:
+        _stocks, problems = supply_plan.planning_inputs(demand, forecast, accuracy, settings, interval_width)
+        unchanged: set[str] = set()
+        if (base is not None and settings.shared_capacity is None and base.planning.shared_capacity is None
+                and settings.strategy == base.planning.strategy):
+            unchanged = {name for name, problem in problems.items() if base.problems.get(name) == problem}
+        changed = {name: problem for name, problem in problems.items() if name not in unchanged}
+        results = plan_families(changed, settings.strategy, settings.shared_capacity) if changed else {}
+    except PlanningError as exc:
+        return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)
+    rows = supply_plan.production_plan_frame({settings.strategy: results})
+    if unchanged:
+        rows = pl.concat([rows, base.rows.filter(pl.col("family").is_in(sorted(unchanged)))], how="vertical_relaxed")
+    return ScenarioOutcome(scenario.name, scenario.description,
+                           scenario_plan_frame(scenario.name, rows, demand, problems, settings.shared_capacity))
+
+
+def plan_cycle_scenarios(scenarios: list[Scenario], demand_plan: pl.DataFrame, forecast: pl.DataFrame,
+                         accuracy: pl.DataFrame | None, production_plan: pl.DataFrame, planning: PlanningSettings,
+                         interval_width: float, log: Callable[[str], None] | None = None) -> list[ScenarioOutcome]:
+    """The base plan (from the production plan) and every scenario re-planned, base first. Every scenario is
+    checked against the demand plan (families, months) before any is solved; a SettingsError lists them all."""
+    log = log or (lambda _message: None)
+    check_scenarios(scenarios, planning, demand_plan)
+    _stocks, problems = supply_plan.planning_inputs(demand_plan, forecast, accuracy, planning, interval_width)
+    base = BasePlan(planning, problems, production_plan.filter(pl.col("strategy") == planning.strategy))
+    outcomes = [base_outcome(production_plan, demand_plan, problems, planning)]
+    for scenario in scenarios:
+        started = time.perf_counter()
+        outcomes.append(plan_scenario(scenario, demand_plan, forecast, accuracy, planning, interval_width, base))
+        log(f"Scenario {scenario.name}: {outcomes[-1].status} ({time.perf_counter() - started:.1f}s)")
+    return outcomes
+
+
+def plan_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:
+    """Every planned scenario's rows, in the outcomes' order (infeasible scenarios have none)."""
+    frames = [o.plan for o in outcomes if o.plan is not None]
+    if not frames:
+        return pl.DataFrame(schema={c: (pl.String if c in ("scenario", "family") else pl.Date if c == "month"
+                                        else pl.Float64) for c in SCENARIO_PLAN_COLUMNS})
+    return pl.concat(frames, how="vertical_relaxed")

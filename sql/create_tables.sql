@@ -83,3 +83,25 @@ CREATE TABLE IF NOT EXISTS {schema}.plan_runs (
     input_files VARCHAR, forecast_approach VARCHAR, strategy VARCHAR, solver_status VARCHAR,
     created_at TIMESTAMP NOT NULL
 );
+
+-- Hours available, used by the chosen plan and needed by the unconstrained demand plan, per work
+-- centre (planning.resources, and 'plant labour'), family (and 'ALL FAMILIES') and month.
+CREATE TABLE IF NOT EXISTS {schema}.capacity_plan (
+    plan_cycle DATE NOT NULL, resource VARCHAR NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    strategy VARCHAR, hours_available DOUBLE, hours_required DOUBLE, hours_unconstrained DOUBLE,
+    utilization DOUBLE, unconstrained_utilization DOUBLE
+);
+
+-- The plan against the budget (annual operating plan) per family (and 'ALL FAMILIES') and budget month.
+CREATE TABLE IF NOT EXISTS {schema}.budget_gap (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    budget_units DOUBLE, planned_units DOUBLE, units_gap DOUBLE, units_gap_pct DOUBLE,
+    budget_revenue DOUBLE, planned_revenue DOUBLE, revenue_gap DOUBLE, revenue_gap_pct DOUBLE,
+    cumulative_units_gap DOUBLE, cumulative_revenue_gap DOUBLE
+);
+
+-- What needs a decision: one row per exception, with the money at stake and a sentence for the meeting.
+CREATE TABLE IF NOT EXISTS {schema}.exceptions (
+    plan_cycle DATE NOT NULL, severity VARCHAR NOT NULL, kind VARCHAR NOT NULL, family VARCHAR, sku VARCHAR,
+    resource VARCHAR, month DATE, value DOUBLE, threshold DOUBLE, money_at_stake DOUBLE, message VARCHAR NOT NULL
+);

@@ -36,7 +36,8 @@ def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = 
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         problems = [f"{format_loc(err['loc'])}: "
-                    + ("is not a known key (a typo?)" if err["type"] == "extra_forbidden" else err["msg"])
+                    + ("is not a known key (a typo?)" if err["type"] == "extra_forbidden"
+                       else err["msg"].removeprefix("Value error, "))
                     for err in exc.errors()]
     else:
         problems = []

@@ -41,7 +41,7 @@ def planning_problems(planning: Any) -> list[str]:
 def file_problems(data: dict, base_dir) -> list[str]:
     """Files named by the settings that do not exist (the sales path is checked by the ingest)."""
     problems = []
-    for key in ("new_products", "adjustments"):
+    for key in ("new_products", "adjustments", "budget"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             path = Path(value).expanduser()

@@ -33,6 +33,9 @@ PLAN_TABLES = (
     "strategy_comparison",
     "inventory_plan",
     "operating_plan",
+    "capacity_plan",
+    "budget_gap",
+    "exceptions",
     "plan_runs",
 )
 

@@ -68,16 +68,20 @@ def test_capacity_over_its_threshold():
 
 def test_below_safety_stock_for_families_and_skus():
     production = _production(ending=(500, 150, 350), safety=(400, 400, 400))
-    inventory = pl.DataFrame({"family": "Cookware", "sku": ["CKW-1", "CKW-1", "CKW-2"], "month": [JAN, FEB, JAN],
-                              "ending_inventory": [90.0, 100.0, 50.0], "safety_stock": [100.0, 100.0, 50.0]})
+    # CKW-1 runs 60 below its 100 in January; CKW-2 only 10% below (the family mix, not a decision); CKW-3 at it
+    inventory = pl.DataFrame({"family": "Cookware", "sku": ["CKW-1", "CKW-1", "CKW-2", "CKW-3"],
+                              "month": [JAN, FEB, JAN, JAN], "ending_inventory": [40.0, 100.0, 90.0, 50.0],
+                              "safety_stock": [100.0, 100.0, 100.0, 50.0]})
     found = _run(production=production, inventory=inventory).filter(pl.col("kind") == "below_safety_stock")
     family = found.filter(pl.col("sku").is_null()).row(0, named=True)
     assert (family["family"], family["month"], family["value"], family["threshold"]) == ("Cookware", FEB, 250, 400)
     assert family["severity"] == "medium"                       # more than half the buffer gone
+    assert "about 12,500 of sales at risk" in family["message"]
     assert family["money_at_stake"] == pytest.approx(250 * 50)  # units below x unit price
     assert "(2 months below it)" in family["message"]
     sku = found.filter(pl.col("sku").is_not_null())
-    assert sku["sku"].to_list() == ["CKW-1"] and sku["value"].to_list() == [10.0] and sku["severity"][0] == "low"
+    assert sku["sku"].to_list() == ["CKW-1"] and sku["value"].to_list() == [60.0] and sku["severity"][0] == "medium"
+    assert "SKU CKW-1 (Cookware) ends 2027-01 with 40 units, 60 below its safety stock of 100" in sku["message"][0]
     assert _run(production=_production(ending=(400, 400, 400))).is_empty()
 
 

@@ -7,8 +7,8 @@ runs them all and ranks the rows by money at stake. Thresholds come from `alerts
   is above `capacity_utilization`. value: utilization; money: the hours above the threshold (of what
   the plan uses or the demand plan would need, the larger) x the overtime wage of the families using
   it. High at 100% or when the demand plan needs more than there is, else medium.
-- below_safety_stock: a family's (chosen plan) or SKU's (inventory plan) ending inventory below its
-  safety stock; one row each, at the worst month. value: units below it; threshold: the safety
+- below_safety_stock: a family's (chosen plan) ending inventory below its safety stock, or a SKU's
+  (inventory plan) more than half of it; one row each, at the worst month. value: units below it; threshold: the safety
   stock; money: units below x unit price (sales at risk if demand runs high). Medium when more than
   half the buffer is gone, else low.
 - units_short: a family's plan leaves orders late (backlog). value: the peak backlog; money: peak
@@ -44,8 +44,14 @@ BIAS_AHEAD_MONTHS = 3  # the months a biased forecast is about to drive
 _UNIT = 0.5            # less than half a unit below a target is rounding, not an exception
 
 
-def _money(value: float | None) -> str:
-    return "" if value is None else f"about {value:,.0f} in money"
+def _money(value: float | None, what: str = "") -> str:
+    """", about 12,345 of sales at risk" (empty without a figure)."""
+    return "" if value is None else f", about {value:,.0f}{' ' + what if what else ''}"
+
+
+def _of(name: str) -> str:
+    """The possessive: "Cookware's", "Textiles'"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def _frame(rows: list[dict]) -> pl.DataFrame:
@@ -116,6 +122,8 @@ def safety_stock_exceptions(production: pl.DataFrame, inventory: pl.DataFrame | 
             name = row[key]
             price = price_of.get(name)
             share = row["shortfall"] / row["safety_stock"] if row["safety_stock"] else 1.0
+            if level == "sku" and share <= 0.5:
+                continue  # a SKU a little below its buffer is the family plan's mix, not a decision
             label = name if level == "family" else f"SKU {name} ({row['family']})"
             money = None if price is None else row["shortfall"] * price
             rows.append({
@@ -126,7 +134,7 @@ def safety_stock_exceptions(production: pl.DataFrame, inventory: pl.DataFrame | 
                 "message": f"{label} ends {row['month']:%Y-%m} with {max(row['ending_inventory'], 0):,.0f} units, "
                            f"{row['shortfall']:,.0f} below its safety stock of {row['safety_stock']:,.0f} "
                            f"({row['months_below']} month{'s' if row['months_below'] > 1 else ''} below it); "
-                           f"a demand spike would go unserved{', ' + _money(money) + ' of sales at risk' if money else ''}. "
+                           f"a demand spike would go unserved{_money(money, 'of sales at risk')}. "
                            "Decide: build stock earlier or accept the risk.",
             })
     return _frame(rows)
@@ -147,7 +155,7 @@ def shortage_exceptions(production: pl.DataFrame, prices: Mapping[str, float]) -
             "month": peak["month"], "value": peak["backlog"], "threshold": 0.0, "money_at_stake": money,
             "message": f"{family} cannot ship {peak['backlog']:,.0f} units on time in {peak['month']:%Y-%m} "
                        f"(late orders in {months.height} month{'s' if months.height > 1 else ''})"
-                       f"{', ' + _money(money) + ' of sales delayed' if money else ''}. Decide: add overtime or "
+                       f"{_money(money, 'of sales delayed')}. Decide: add overtime or "
                        "subcontracting, or agree later deliveries with the customers.",
         })
     return _frame(rows)
@@ -169,9 +177,9 @@ def plan_change_exceptions(changes: pl.DataFrame, threshold: float, prices: Mapp
         rows.append({
             "severity": _graded(pct, threshold), "kind": "plan_change", "family": row["family"], "sku": None,
             "resource": None, "month": None, "value": pct, "threshold": threshold, "money_at_stake": money,
-            "message": f"{row['family']}'s plan is {abs(pct):.0f}% {'above' if pct > 0 else 'below'} last cycle's "
+            "message": f"{_of(row['family'])} plan is {abs(pct):.0f}% {'above' if pct > 0 else 'below'} last cycle's "
                        f"({row['previous_cycle']:%Y-%m}) over the months both cover: {now - before:+,.0f} units"
-                       f"{', ' + _money(money) if money else ''}. Decide: confirm the change is real before "
+                       f"{_money(money, 'of sales')}. Decide: confirm the change is real before "
                        "production follows it.",
         })
     return _frame(rows)
@@ -195,9 +203,9 @@ def forecast_bias_exceptions(bias: pl.DataFrame, threshold: float, demand_plan: 
         rows.append({
             "severity": _graded(pct, threshold), "kind": "forecast_bias", "family": row["family"], "sku": None,
             "resource": None, "month": None, "value": pct, "threshold": threshold, "money_at_stake": money,
-            "message": f"{row['family']}'s forecasts ran {abs(pct):.0f}% {'high' if pct > 0 else 'low'} "
+            "message": f"{_of(row['family'])} forecasts ran {abs(pct):.0f}% {'high' if pct > 0 else 'low'} "
                        f"({row['evidence']}); the next {BIAS_AHEAD_MONTHS} months' plan may be off by as much"
-                       f"{', ' + _money(money) if money else ''}. Decide: review the forecast or agree a "
+                       f"{_money(money, 'of sales')}. Decide: review the forecast or agree a "
                        "consensus adjustment.",
         })
     return _frame(rows)
@@ -251,7 +259,7 @@ def budget_exceptions(gap: pl.DataFrame, threshold: float, prices: Mapping[str, 
         rows.append({
             "severity": _graded(pct, threshold), "kind": "budget_gap", "family": row["family"], "sku": None,
             "resource": None, "month": None, "value": pct, "threshold": threshold, "money_at_stake": money,
-            "message": f"{row['family']}'s plan is {abs(pct):.0f}% {'above' if pct > 0 else 'below'} budget over "
+            "message": f"{_of(row['family'])} plan is {abs(pct):.0f}% {'above' if pct > 0 else 'below'} budget over "
                        f"{row['first']:%Y-%m}..{row['last']:%Y-%m} ({amount}). Decide: "
                        + ("close the gap (promotion, pricing, new customers) or revise the budget." if pct < 0
                           else "secure the capacity and material for it, or hold the plan at budget."),

@@ -138,11 +138,24 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
     probs = [problems[n] for n in names]
     for prob in probs:
         diagnose.check_feasible(prob)
-    if shared_capacity_hours is None and resources is None and len(names) > 1:
+    if shared_capacity_hours is None and len(names) > 1:
         plans = {name: _solve_together([name], [prob], None)[name] for name, prob in zip(names, probs)}
-        info = _total_info([plan.solver for plan in plans.values()])
-        return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
+        # Plans that already fit every work centre are also the coupled model's optimum (it only adds
+        # constraints); otherwise the families are solved together (demo: 0.3 s alone, 5-10 s coupled).
+        if resources is None or _fits(resources, plans):
+            info = _total_info([plan.solver for plan in plans.values()])
+            return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
     return _solve_together(names, probs, shared_capacity_hours, resources)
+
+
+def _made_in_house(plans: dict[str, PlanResult]) -> np.ndarray:
+    """Regular + overtime units per family (rows, in the plans' order) and period: what uses the work centres."""
+    return np.vstack([(p.periods["regular_units"] + p.periods["overtime_units"]).to_numpy() for p in plans.values()])
+
+
+def _fits(resources: model.ResourceLimits, plans: dict[str, PlanResult]) -> bool:
+    used = resources.per_unit @ _made_in_house(plans)
+    return bool((used <= resources.hours + 1e-6 * np.maximum(1.0, resources.hours)).all())
 
 
 def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours,
@@ -214,9 +227,7 @@ def plan_families(problems: dict[str, Problem], strategy: str,
                 where=f"planning.shared_capacity, {first.period_names[t]}",
                 fix="Raise the shared capacity or publish the optimal strategy, which respects it")
     if resources is not None and results:
-        made = np.vstack([(r.periods["regular_units"] + r.periods["overtime_units"]).to_numpy()
-                          for r in results.values()])
-        check_resource_use(resources, made, next(iter(problems.values())).period_names, strategy)
+        check_resource_use(resources, _made_in_house(results), next(iter(problems.values())).period_names, strategy)
     return results
 
 

@@ -362,9 +362,13 @@ def _decisions_section(exceptions: pl.DataFrame) -> str:
     if exceptions.height == 0:
         return "<p>No exceptions this cycle: nothing needs a decision beyond approving the plan.</p>"
     counts = {s: exceptions.filter(pl.col("severity") == s).height for s in ("high", "medium", "low")}
-    ranked = exceptions.sort("money_at_stake", descending=True, nulls_last=True)
+    # Every high-severity exception, then the others with the most money at stake, ranked by money.
+    ranked = exceptions.sort("money_at_stake", descending=True, nulls_last=True).with_row_index("_rank")
+    high = ranked.filter(pl.col("severity") == "high")
+    others = ranked.filter(pl.col("severity") != "high").head(max(DECISIONS_SHOWN - high.height, 0))
+    shown = pl.concat([high, others]).sort("_rank")
     rows = []
-    for n, row in enumerate(ranked.head(DECISIONS_SHOWN).iter_rows(named=True), start=1):
+    for n, row in enumerate(shown.iter_rows(named=True), start=1):
         where = " · ".join(str(v) for v in (row.get("resource"), row.get("family"), row.get("sku")) if v)
         month = row["month"].strftime("%Y-%m") if row.get("month") else "horizon"
         rows.append(f'<tr><td class="n">{n}</td><td><span class="sev {html.escape(row["severity"])}">'
@@ -372,10 +376,10 @@ def _decisions_section(exceptions: pl.DataFrame) -> str:
                     f'<td>{html.escape(KIND_WORDS.get(row["kind"], row["kind"]))}<br><small>{html.escape(where)}, '
                     f'{month}</small></td><td class="n">{_num(row["money_at_stake"])}</td>'
                     f'<td>{html.escape(row["message"])}</td></tr>')
-    more = exceptions.height - min(exceptions.height, DECISIONS_SHOWN)
+    more = exceptions.height - shown.height
     summary = (f"{exceptions.height} exception(s): {counts['high']} high, {counts['medium']} medium, "
-               f"{counts['low']} low severity. The {min(exceptions.height, DECISIONS_SHOWN)} with the most money "
-               f"at stake{f'; {more} more in' if more else ' are all in'} <code>sop.exceptions</code>.")
+               f"{counts['low']} low severity. Every high one and the others with the most money at stake"
+               f"{f'; {more} more in' if more else ', all in'} <code>sop.exceptions</code>.")
     return (f"<p>{summary}</p><table class='decisions'><thead><tr><th>#</th><th>severity</th><th>what</th>"
             f"<th>money at stake</th><th>decision needed</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 

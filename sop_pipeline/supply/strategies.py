@@ -128,11 +128,12 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
                   resources: model.ResourceLimits | None = None) -> dict[str, PlanResult]:
     """The least-cost plans of several families.
 
-    Coupled by shared capacity or work centres (`resources`, families in `problems` order) they are
-    one model. Without either the families are independent and each
+    Coupled by shared capacity they are one model. Otherwise the families are independent and each
     is solved alone: the same optimum, found faster, because branch and bound on one block-diagonal
     MILP works through the blocks together (demo, 6 families with whole workers: 0.78 s in one model,
     0.34 s one by one). The solver figures attached to every plan are then the totals of the models.
+    Work centres (`resources`, families in `problems` order) couple the families only where those
+    plans overrun one; then the families are solved together, in one model that respects them.
     """
     names = list(problems)
     probs = [problems[n] for n in names]

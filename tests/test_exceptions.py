@@ -63,6 +63,7 @@ def test_capacity_over_its_threshold():
     full = ex.capacity_exceptions(_capacity(1000, need=1300), 0.95, rates).row(0, named=True)
     assert full["severity"] == "high" and "would need 1,300 h" in full["message"]
     assert full["money_at_stake"] == pytest.approx((1300 - 950) * 27.5)
+    assert ex.capacity_exceptions(_capacity(999.95), 0.95, rates)["severity"].to_list() == ["high"]  # full
     assert ex.capacity_exceptions(_capacity(950), 0.95, rates).is_empty()
 
 

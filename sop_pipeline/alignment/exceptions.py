@@ -42,6 +42,7 @@ SEVERITIES = ("high", "medium", "low")
 KINDS = ("capacity_over", "below_safety_stock", "units_short", "plan_change", "forecast_bias", "budget_gap")
 BIAS_AHEAD_MONTHS = 3  # the months a biased forecast is about to drive
 _UNIT = 0.5            # less than half a unit below a target is rounding, not an exception
+FULL = 0.999           # a work centre this busy is full (the plan uses all of it but rounding)
 
 
 def _money(value: float | None, what: str = "") -> str:
@@ -89,7 +90,7 @@ def capacity_exceptions(capacity: pl.DataFrame, threshold: float,
         available, need = row["hours_available"], row["hours_unconstrained"]
         overage = max(row["hours_required"], need) - threshold * available
         short = need > available + 1e-6
-        full = row["utilization"] >= 1 - 1e-6
+        full = row["utilization"] >= FULL  # the optimal plan fills a binding centre to solver precision
         what = (f"the demand plan alone would need {need:,.0f} h, so the plan builds ahead, subcontracts or delays "
                 f"the rest" if short else f"the demand plan alone would need {need:,.0f} h")
         rows.append({

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from sop_pipeline.defs.alignment import assets as alignment_assets
+from sop_pipeline.defs.alignment import checks as alignment_checks
 from sop_pipeline.defs.demand import assets as demand_assets
 from sop_pipeline.defs.forecasting import assets as forecast_assets
 from sop_pipeline.defs.forecasting import checks as forecast_checks
@@ -18,9 +20,9 @@ from sop_pipeline.defs.supply import checks as planning_checks
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, demand_assets, planning_assets,
-                                        scenario_assets, publish_assets, report_assets]),
+                                        scenario_assets, alignment_assets, publish_assets, report_assets]),
     asset_checks=dg.load_asset_checks_from_modules([ingest_checks, forecast_checks, planning_checks,
-                                                    scenario_checks]),
+                                                    scenario_checks, alignment_checks]),
     jobs=[monthly_cycle_job],
     schedules=[monthly_cycle_schedule],
     resources=default_resources(),

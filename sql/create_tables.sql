@@ -121,3 +121,25 @@ CREATE TABLE IF NOT EXISTS {schema}.scenario_comparison (
 -- `sop-pipeline what-if` rebuilds the cycle's planning settings. Added to databases made before them too.
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS scenarios VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS settings_json VARCHAR;
+
+-- Hours available, used by the chosen plan and needed by the unconstrained demand plan, per work
+-- centre (planning.resources, and 'plant labour'), family (and 'ALL FAMILIES') and month.
+CREATE TABLE IF NOT EXISTS {schema}.capacity_plan (
+    plan_cycle DATE NOT NULL, resource VARCHAR NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    strategy VARCHAR, hours_available DOUBLE, hours_required DOUBLE, hours_unconstrained DOUBLE,
+    utilization DOUBLE, unconstrained_utilization DOUBLE
+);
+
+-- The plan against the budget (annual operating plan) per family (and 'ALL FAMILIES') and budget month.
+CREATE TABLE IF NOT EXISTS {schema}.budget_gap (
+    plan_cycle DATE NOT NULL, family VARCHAR NOT NULL, month DATE NOT NULL,
+    budget_units DOUBLE, planned_units DOUBLE, units_gap DOUBLE, units_gap_pct DOUBLE,
+    budget_revenue DOUBLE, planned_revenue DOUBLE, revenue_gap DOUBLE, revenue_gap_pct DOUBLE,
+    cumulative_units_gap DOUBLE, cumulative_revenue_gap DOUBLE
+);
+
+-- What needs a decision: one row per exception, with the money at stake and a sentence for the meeting.
+CREATE TABLE IF NOT EXISTS {schema}.exceptions (
+    plan_cycle DATE NOT NULL, severity VARCHAR NOT NULL, kind VARCHAR NOT NULL, family VARCHAR, sku VARCHAR,
+    resource VARCHAR, month DATE, value DOUBLE, threshold DOUBLE, money_at_stake DOUBLE, message VARCHAR NOT NULL
+);

@@ -53,6 +53,7 @@ def write_settings(folder: Path, sales_path: Path | str, **sections) -> Path:
     demo["forecast"].update({"horizon_months": 6, "backtest_months": 3, "workers": 1})
     demo["new_products"] = None
     demo["adjustments"] = None
+    demo["budget"] = None
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(demo.get(key), dict):
             demo[key].update(value)

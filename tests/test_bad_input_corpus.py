@@ -19,7 +19,7 @@ from tests.conftest import SMALL_CYCLE, snapshot, write_settings
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 EXPECTED = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
-RUN_KINDS = ("sales", "settings", "new_products", "adjustments")
+RUN_KINDS = ("sales", "settings", "new_products", "adjustments", "budget")
 
 
 def _cases(kinds) -> list:

@@ -25,7 +25,7 @@ PARTITION = "2026-11-01"
 def _settings_file(folder, **planning) -> str:
     data = yaml.safe_load(DEMO_SETTINGS.read_text())
     data["sales"]["path"] = "unused.csv"
-    data["new_products"] = data["adjustments"] = None
+    data["new_products"] = data["adjustments"] = data["budget"] = None
     data["planning"].update(planning)
     path = folder / "sop.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

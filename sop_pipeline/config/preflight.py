@@ -114,7 +114,7 @@ def scenario_demand_problems(scenarios: list[Scenario], families: list[str], mon
 def file_problems(data: dict, base_dir) -> list[str]:
     """Files named by the settings that do not exist (the sales path is checked by the ingest)."""
     problems = []
-    for key in ("new_products", "adjustments"):
+    for key in ("new_products", "adjustments", "budget"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             path = Path(value).expanduser()

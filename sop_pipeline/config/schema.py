@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from datetime import date
@@ -74,12 +75,71 @@ class ForecastSettings(Strict):
         return os.cpu_count() or 1 if self.workers == "auto" else int(self.workers)
 
 
+_MONTH_KEY = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+class Resource(Strict):
+    """A work centre: hours available per month and hours each unit of a family takes on it.
+
+    `hours_per_month` is one number for every month, a list (one value per horizon month, from the
+    cycle on) or a mapping `{"YYYY-MM": hours, default: hours}`: the months it names, `default` for
+    the others (without `default`, months it does not name have no limit).
+    """
+
+    name: str = Field(min_length=1)
+    hours_per_month: float | list[float] | dict[str, float] = Field(
+        description="hours available: a number, a list per horizon month, or {YYYY-MM: hours}")
+    hours_per_unit: dict[str, float] = Field(description="hours per unit made, by family (families not named: 0)")
+
+    @field_validator("hours_per_month")
+    @classmethod
+    def _hours(cls, value):
+        values = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one month's hours")
+        if isinstance(value, dict):
+            bad = [k for k in value if k != "default" and not _MONTH_KEY.fullmatch(str(k))]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not a month; write the keys as YYYY-MM (e.g. 2027-03) or default")
+        if any(not math.isfinite(v) or v < 0 for v in values):
+            raise ValueError("hours must be finite numbers >= 0")
+        return value
+
+    @field_validator("hours_per_unit")
+    @classmethod
+    def _per_unit(cls, value):
+        if not value:
+            raise ValueError("name at least one family and its hours per unit")
+        bad = [f for f, v in value.items() if not math.isfinite(v) or v < 0]
+        if bad:
+            raise ValueError(f"{bad[0]}: hours per unit must be a finite number >= 0")
+        return value
+
+
 class PlanningSettings(Strict):
     strategy: Literal["level", "chase", "optimal"] = "optimal"
     service_level: float = Field(0.95, gt=0.5, lt=1)
     shared_capacity: float | None = Field(None, gt=0, description="plant hours per period shared by all families")
     defaults: dict[str, Any] = Field(default_factory=dict, description="problem parameters for every family")
     families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-family overrides")
+    resources: list[Resource] = Field(default_factory=list, description="work centres every plan must fit")
+
+    @field_validator("resources")
+    @classmethod
+    def _unique_names(cls, value):
+        names = [r.name for r in value]
+        if dup := next((n for n in names if names.count(n) > 1), None):
+            raise ValueError(f"the work centre {dup!r} is listed twice; keep one entry per name")
+        return value
+
+
+class AlertSettings(Strict):
+    """Thresholds of `sop.exceptions` (what counts as a decision for the S&OP meeting)."""
+
+    capacity_utilization: float = Field(0.95, gt=0, le=2, description="work-centre hours used / available")
+    plan_change_percent: float = Field(20, ge=0, description="family plan change against the previous cycle")
+    forecast_bias_percent: float = Field(15, ge=0, description="recent family forecast bias")
+    budget_gap_percent: float = Field(5, ge=0, description="family plan against the budget")
 
 
 # Why a cycle without a planning section publishes no supply plan (sop.plan_runs.supply_note, the report).
@@ -144,6 +204,8 @@ class Settings(Strict):
     new_products: str | None = None
     adjustments: str | None = None
     scenarios: list[Scenario] = Field(default_factory=list, description="planned beside the base plan")
+    budget: str | None = Field(None, description="the annual operating plan: family, month, units and/or revenue")
+    alerts: AlertSettings = AlertSettings()
 
     # Set by `load_settings`, not by the file.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -30,7 +30,8 @@ from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
 # Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
 MAX_FAMILY_PANELS = 12
 REPORT_TABLES = ("demand_history", "forecast", "forecast_accuracy", "demand_plan", "production_plan",
-                 "strategy_comparison", "operating_plan", "plan_runs", "scenario_comparison")
+                 "strategy_comparison", "operating_plan", "plan_runs", "scenario_comparison", "budget_gap",
+                 "capacity_plan", "exceptions")
 
 COLOURS = {"history": "#37474f", "forecast": "#1565c0", "band": "rgba(21,101,192,0.18)",
            "plan": "#ef6c00", "regular": "#2e7d32", "overtime": "#f9a825", "subcontract": "#8e24aa",
@@ -387,6 +388,117 @@ def _plan_over_plan_section(changes: pl.DataFrame) -> str:
             + _table(by_family.select(ordered).sort("family")))
 
 
+# ----------------------------------------------------------------------------------------------
+# Alignment: decisions needed, gap to budget, capacity by work centre
+
+DECISIONS_SHOWN = 10
+KIND_WORDS = {"capacity_over": "work centre near or at capacity", "below_safety_stock": "below safety stock",
+              "units_short": "orders late", "plan_change": "plan changed since last cycle",
+              "forecast_bias": "biased forecast", "budget_gap": "off budget"}
+
+
+def _decisions_section(exceptions: pl.DataFrame) -> str:
+    """The exceptions ranked by money at stake, the largest first: what the meeting must decide."""
+    if "severity" not in exceptions.columns:
+        return _not_available("Exceptions")
+    if exceptions.height == 0:
+        return "<p>No exceptions this cycle: nothing needs a decision beyond approving the plan.</p>"
+    counts = {s: exceptions.filter(pl.col("severity") == s).height for s in ("high", "medium", "low")}
+    # Every high-severity exception, then the others with the most money at stake, ranked by money.
+    ranked = exceptions.sort("money_at_stake", descending=True, nulls_last=True).with_row_index("_rank")
+    high = ranked.filter(pl.col("severity") == "high")
+    others = ranked.filter(pl.col("severity") != "high").head(max(DECISIONS_SHOWN - high.height, 0))
+    shown = pl.concat([high, others]).sort("_rank")
+    rows = []
+    for n, row in enumerate(shown.iter_rows(named=True), start=1):
+        where = " · ".join(str(v) for v in (row.get("resource"), row.get("family"), row.get("sku")) if v)
+        month = row["month"].strftime("%Y-%m") if row.get("month") else "horizon"
+        rows.append(f'<tr><td class="n">{n}</td><td><span class="sev {html.escape(row["severity"])}">'
+                    f'{html.escape(row["severity"])}</span></td>'
+                    f'<td>{html.escape(KIND_WORDS.get(row["kind"], row["kind"]))}<br><small>{html.escape(where)}, '
+                    f'{month}</small></td><td class="n">{_num(row["money_at_stake"])}</td>'
+                    f'<td>{html.escape(row["message"])}</td></tr>')
+    more = exceptions.height - shown.height
+    summary = (f"{exceptions.height} exception(s): {counts['high']} high, {counts['medium']} medium, "
+               f"{counts['low']} low severity. Every high one and the others with the most money at stake"
+               f"{f'; {more} more in' if more else ', all in'} <code>sop.exceptions</code>.")
+    return (f"<p>{summary}</p><table class='decisions'><thead><tr><th>#</th><th>severity</th><th>what</th>"
+            f"<th>money at stake</th><th>decision needed</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _budget_measure(gap: pl.DataFrame) -> str | None:
+    """'revenue' where the budget gives revenue, else 'units'; None without a budget."""
+    if not _has(gap, "family", "month", "budget_units", "budget_revenue"):
+        return None
+    total = gap.filter(pl.col("family") == ALL_FAMILIES)
+    if total["budget_revenue"].null_count() < total.height and total["revenue_gap"].null_count() < total.height:
+        return "revenue"
+    return "units" if total["budget_units"].null_count() < total.height else None
+
+
+def _budget_card(gap: pl.DataFrame) -> tuple[str, str, str] | None:
+    measure = _budget_measure(gap)
+    if measure is None:
+        return None
+    total = gap.filter(pl.col("family") == ALL_FAMILIES).sort("month")
+    budget, diff = total[f"budget_{measure}"].sum(), total[f"{measure}_gap"].sum()
+    span = f"{total['month'].min():%Y-%m} to {total['month'].max():%Y-%m}"
+    share = f"{100 * diff / budget:+.1f}% " if budget else ""
+    return ("Gap to budget", f"{diff:+,.0f}", f"{share}{measure} vs budget, {span}")
+
+
+def _budget_section(gap: pl.DataFrame) -> str:
+    measure = _budget_measure(gap)
+    if measure is None:
+        return _not_available("Gap to budget (no budget: set budget: in sop.yaml)")
+    total = gap.filter(pl.col("family") == ALL_FAMILIES).sort("month")
+    months = _months(total)
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38], vertical_spacing=0.1,
+                           subplot_titles=[f"{measure}: plan against budget, all families",
+                                           f"cumulative {measure} gap (plan - budget)"])
+    figure.add_trace(go.Bar(x=months, y=total[f"budget_{measure}"].to_list(), name="budget",
+                            marker_color="#90a4ae"), row=1, col=1)
+    figure.add_trace(go.Bar(x=months, y=total[f"planned_{measure}"].to_list(), name="plan",
+                            marker_color=COLOURS["plan"]), row=1, col=1)
+    cumulative = total[f"{measure}_gap"].cum_sum().to_list()
+    figure.add_trace(go.Scatter(x=months, y=cumulative, name="cumulative gap", fill="tozeroy",
+                                line={"color": COLOURS["safety"] if cumulative and cumulative[-1] < 0
+                                      else COLOURS["regular"], "width": 2}), row=2, col=1)
+    figure.update_layout(height=520, barmode="group")
+    by_family = (gap.filter(pl.col("family") != ALL_FAMILIES).group_by("family")
+                 .agg(pl.col(f"budget_{measure}", f"planned_{measure}", f"{measure}_gap").sum())
+                 .with_columns((100 * pl.col(f"{measure}_gap") / pl.col(f"budget_{measure}")).alias("gap %"))
+                 .sort(f"{measure}_gap"))
+    table = _table(by_family, digits={"gap %": 1})
+    return f'<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
+
+
+def _capacity_section(capacity: pl.DataFrame) -> str:
+    if not _has(capacity, "resource", "family", "month", "utilization"):
+        return _not_available("Capacity by work centre")
+    total = capacity.filter((pl.col("family") == ALL_FAMILIES) & pl.col("hours_available").is_not_null())
+    if total.height == 0:
+        return "<p>No work centre has a limit (planning.resources, planning.shared_capacity).</p>"
+    figure = go.Figure()
+    resources = total["resource"].unique(maintain_order=True).to_list()
+    for n, resource in enumerate(resources):
+        rows = total.filter(pl.col("resource") == resource).sort("month")
+        colour = PART_COLOURS[n % len(PART_COLOURS)]
+        figure.add_trace(go.Scatter(x=_months(rows), y=(100 * rows["utilization"]).to_list(), name=f"{resource}: plan",
+                                    line={"color": colour, "width": 2.4}, legendgroup=resource))
+        figure.add_trace(go.Scatter(x=_months(rows), y=(100 * rows["unconstrained_utilization"]).to_list(),
+                                    name=f"{resource}: demand plan would need", legendgroup=resource,
+                                    line={"color": colour, "width": 1.4, "dash": "dot"}))
+    figure.add_hline(y=100, line={"color": COLOURS["safety"], "width": 1, "dash": "dash"})
+    figure.update_layout(height=420, yaxis_title="% of hours available", yaxis_rangemode="tozero")
+    peaks = (total.sort("utilization", descending=True, nulls_last=True).group_by("resource", maintain_order=True)
+             .first().with_columns(peak_month=pl.col("month").dt.strftime("%Y-%m"),
+                                   utilization=100 * pl.col("utilization"))
+             .select("resource", "peak_month", "hours_available", "hours_required", "hours_unconstrained",
+                     "utilization").rename({"hours_unconstrained": "demand plan needs", "utilization": "peak %"}))
+    return f'<div class="two"><div>{_figure_html(figure)}</div><div>{_table(peaks, digits={"peak %": 1})}</div></div>'
+
+
 def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFrame) -> list[tuple[str, str, str]]:
     """(label, value, note) for the cards at the top."""
     plan, comparison, accuracy = frames["demand_plan"], frames["strategy_comparison"], frames["forecast_accuracy"]
@@ -461,6 +573,11 @@ tr.chosen td { font-weight:600; }
       padding:12px; border-radius:4px; }
 .notice { background:#fff8e1; border:1px solid #ffe082; border-radius:6px; padding:12px 16px; font-size:14px; }
 ul.notes { font-size:13px; color:var(--muted); margin:10px 0 0; padding-left:20px; }
+section.decisions { border-top:4px solid #c62828; }
+table.decisions td { vertical-align:top; }
+table.decisions small { color:var(--muted); }
+.sev { display:inline-block; padding:2px 8px; border-radius:10px; font-size:11px; font-weight:600; color:#fff; }
+.sev.high { background:#c62828; } .sev.medium { background:#ef6c00; } .sev.low { background:#78909c; }
 footer { color:var(--muted); font-size:12px; text-align:center; padding:10px; }
 """
 
@@ -477,7 +594,7 @@ def _supply_skipped(plan_runs: pl.DataFrame) -> str:
 def render_report(cycle: date, demand_history=None, forecast=None, forecast_accuracy=None, demand_plan=None,
                   production_plan=None, strategy_comparison=None, operating_plan=None,
                   plan_over_plan=None, scenario_comparison=None, generated_at: datetime | None = None,
-                  plan_runs=None) -> str:
+                  plan_runs=None, budget_gap=None, capacity_plan=None, exceptions=None) -> str:
     """The report as one HTML document.
 
     Frames (Polars or pandas; None or empty where a stage has not run) have the columns of the
@@ -488,14 +605,16 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
         "demand_history": demand_history, "forecast": forecast, "forecast_accuracy": forecast_accuracy,
         "demand_plan": demand_plan, "production_plan": production_plan,
         "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan,
-        "plan_runs": plan_runs, "scenario_comparison": scenario_comparison}.items()}
+        "plan_runs": plan_runs, "scenario_comparison": scenario_comparison,
+        "budget_gap": budget_gap, "capacity_plan": capacity_plan, "exceptions": exceptions}.items()}
     chosen = _chosen_production(frames["production_plan"], frames["strategy_comparison"])
     families, n_families = _panel_families(frames)
     shown = (f"The {len(families)} largest of {n_families} families by planned volume."
              if n_families > len(families) else f"{n_families} product families.")
     cards = "".join(f'<div class="card"><div class="label">{html.escape(label)}</div>'
                     f'<div class="value">{html.escape(value)}</div><div class="note">{html.escape(note)}</div></div>'
-                    for label, value, note in _key_figures(cycle, frames, chosen))
+                    for label, value, note in [*_key_figures(cycle, frames, chosen),
+                                               *filter(None, [_budget_card(frames["budget_gap"])])])
     sections = [
         ("Demand: history, forecast and demand plan",
          f"Monthly units sold, the statistical forecast with its prediction band, and the demand plan "
@@ -508,6 +627,13 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
          "red bars are backlog (orders late).", _inventory_section(chosen, families)),
         ("Headcount", "Workers in the chosen plans, stacked by family, with hires and layoffs.",
          _headcount_section(chosen)),
+        ("Gap to budget",
+         "The plan against the budget (annual operating plan) over the months the budget covers; the table sums "
+         "each family's gap.", _budget_section(frames["budget_gap"])),
+        ("Capacity by work centre",
+         "Hours the chosen plan uses of each work centre, as a share of the hours available (solid), and what the "
+         "demand plan alone would need (dotted): above 100% the plan builds ahead, subcontracts or delays.",
+         _capacity_section(frames["capacity_plan"])),
         ("Level, chase and optimal: cost comparison",
          "Total cost of each strategy over the horizon; the chosen strategy per family is in the table.",
          _cost_section(frames["strategy_comparison"])),
@@ -522,6 +648,9 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
     body = "".join(f'<section><h2>{html.escape(title)}</h2>'
                    f'{f"<p class=lead>{html.escape(lead)}</p>" if lead else ""}{content}</section>'
                    for title, lead, content in sections)
+    decisions = ('<section class="decisions"><h2>Decisions needed</h2><p class=lead>What this plan asks the '
+                 'meeting to decide, the most money at stake first (thresholds: alerts: in sop.yaml).</p>'
+                 f'{_decisions_section(frames["exceptions"])}</section>')
     stamp = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
     title = f"S&OP executive report — plan cycle {cycle:%Y-%m}"
     return f"""<!DOCTYPE html>
@@ -531,7 +660,7 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
 <script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>
 </head><body>
 <header><h1>{html.escape(title)}</h1><p>Sales &amp; Operations Planning · generated {stamp} by sop-pipeline</p></header>
-<main>{_supply_skipped(frames["plan_runs"])}<div class="cards">{cards}</div>{body}</main>
+<main>{_supply_skipped(frames["plan_runs"])}{decisions}<div class="cards">{cards}</div>{body}</main>
 <footer>Figures from the published tables <code>sop.*</code> of plan cycle {cycle:%Y-%m}.</footer>
 </body></html>
 """

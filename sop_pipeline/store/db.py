@@ -35,6 +35,9 @@ PLAN_TABLES = (
     "operating_plan",
     "scenario_plan",
     "scenario_comparison",
+    "capacity_plan",
+    "budget_gap",
+    "exceptions",
     "plan_runs",
 )
 

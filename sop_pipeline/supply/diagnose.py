@@ -87,24 +87,60 @@ def check_feasible(problem: Problem) -> None:
             fix=fix + (", or lower inventory.ending_min" if problem.inventory.ending_min else ""))
 
 
+def _forced_units(problem: Problem) -> np.ndarray:
+    """Units per period a family must make on regular time: its minimum workforce may not be idle."""
+    if problem.production.allow_idle or not problem.workforce.min:
+        return np.zeros(len(problem.periods))
+    return problem.workforce.min * problem.units_per_worker
+
+
+def _inhouse_units_by(problem: Problem) -> np.ndarray:
+    """Cumulative units a family must make in-house by each period: demand (and the ending target)
+    beyond its initial stock and its subcontracting limit, due on time where backlog is not allowed."""
+    n = len(problem.periods)
+    sub = problem.production.max_subcontract_units
+    if sub is None:
+        return np.zeros(n)
+    net0 = problem.inventory.initial - problem.inventory.initial_backlog
+    req = np.cumsum(problem.demand) - net0 - sub * np.arange(1, n + 1)
+    if problem.inventory.allow_backlog:
+        req[:-1] = 0.0
+    req[-1] += problem.inventory.ending_min
+    return np.maximum.accumulate(np.maximum(req, 0.0))
+
+
+def check_resources(problems: list[Problem], names: list[str], hours: np.ndarray, per_unit: np.ndarray) -> None:
+    """Raise PlanningError when the families' unavoidable in-house units need more hours of a work
+    centre than it has (`hours`: centres x periods, inf = no limit; `per_unit`: centres x families)."""
+    periods = problems[0].period_names
+    forced = per_unit @ np.vstack([_forced_units(p) for p in problems])
+    needed = per_unit @ np.vstack([_inhouse_units_by(p) for p in problems])
+    for r, name in enumerate(names):
+        if (over := np.flatnonzero(forced[r] > hours[r] + 1e-9)).size:
+            t = over[0]
+            raise PlanningError(
+                f"{name} needs {fmt(round(forced[r, t]))} h in {periods[t]}; {fmt(hours[r, t])} are available "
+                "(families that may not leave workers idle, production.allow_idle: false, make that much "
+                "with their minimum workforce)",
+                where=f"planning.resources ({name}), {periods[t]}",
+                fix=f"Raise {name}'s hours_per_month, lower workforce.min or allow idle time")
+        available = np.cumsum(hours[r])
+        if (over := np.flatnonzero(needed[r] > available + 1e-6)).size:
+            t = over[0]
+            raise PlanningError(
+                f"{name} needs {fmt(round(needed[r, t]))} h by {periods[t]}; {fmt(available[t])} are available up "
+                f"to then (units that must be made in-house: demand beyond the families' stock and subcontracting "
+                f"limits)", where=f"planning.resources ({name}), {periods[t]}",
+                fix=f"Raise {name}'s hours_per_month, allow more subcontracting or allow backlog")
+
+
 def check_shared_capacity(problems: list[Problem], names: list[str], capacity: np.ndarray) -> None:
     """Raise PlanningError when the families' unavoidable plant hours exceed the shared capacity."""
     periods = problems[0].period_names
-    forced = np.zeros(len(periods))       # hours that cannot be idle (allow_idle false, workforce.min)
-    needed = np.zeros(len(periods))       # cumulative hours that must be made in-house by each period
-    for prob in problems:
-        lhpu = prob.production.labor_hours_per_unit
-        if not prob.production.allow_idle and prob.workforce.min:
-            forced += prob.workforce.min * prob.hours_per_worker
-        sub = prob.production.max_subcontract_units
-        if sub is None:
-            continue
-        net0 = prob.inventory.initial - prob.inventory.initial_backlog
-        req = np.cumsum(prob.demand) - net0 - sub * np.arange(1, len(periods) + 1)
-        if prob.inventory.allow_backlog:
-            req[:-1] = 0.0
-        req[-1] += prob.inventory.ending_min
-        needed += lhpu * np.maximum.accumulate(np.maximum(req, 0.0))
+    # hours that cannot be idle (allow_idle false, workforce.min), and cumulative hours that must be
+    # made in-house by each period
+    forced = sum(prob.production.labor_hours_per_unit * _forced_units(prob) for prob in problems)
+    needed = sum(prob.production.labor_hours_per_unit * _inhouse_units_by(prob) for prob in problems)
     over = np.flatnonzero(forced > capacity + 1e-9)
     if over.size:
         t = over[0]
@@ -137,7 +173,7 @@ def strategy_limit(problem: Problem, strategy: str, workers: float, period: int,
             f"which can also use overtime, subcontracting and backlog")
 
 
-def explain_status(status: str, labels: list[str], shared: bool) -> PlanningError:
+def explain_status(status: str, labels: list[str], shared: bool, resources: list[str] | None = None) -> PlanningError:
     """The solver found no plan although the simple bounds pass: say what interacts."""
     if status in ("infeasible", "infeasible_inaccurate"):
         what = "No production plan satisfies every limit at once"
@@ -145,6 +181,8 @@ def explain_status(status: str, labels: list[str], shared: bool) -> PlanningErro
                  "inventory.allow_backlog: false with little capacity early in the horizon"]
         if shared:
             hints.insert(0, "the shared capacity across families")
+        if resources:
+            hints.insert(0, f"the hours of the work centres {', '.join(resources)} (planning.resources)")
         return PlanningError(
             f"{what} for {', '.join(labels[:5])}{' and others' if len(labels) > 5 else ''}; "
             f"the limits that interact are: {'; '.join(hints)}",

@@ -18,6 +18,10 @@ Shared plant capacity (optional, hours per period): the labour hours actually sp
 product, regular plus overtime, summed over families, may not exceed it:
     sum_f labor_hours_per_unit_f * (P_ft + O_ft) <= shared_capacity_hours_t
 
+Work centres (optional, `ResourceLimits`): hours per unit made in-house by family; in every period
+and for every centre r with a limit, sum_f hours_per_unit_rf * (P_ft + O_ft) <= hours_rt
+(subcontracted units are made elsewhere and use none).
+
 Cost (minimised): regular wages on every worker's paid regular hours (used or idle), overtime
 wages, hiring, layoffs, holding on ending inventory, backlog on ending backlog, material on units
 made in-house, subcontracting, plus the safety-stock shortfall penalty.
@@ -60,6 +64,15 @@ class StackedData:
     allow_backlog: np.ndarray
     integer: np.ndarray
     cost: dict[str, np.ndarray] = field(default_factory=dict)  # each (F,)
+
+
+@dataclass
+class ResourceLimits:
+    """Work centres as arrays: hours available (inf: no limit that period) and hours per unit by family."""
+
+    names: list[str]
+    hours: np.ndarray     # (R, T)
+    per_unit: np.ndarray  # (R, F), families in the model's order
 
 
 def _none_to(value, default: float) -> float:
@@ -128,7 +141,8 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None):
+def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
+          resources: ResourceLimits | None = None):
     """The CVXPY problem and its variables; nothing is solved here."""
     n_f, n_t = data.demand.shape
     shape = (n_f, n_t)
@@ -176,6 +190,11 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None):
         cons.append(W[r, :] == whole)
     if shared_capacity_hours is not None:
         cons.append(cp.sum(made_hours + cp.multiply(col(data.lhpu), O), axis=0) <= shared_capacity_hours)
+    if resources is not None:
+        for r in range(len(resources.names)):  # one row per centre; the months are vectorised
+            limited = np.flatnonzero(np.isfinite(resources.hours[r]))
+            if limited.size:
+                cons.append(resources.per_unit[r] @ (P + O)[:, limited] <= resources.hours[r, limited])
 
     c = data.cost
     cost = (
@@ -224,10 +243,11 @@ def _quiet_stdout():
 
 
 def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
-          time_limit: float | None = None, mip_rel_gap: float = 1e-9) -> OptimalSolution:
+          time_limit: float | None = None, mip_rel_gap: float = 1e-9,
+          resources: ResourceLimits | None = None) -> OptimalSolution:
     """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it)."""
     start = time.perf_counter()
-    problem, variables = build(data, shared_capacity_hours)
+    problem, variables = build(data, shared_capacity_hours, resources)
     build_seconds = time.perf_counter() - start
     options = {"mip_rel_gap": mip_rel_gap}
     if time_limit:

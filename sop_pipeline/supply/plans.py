@@ -38,6 +38,7 @@ from sop_pipeline.config.problem import Problem, merge_params, problem_from_sett
 from sop_pipeline.config.schema import PlanningSettings
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult, clean_solver_noise
 from sop_pipeline.supply.strategies import plan, plan_families
+from sop_pipeline.supply.work_centres import check_resource_families, resource_limits
 
 ALL_FAMILIES = "ALL FAMILIES"
 COVER_MONTHS = 3          # months_of_supply: ending inventory / average demand of the next 3 months
@@ -223,7 +224,7 @@ class SupplyPlans:
 
 
 def _per_family(problems: dict[str, Problem], strategy: str,
-                shared_capacity) -> tuple[dict[str, PlanResult], dict[str, PlanningError]]:
+                planning: PlanningSettings) -> tuple[dict[str, PlanResult], dict[str, PlanningError]]:
     """Level or chase plans, family by family; the impossible ones as reasons instead of plans."""
     results, infeasible = {}, {}
     for name, problem in problems.items():
@@ -231,32 +232,42 @@ def _per_family(problems: dict[str, Problem], strategy: str,
             results[name] = plan(problem, strategy)
         except PlanningError as exc:
             infeasible[name] = exc
-    if shared_capacity is not None and results:
-        try:  # together they may need more plant hours than the shared capacity
-            plan_families({n: problems[n] for n in results}, strategy, shared_capacity)
+    if (planning.shared_capacity is not None or planning.resources) and results:
+        try:  # together they may need more plant hours than the shared capacity, or work-centre hours
+            plan_families({n: problems[n] for n in results}, strategy, planning.shared_capacity,
+                          _work_centres(planning, {n: problems[n] for n in results}))
         except PlanningError as exc:
             infeasible.update({n: exc for n in results})
             results = {}
     return results, infeasible
 
 
+def _work_centres(planning: PlanningSettings, problems: dict[str, Problem]):
+    """`planning.resources` as model arrays for these families (None without work centres)."""
+    if not planning.resources or not problems:
+        return None
+    return resource_limits(planning.resources, list(problems), next(iter(problems.values())).period_names)
+
+
 def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
                      log: Callable[[str], None] | None = None) -> SupplyPlans:
     """Level, chase and optimal plans for every family (optimal families solved together, sharing
-    `planning.shared_capacity`). Raises PlanningError when the optimal or the chosen strategy has
-    no plan for some family; see the module docstring."""
+    `planning.shared_capacity` and the work centres of `planning.resources`). Raises PlanningError
+    when the optimal or the chosen strategy has no plan for some family; see the module docstring."""
     log = log or (lambda _message: None)
+    check_resource_families(planning.resources, list(problems))
     results: dict[str, dict[str, PlanResult]] = {}
     infeasible: dict[str, dict[str, str]] = {}
     for strategy in STRATEGIES:
         if strategy == "optimal":
             log(f"Solving the optimal plans of {len(problems)} families together (CVXPY/HiGHS)")
-            results[strategy] = plan_families(problems, "optimal", planning.shared_capacity)
+            results[strategy] = plan_families(problems, "optimal", planning.shared_capacity,
+                                              _work_centres(planning, problems))
             solver = next(iter(results[strategy].values())).solver if results[strategy] else {}
             log(f"Optimal plans: {solver.get('status')} in {solver.get('solve_seconds', 0):.2f}s solve, "
                 f"{solver.get('build_seconds', 0):.2f}s build")
             continue
-        results[strategy], errors = _per_family(problems, strategy, planning.shared_capacity)
+        results[strategy], errors = _per_family(problems, strategy, planning)
         for name, exc in errors.items():
             if strategy == planning.strategy:
                 raise PlanningError(f"The chosen strategy has no plan for family {name}: {exc.what}",

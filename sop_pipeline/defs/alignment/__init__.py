@@ -1,0 +1,1 @@
+"""Dagster assets and checks of the alignment stage: capacity plan, budget gap, exceptions."""

@@ -195,17 +195,22 @@ def test_failure_paragraph_keeps_every_problem_and_names_the_log(tmp_path):
 
 
 def test_a_failing_run_prints_progress_then_one_paragraph_and_logs_to_a_file(run_cli, tmp_path):
-    """A sales file without the mapped units column fails inside the Dagster run (the ingest step): the
-    console shows the header, then the paragraph; the stack trace is in the run's log file only."""
+    """A new product of a family the history does not have fails inside the Dagster run (the new-product
+    step; the file itself is well formed, so the pre-run check passes it): the console shows the header,
+    then the paragraph; the stack trace is in the run's log file only."""
     sales = tmp_path / "sales.csv"
-    sales.write_text("date,sku,family,qty,revenue\n2024-01-02,A,F,1,2\n")
+    sales.write_text("date,sku,family,units,revenue\n" + "".join(
+        f"2026-{m:02d}-03,A,F,{10 + m},{20 + m}\n" for m in range(1, 11)))
+    launches = tmp_path / "new_products.csv"
+    launches.write_text("product,family,launch_month,expected_peak_units\nNEW-1,Nope,2027-01,100\n")
     db_path = tmp_path / "plan" / "sop.duckdb"
-    result = run_cli("run", "--config", write_settings(tmp_path, sales), "--db", db_path, "--cycle", SMALL_CYCLE)
-    assert result.code == 2
+    result = run_cli("run", "--config", write_settings(tmp_path, sales, new_products=str(launches)),
+                     "--db", db_path, "--cycle", SMALL_CYCLE)
+    assert result.code == 2, result.text[-2000:]
     for text in (result.out, result.err):
         assert "Traceback" not in text and "Stack Trace" not in text and "dagster - ERROR" not in text
     paragraph = result.err.strip()
-    assert paragraph.startswith("Error: The sales file has no column 'units'") and paragraph.count("Error:") == 1
+    assert paragraph.startswith("Error: ") and "Nope" in paragraph and paragraph.count("Error:") == 1
     logs = list((db_path.parent / "logs").glob(f"run_{SMALL_CYCLE}_*.log"))
     assert len(logs) == 1 and str(logs[0]) in paragraph.replace("\n", "")
     assert "Stack Trace" in logs[0].read_text() and "STEP_FAILURE" in logs[0].read_text()

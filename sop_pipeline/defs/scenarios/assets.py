@@ -38,8 +38,8 @@ _DEPS = [DEMAND_PLAN, PRODUCTION_PLAN, FORECAST, FORECAST_ACCURACY]
 def scenarios(context: dg.AssetExecutionContext, sop_settings: SopSettings, database: PlanDatabase):
     settings = sop_settings.load()
     cycle = cycle_of(context)
-    planning = getattr(settings, "planning", None)
-    if planning is None:  # a cycle without a planning section publishes no supply plan, hence no scenarios
+    planning = settings.planning
+    if not settings.plans_supply:  # a cycle without a planning section publishes no supply plan, hence no scenarios
         context.log.info("No planning section: scenarios skipped")
         outcomes = []
     else:

@@ -75,7 +75,8 @@ def test_sigkill_at_any_stage_leaves_published_plans_whole(marker, published_cop
         conn = db.connect(published_copy, read_only=True)
         for table in db.PLAN_TABLES:
             rows = conn.execute(f"SELECT count(*) FROM sop.{table} WHERE plan_cycle = DATE '2026-12-01'").fetchall()
-            assert rows[0][0] > 0 or table == "new_product_plan", table
+            # Empty only where the settings give nothing to plan: no launches, no budget, no exception found.
+            assert rows[0][0] > 0 or table in ("new_product_plan", "budget_gap", "exceptions"), table
             old = conn.execute(f"SELECT * FROM sop.{table} WHERE plan_cycle = DATE '2026-11-01' ORDER BY ALL").fetchall()
             assert old == [r for r in before[table]], table
         conn.close()

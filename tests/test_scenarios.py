@@ -184,7 +184,7 @@ def test_an_impossible_scenario_is_reported_with_the_planners_reason(cycle_input
 
 def _settings(**extra) -> dict:
     data = yaml.safe_load(DEMO_SETTINGS.read_text())
-    data["new_products"] = data["adjustments"] = None
+    data["new_products"] = data["adjustments"] = data["budget"] = None
     data.update(extra)
     return data
 

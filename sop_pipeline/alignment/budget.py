@@ -104,7 +104,8 @@ def budget_gap(budget: pl.DataFrame, demand_plan: pl.DataFrame) -> pl.DataFrame:
                                     for c in GAP_COLUMNS})
     revenue = (pl.col("planned_revenue") if "planned_revenue" in demand_plan.columns
                else pl.lit(None, pl.Float64)).alias("planned_revenue")
-    plan = demand_plan.group_by("family", "month").agg(
+    # Fixed row and group order: float sums add in the same order on every run (identical reruns).
+    plan = demand_plan.sort("family", "month", "sku").group_by("family", "month", maintain_order=True).agg(
         pl.col("planned_units").sum(),
         # null, not 0, when the plan has no prices (no revenue column in the sales files)
         pl.when(revenue.count() > 0).then(revenue.sum()).alias("planned_revenue"))
@@ -113,7 +114,7 @@ def budget_gap(budget: pl.DataFrame, demand_plan: pl.DataFrame) -> pl.DataFrame:
             .with_columns(pl.col("planned_units").fill_null(0.0)))
     units_rows = pl.col("budget_units").is_not_null()
     revenue_rows = pl.col("budget_revenue").is_not_null()
-    total = rows.group_by("month").agg(
+    total = rows.sort("month", "family").group_by("month", maintain_order=True).agg(
         _sum_where("budget_units", units_rows), _sum_where("planned_units", units_rows),
         _sum_where("budget_revenue", revenue_rows), _sum_where("planned_revenue", revenue_rows),
     ).with_columns(family=pl.lit(ALL_FAMILIES))

@@ -54,7 +54,8 @@ def capacity_plan(production_plan: pl.DataFrame, problems: dict[str, Problem], p
         "resource", "family", "month", "strategy",
         hours_required=pl.col("hours_per_unit") * (pl.col("regular_units") + pl.col("overtime_units")),
         hours_unconstrained=pl.col("hours_per_unit") * pl.col("demand"))
-    total = (per_family.group_by("resource", "month", "strategy")
+    total = (per_family.sort("resource", "month", "strategy", "family")
+             .group_by("resource", "month", "strategy", maintain_order=True)
              .agg(pl.col("hours_required", "hours_unconstrained").sum())
              .with_columns(family=pl.lit(ALL_FAMILIES)))
     order = {name: i for i, name in enumerate([PLANT_LABOUR, *[r.name for r in planning.resources]])}

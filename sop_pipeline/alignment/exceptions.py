@@ -67,8 +67,9 @@ def unit_prices(demand_plan: pl.DataFrame, key: str = "family") -> dict[str, flo
     """Planned revenue / planned units per family (or SKU) over the horizon; absent without revenue."""
     if demand_plan.is_empty() or "planned_revenue" not in demand_plan.columns:
         return {}
-    sums = (demand_plan.group_by(key).agg(pl.col("planned_units").sum(), pl.col("planned_revenue").sum(),
-                                          pl.col("planned_revenue").count().alias("priced"))
+    sums = (demand_plan.sort("family", "sku", "month").group_by(key, maintain_order=True)
+            .agg(pl.col("planned_units").sum(), pl.col("planned_revenue").sum(),
+                 pl.col("planned_revenue").count().alias("priced"))
             .filter((pl.col("planned_units") > 0) & (pl.col("priced") > 0)))
     return {k: r / u for k, u, r in sums.select(key, "planned_units", "planned_revenue").iter_rows()}
 
@@ -193,7 +194,8 @@ def forecast_bias_exceptions(bias: pl.DataFrame, threshold: float, demand_plan: 
     ahead = {}
     if not demand_plan.is_empty() and "planned_revenue" in demand_plan.columns:
         first = demand_plan["month"].unique().sort().head(BIAS_AHEAD_MONTHS).to_list()
-        ahead = dict(demand_plan.filter(pl.col("month").is_in(first)).group_by("family")
+        ahead = dict(demand_plan.filter(pl.col("month").is_in(first)).sort("family", "sku", "month")
+                     .group_by("family", maintain_order=True)
                      .agg(pl.col("planned_revenue").sum()).iter_rows())
     for row in bias.iter_rows(named=True):
         if row["bias"] is None or abs(100 * row["bias"]) <= threshold:

@@ -35,7 +35,8 @@ _TOL = 1e-6
 def _kpis(rows: pl.DataFrame) -> pl.DataFrame:
     """KPIs per scenario and family from monthly rows with a `late` and a `capacity_hours` column."""
     planned = pl.col("planned_units").sum()
-    return rows.group_by("scenario", "family").agg(
+    # Sorted groups in a fixed order: float sums then add in the same order on every run (identical reruns).
+    return rows.sort("scenario", "family", "month").group_by("scenario", "family", maintain_order=True).agg(
         planned.alias("planned_units"),
         pl.col("planned_revenue").sum(),
         pl.col("total_cost").sum(),
@@ -62,7 +63,8 @@ def comparison_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:
         late=pl.min_horizontal("planned_units", "backlog"), capacity_hours=pl.col("regular_hours"))
     sums = ["planned_units", "planned_revenue", "total_cost", "safety_stock_penalty", "gross_margin", "backlog", "late",
             "ending_inventory", "workforce", "overtime_hours", "subcontract_units", "hours_used", "regular_hours"]
-    total = (rows.group_by("scenario", "month").agg(pl.col(sums).sum(), pl.col("shared_capacity").first())
+    total = (rows.sort("scenario", "month", "family").group_by("scenario", "month", maintain_order=True)
+             .agg(pl.col(sums).sum(), pl.col("shared_capacity").first())
              .with_columns(family=pl.lit(ALL_FAMILIES),
                            capacity_hours=pl.coalesce("shared_capacity", "regular_hours")))
     kpis = pl.concat([_kpis(rows), _kpis(total)], how="vertical_relaxed")

@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})(?:-01)?")
+_MONTH_RANGE = re.compile(r"(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})")
 
 
 def month_number(day: date) -> int:
@@ -35,9 +36,18 @@ def months_between(start: date, end: date) -> int:
     return month_number(end) - month_number(start)
 
 
-def month_range(first: date, count: int) -> list[date]:
-    """`count` consecutive months from `first`."""
-    return [add_months(first, i) for i in range(count)]
+def month_range(text: str) -> tuple[date, date]:
+    """`"YYYY-MM..YYYY-MM"` (both ends included) as the first days of its first and last month."""
+    match = _MONTH_RANGE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a month range: write YYYY-MM..YYYY-MM, e.g. 2027-03..2027-05")
+    y1, m1, y2, m2 = (int(g) for g in match.groups())
+    if not (1 <= m1 <= 12 and 1 <= m2 <= 12):
+        raise ValueError(f"{text!r} names a month that does not exist")
+    start, end = date(y1, m1, 1), date(y2, m2, 1)
+    if start > end:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
 
 
 def month_array(first_number: int, count: int) -> np.ndarray:

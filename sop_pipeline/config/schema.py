@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sop_pipeline.common.months import month_range
 from sop_pipeline.config.base import Strict
 
 
@@ -145,23 +146,6 @@ class AlertSettings(Strict):
 # Why a cycle without a planning section publishes no supply plan (sop.plan_runs.supply_note, the report).
 SUPPLY_SKIPPED = ("the settings have no planning section: add one (planning.defaults with workforce, production, "
                   "inventory and costs) to plan production, inventory and the operating plan")
-
-
-MONTH_RANGE = re.compile(r"(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})")
-
-
-def month_range(text: str) -> tuple[date, date]:
-    """`"YYYY-MM..YYYY-MM"` (both ends included) as the first days of its first and last month."""
-    match = MONTH_RANGE.fullmatch(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a month range: write YYYY-MM..YYYY-MM, e.g. 2027-03..2027-05")
-    y1, m1, y2, m2 = (int(g) for g in match.groups())
-    if not (1 <= m1 <= 12 and 1 <= m2 <= 12):
-        raise ValueError(f"{text!r} names a month that does not exist")
-    start, end = date(y1, m1, 1), date(y2, m2, 1)
-    if start > end:
-        raise ValueError(f"{text!r} ends before it starts")
-    return start, end
 
 
 class DemandChange(Strict):

@@ -92,6 +92,10 @@ CREATE TABLE IF NOT EXISTS {schema}.plan_runs (
 ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS note VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_status VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_note VARCHAR;
+-- The Prophet configuration chosen per series by the rolling backtest (forecast.models).
+ALTER TABLE {schema}.forecast ADD COLUMN IF NOT EXISTS model VARCHAR;
+ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS model VARCHAR;
+ALTER TABLE {schema}.forecast_model_params ADD COLUMN IF NOT EXISTS model VARCHAR;
 
 -- Scenarios (scenarios: in sop.yaml, and `sop-pipeline what-if --save`): the base plan is scenario 'base'.
 CREATE TABLE IF NOT EXISTS {schema}.scenario_plan (

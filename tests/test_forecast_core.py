@@ -9,6 +9,8 @@ import pytest
 from sop_pipeline.common.errors import InputDataError, SettingsError
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand, plot_forecast_png
+from sop_pipeline.forecasting.models import model_configs
+from sop_pipeline.forecasting.pipeline import backtest_cuts
 from sop_pipeline.forecasting.synthetic import synthetic_history
 
 CYCLE = date(2026, 1, 1)
@@ -84,7 +86,9 @@ def test_accuracy_table_covers_levels_and_methods(synthetic_result):
     for level in ("total", "family", "sku"):
         methods = set(acc.filter(pl.col("level") == level)["method"])
         assert {"top_down", "bottom_up", "seasonal_naive", "chosen"} <= methods
-    assert (acc["n_points"] == 6).all()
+    # Three rolling origins 3 months apart, each scored on the 6 months after it.
+    assert backtest_cuts(36, settings()) == [(24, 6), (27, 6), (30, 6)]
+    assert (acc["n_points"] == 18).all()
     # The chosen row repeats the chosen approach's score for each family.
     fam = acc.filter(pl.col("level") == "family")
     for family, chosen in result.approach_by_family.items():
@@ -93,15 +97,22 @@ def test_accuracy_table_covers_levels_and_methods(synthetic_result):
     if approach == "best":
         for family, chosen in result.approach_by_family.items():
             scores = {r["method"]: r["wape"] for r in fam.filter(pl.col("series_key") == family).iter_rows(named=True)}
-            assert scores[chosen] <= min(scores["top_down"], scores["bottom_up"])
+            assert scores[chosen] <= min(scores[a] for a in ("top_down", "bottom_up", "from_total", "reconciled"))
+    # Every series records the Prophet configuration the backtest chose for it.
+    assert acc.filter(pl.col("method") == "chosen")["model"].null_count() == 0
+    assert set(acc["model"].drop_nulls()) <= {c.name for c in model_configs(settings())}
 
 
 def test_seasonal_naive_score_matches_hand_computation(synthetic_result):
     history, result, _ = synthetic_result
     family = history.filter(pl.col("family") == "F00").group_by("month").agg(pl.col("units").sum()).sort("month")
     y = family["units"].to_numpy()
-    train, actual = y[:-6], y[-6:]
-    naive = train[-12:-6]  # the same months one year earlier
+    actual, naive = [], []
+    for cut in (24, 27, 30):  # the three origins, each scored on its next 6 months
+        actual.append(y[cut:cut + 6])
+        naive.append(y[cut - 12:cut - 6])  # the same months one year earlier
+    actual, naive = np.concatenate(actual), np.concatenate(naive)
+    train = y[:30]  # MASE is scaled on the latest origin's training months
     row = result.accuracy.filter((pl.col("series_key") == "F00") & (pl.col("method") == "seasonal_naive")).row(0, named=True)
     assert row["wape"] == pytest.approx(np.abs(naive - actual).sum() / actual.sum())
     assert row["bias"] == pytest.approx((naive - actual).sum() / actual.sum())
@@ -112,8 +123,12 @@ def test_params_are_returned_for_warm_start(synthetic_result):
     _, result, _ = synthetic_result
     params = result.params
     assert {"series_id", "stage", "n_changepoints", "params_json"} <= set(params.columns)
-    assert params.height == result.stats["series_fitted"] == 18  # (1 total + 2 families + 6 SKUs) x 2 stages
+    assert params.height == 9  # the published fits: 1 total + 2 families + 6 SKUs
+    assert set(params["stage"]) == {"final"}
+    # The backtest fitted every configuration at each of the three origins, then the chosen one.
+    assert result.stats["series_fitted"] == 9 * len(model_configs(settings())) * 3 + 9
     assert "family|F00" in params["series_id"].to_list()
+    assert params["model"].null_count() == 0
 
 
 def test_degenerate_series_do_not_crash():

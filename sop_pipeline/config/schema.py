@@ -47,10 +47,25 @@ class SalesSettings(Strict):
         return value
 
 
+class ModelSpec(Strict):
+    """One Prophet configuration that competes in the backtest (`forecast.models` as a list)."""
+
+    name: str = Field(min_length=1, description="the name published in sop.forecast.model")
+    seasonality_mode: Literal["additive", "multiplicative"] = "additive"
+    changepoint_prior_scale: float = Field(0.05, gt=0, le=10)
+
+
 class ForecastSettings(Strict):
     horizon_months: int = Field(18, ge=1, le=120)
-    approach: Literal["top_down", "bottom_up", "best"] = "best"
+    approach: Literal["top_down", "bottom_up", "from_total", "reconciled", "best"] = "best"
     backtest_months: int = Field(12, ge=1, le=60)
+    backtest_origins: int = Field(3, ge=1, le=12, description="forecast origins of the rolling backtest")
+    backtest_step_months: int = Field(3, ge=1, le=24, description="months between two backtest origins")
+    engine: Literal["exact", "cmdstan"] = Field(
+        "exact", description="exact: Prophet's MAP solved in-process; cmdstan: Prophet's own Stan backend")
+    models: Literal["auto", "default"] | list[ModelSpec] = Field(
+        "auto", description="auto: a few Prophet configurations compete per series in the backtest; "
+                            "default: seasonality_mode and changepoint_prior_scale below only; or a list")
     workers: int | Literal["auto"] = "auto"
     executor: Literal["local", "dask"] = "local"
     dask_address: str | None = None
@@ -70,6 +85,18 @@ class ForecastSettings(Strict):
     def _positive_workers(cls, value):
         if isinstance(value, int) and value < 1:
             raise ValueError("must be a positive whole number or 'auto'")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _named_once(cls, value):
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("give at least one model, or write auto or default")
+            names = [m.name for m in value]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"model name {twice[0]!r} is used twice; give each model its own name")
         return value
 
     def resolved_workers(self) -> int:

@@ -47,6 +47,7 @@ and optimiser options that change the problem (e.g. ``jacobian=True``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -61,7 +62,7 @@ from scipy.optimize import minimize
 
 __all__ = [
     "log_posterior", "map_estimate", "ExactFit", "ExactStanBackend", "use_exact_backend",
-    "unsupported_reason", "fit_predict_many", "ManyFits",
+    "unsupported_reason", "fit_predict_many", "ManyFits", "SharedDesign", "SeriesFit",
 ]
 
 LINEAR, LOGISTIC, FLAT = 0, 1, 2
@@ -582,6 +583,123 @@ def use_exact_backend(model, method: str = "newton", degenerate_to_cmdstan: bool
 
 
 @dataclass
+class SeriesFit:
+    """One series fitted on a shared design: yhat over history then future, and its parameters."""
+
+    yhat: np.ndarray            # history dates then future dates, as Prophet's predict()["yhat"]
+    lp: float                   # log posterior (NaN for Prophet's constant-series rule)
+    params: dict                # k, m, delta, sigma_obs, beta (flat arrays, Prophet's scaled units)
+    method: str                 # "exact (shared design)", "prophet rule (constant series: no fit)", ...
+    converged: bool
+
+
+class SharedDesign:
+    """Prophet's model for one set of dates, built once and solved for many series.
+
+    Prophet's preprocessing and predict depend on the dates only, except for y's scale (absmax or
+    minmax, applied here as Prophet applies it). So one un-fitted model goes through Prophet's own
+    ``preprocess`` to build the Stan data (trend basis, changepoints, Fourier and holiday columns,
+    priors), and every series then costs one exact solve plus a matrix product for its forecast:
+    the same numbers as its own Prophet fit + predict (tests check it), without the pandas work.
+    `usable` is False where that does not hold (logistic growth, extra regressors, conditional
+    seasonalities, MCMC, other scalings): fit those through Prophet itself.
+    `variant` changes the seasonality mode or the changepoint prior scale without Prophet: both
+    only change Stan data columns that are known in closed form (s_a/s_m, tau).
+    """
+
+    def __init__(self, model, ds, future_ds, *, method: str = "newton") -> None:
+        self.method = method
+        self.config_of = (model.seasonality_mode, float(model.changepoint_prior_scale))
+        self.ds = pd.DatetimeIndex(pd.to_datetime(pd.Series(ds))).sort_values()
+        future = pd.DatetimeIndex(pd.to_datetime(pd.Series(future_ds)))
+        self.all_ds = self.ds.append(future).sort_values()
+        self.scaling = model.scaling
+        self.usable = (model.growth in ("linear", "flat") and not model.extra_regressors
+                       and model.mcmc_samples == 0 and model.scaling in ("absmax", "minmax")
+                       and all(p["condition_name"] is None for p in model.seasonalities.values())
+                       and len(self.ds) >= 2)
+        if not self.usable:
+            return
+        # Any varying y builds the same design: only y_scale depends on y, and it is applied per series.
+        dummy = np.arange(len(self.ds), dtype=float)
+        data = dataclasses.asdict(model.preprocess(pd.DataFrame({"ds": self.ds, "y": dummy})))
+        frame = model.setup_dataframe(pd.DataFrame({"ds": self.all_ds}))
+        x_all = model.make_all_seasonality_features(frame)[0].to_numpy(float)
+        x_hist = _array(data["X"]).reshape(len(self.ds), -1)
+        # the forecast dates' features must extend the training design exactly
+        if x_all.shape[1] != x_hist.shape[1] or not np.allclose(
+                x_all[np.searchsorted(self.all_ds, self.ds)], x_hist, rtol=1e-12, atol=1e-12):
+            self.usable = False
+            return
+        self.data = data
+        self.design = _design(data)
+        self.x_all = x_all
+        self.s_a, self.s_m = _array(data["s_a"]).reshape(-1), _array(data["s_m"]).reshape(-1)
+        self.t_hist = _array(data["t"]).reshape(-1)
+        self.trend_indicator = int(data["trend_indicator"])
+        self.phi_all = _trend_basis(frame["t"].to_numpy(float), _array(data["t_change"]).reshape(-1),
+                                    self.trend_indicator)
+        self.no_changepoints = len(model.changepoints) == 0
+        self.n_history = len(self.ds)
+
+    def variant(self, seasonality_mode: str | None = None, changepoint_prior_scale: float | None = None) -> SharedDesign:
+        """The same dates with every seasonal/holiday column additive or multiplicative, or another tau."""
+        other = object.__new__(SharedDesign)
+        other.__dict__.update(self.__dict__)
+        data = dict(self.data)
+        if seasonality_mode is not None:
+            multiplicative = seasonality_mode == "multiplicative"
+            ones, zeros = np.ones(self.design.K), np.zeros(self.design.K)
+            data["s_a"], data["s_m"] = (zeros, ones) if multiplicative else (ones, zeros)
+            other.s_a, other.s_m = np.asarray(data["s_a"], float), np.asarray(data["s_m"], float)
+        if changepoint_prior_scale is not None:
+            data["tau"] = float(changepoint_prior_scale)
+        other.config_of = (seasonality_mode or self.config_of[0],
+                           self.config_of[1] if changepoint_prior_scale is None else float(changepoint_prior_scale))
+        other.data = data
+        other.design = _design({**data, "y": np.zeros(self.n_history)})
+        return other
+
+    def fit(self, y, init: Mapping[str, Any] | None = None) -> SeriesFit:
+        """Fit one series (values on `ds`, in date order) from Prophet's init or a warm start `init`
+        (k, m, delta, beta in Prophet's scaled units; ignored when its shape does not match)."""
+        y = np.asarray(y, dtype=float)
+        d0 = self.design
+        floor = float(y.min()) if self.scaling == "minmax" else 0.0
+        scale = float(y.max() - floor) if self.scaling == "minmax" else float(np.abs(y).max())
+        scale = scale if scale != 0 else 1.0
+        y_s = (y - floor) / scale
+        t = self.t_hist
+        # Prophet's init (linear_growth_init / flat_growth_init) on the sorted history
+        if self.trend_indicator == LINEAR:
+            k0 = (y_s[-1] - y_s[0]) / (t[-1] - t[0])
+            m0 = y_s[0] - k0 * t[0]
+        else:
+            k0, m0 = 0.0, float(y_s.mean())
+        start = {"k": k0, "m": m0, "delta": np.zeros(d0.S), "beta": np.zeros(d0.K)}
+        if init is not None:
+            start = _start({**start, "sigma_obs": 1.0}, init)
+        converged = True
+        if y.max() == y.min():  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
+            u, beta, sigma, lp = np.concatenate([[k0, m0], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
+            method = "prophet rule (constant series: no fit)"
+        else:
+            fit = _solve(d0.with_y(y_s), start, self.method)
+            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
+            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
+            converged = fit.converged or fit.degenerate
+            method = ("exact (shared design)" if fit.converged else
+                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
+                      f"exact (shared design, not certified: {fit.note})")
+        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
+            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
+        trend = (self.phi_all @ u) * scale + floor
+        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale * (self.x_all @ (beta * self.s_a))
+        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
+        return SeriesFit(yhat, lp, params, method, converged)
+
+
+@dataclass
 class ManyFits:
     """Fits of many series on the same dates: yhat over history then future, and per-series details."""
 
@@ -597,13 +715,9 @@ def fit_predict_many(make_model: Callable[[], Any], ds, ys, future_ds, *,
     """Fit ``make_model()`` (an un-fitted Prophet) to every row of `ys` (n_series x len(ds)), all
     on the dates `ds`, and predict yhat on `ds` followed by `future_ds`.
 
-    Prophet's preprocessing and predict depend on the dates only, except for y's scale: one
-    reference model goes through Prophet (``fit`` with the exact backend) to build the design, and
-    every series then costs one exact solve plus a matrix product for its forecast, the same
-    numbers as its own Prophet fit + predict without the pandas work. Where that does not hold
-    (logistic growth, extra regressors, conditional seasonalities, MCMC; a series with missing
-    y), the series goes through its own Prophet fit with the exact backend. Only yhat is
-    computed: no uncertainty intervals.
+    Series go through one `SharedDesign`; where it is not usable, and for a series with missing y
+    or one the shared solve cannot certify, the series goes through its own Prophet fit with the
+    exact backend. Only yhat is computed: no uncertainty intervals.
     """
     ds = pd.DatetimeIndex(pd.to_datetime(pd.Series(ds)))
     ys = np.atleast_2d(np.asarray(ys, dtype=float))
@@ -611,8 +725,8 @@ def fit_predict_many(make_model: Callable[[], Any], ds, ys, future_ds, *,
         raise ValueError(f"ys has {ys.shape[1]} columns for {len(ds)} dates")
     order = np.argsort(ds.to_numpy(), kind="mergesort")  # Prophet sorts the history, and predict's rows
     ds, ys = ds[order], ys[:, order]
-    all_ds = ds.append(pd.DatetimeIndex(pd.to_datetime(pd.Series(future_ds))))
-    all_ds = all_ds[np.argsort(all_ds.to_numpy(), kind="mergesort")]
+    shared = SharedDesign(make_model(), ds, future_ds, method=method)
+    all_ds = shared.all_ds
     lp = np.full(len(ys), np.nan)
     params: list[dict] = [{}] * len(ys)
     methods = [""] * len(ys)
@@ -630,65 +744,10 @@ def fit_predict_many(make_model: Callable[[], Any], ds, ys, future_ds, *,
         methods[i] = backend.last_method or "prophet (constant series: no fit)"
         lp[i] = backend.last_fit.lp if backend.last_fit is not None else np.nan
 
-    complete = np.all(np.isfinite(ys), axis=1)
-    filled = np.where(complete[:, None], ys, 0.0)
-    varying = complete & (filled.max(axis=1) > filled.min(axis=1))
-    ref = int(np.argmax(varying)) if varying.any() else -1
-    template = make_model()
-    shared = (ref >= 0 and template.growth in ("linear", "flat") and not template.extra_regressors
-              and template.mcmc_samples == 0 and template.scaling in ("absmax", "minmax")
-              and all(p["condition_name"] is None for p in template.seasonalities.values()))
-    if shared:
-        use_exact_backend(template, method)
-        template.fit(pd.DataFrame({"ds": ds, "y": ys[ref]}))
-        shared = template.stan_backend.last_method == "exact"
-    if shared:
-        data = template.stan_backend.last_stan_data
-        frame = template.setup_dataframe(pd.DataFrame({"ds": all_ds}))
-        X_all = template.make_all_seasonality_features(frame)[0].to_numpy(float)
-        # the forecast dates' features must extend the training design exactly
-        shared = X_all.shape[1] == data["K"] and np.allclose(
-            X_all[np.searchsorted(all_ds, ds)], _array(data["X"]), rtol=1e-12, atol=1e-12)
-    if not shared:
-        for i in range(len(ys)):
-            one_by_one(i)
-        return ManyFits(all_ds, yhat, lp, params, methods)
-
-    d0 = _design(data)
-    s_a, s_m = _array(data["s_a"]), _array(data["s_m"])
-    phi_all = _trend_basis(frame["t"].to_numpy(float), _array(data["t_change"]), int(data["trend_indicator"]))
-    t_hist = _array(data["t"])
-    no_changepoints = len(template.changepoints) == 0
     for i in range(len(ys)):
-        if not complete[i]:
-            one_by_one(i)
+        fit = shared.fit(ys[i]) if shared.usable and np.all(np.isfinite(ys[i])) else None
+        if fit is None or not fit.converged or "degenerate" in fit.method:
+            one_by_one(i)  # as ExactStanBackend decides, through Prophet
             continue
-        y = ys[i]
-        floor = float(y.min()) if template.scaling == "minmax" else 0.0
-        scale = float(y.max() - floor) if template.scaling == "minmax" else float(np.abs(y).max())
-        scale = scale if scale != 0 else 1.0
-        y_s = (y - floor) / scale
-        # Prophet's init (linear_growth_init / flat_growth_init) on the sorted history
-        if data["trend_indicator"] == LINEAR:
-            k0 = (y_s[-1] - y_s[0]) / (t_hist[-1] - t_hist[0])
-            m0 = y_s[0] - k0 * t_hist[0]
-        else:
-            k0, m0 = 0.0, float(y_s.mean())
-        init = {"k": k0, "m": m0, "delta": np.zeros(d0.S), "beta": np.zeros(d0.K)}
-        if not varying[i]:  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
-            u, beta, sigma = np.concatenate([[k0, m0], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9
-            methods[i] = "prophet rule (constant series: no fit)"
-        else:
-            fit = _solve(d0.with_y(y_s), init, method)
-            if not fit.converged:  # as ExactStanBackend decides, through Prophet
-                one_by_one(i)
-                continue
-            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
-            beta, sigma, lp[i] = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
-            methods[i] = "exact (shared design)"
-        if no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
-            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
-        trend = (phi_all @ u) * scale + floor
-        yhat[i] = trend * (1.0 + X_all @ (beta * s_m)) + scale * (X_all @ (beta * s_a))
-        params[i] = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
+        yhat[i], lp[i], params[i], methods[i] = fit.yhat, fit.lp, fit.params, fit.method
     return ManyFits(all_ds, yhat, lp, params, methods)

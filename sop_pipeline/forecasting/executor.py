@@ -22,20 +22,21 @@ from concurrent.futures import ProcessPoolExecutor
 from queue import SimpleQueue
 
 from sop_pipeline.common.errors import SettingsError
-from sop_pipeline.forecasting.fitting import FitResult, FitTask, ProphetConfig, fit_chunk, init_worker
+from sop_pipeline.forecasting.fitting import FitResult, FitTask, fit_chunk, init_worker
 
 Progress = Callable[[int, int, str], None]
 _warm_pool: ProcessPoolExecutor | None = None
 _warm_workers = 0
-MAX_CHUNK = 4          # series per task: small enough that no worker idles long at the end, large enough to amortise
+MAX_CHUNK = 4          # CmdStan fits per task: small enough that no worker idles long at the end, large enough to amortise
+MAX_CHUNK_EXACT = 96   # exact fits cost milliseconds: larger chunks, and neighbours share one design
 CHUNKS_PER_WORKER = 4
 POOL_NICENESS = 19
 
 
-def chunked(tasks: list[FitTask], workers: int) -> list[list[FitTask]]:
-    """Chunks of up to MAX_CHUNK tasks; the last `workers` chunks' worth go one task at a time, so
+def chunked(tasks: list[FitTask], workers: int, max_chunk: int = MAX_CHUNK) -> list[list[FitTask]]:
+    """Chunks of up to `max_chunk` tasks; the last `workers` chunks' worth go one task at a time, so
     the workers finish together instead of one idling while another works through a full chunk."""
-    size = max(1, min(MAX_CHUNK, math.ceil(len(tasks) / (workers * CHUNKS_PER_WORKER))))
+    size = max(1, min(max_chunk, math.ceil(len(tasks) / (workers * CHUNKS_PER_WORKER))))
     split = max(0, len(tasks) - workers * size)
     head = tasks[:split]
     return [head[i : i + size] for i in range(0, split, size)] + [[task] for task in tasks[split:]]
@@ -54,35 +55,42 @@ def _report(results: Iterable[list[FitResult]], total: int, progress: Progress |
 
 def run_fits(
     tasks: list[FitTask],
-    config: ProphetConfig,
     workers: int,
     executor: str = "local",
     dask_address: str | None = None,
     progress: Progress | None = None,
+    release: bool = True,
 ) -> dict[str, FitResult]:
-    """Fit every task; returns results by task key."""
+    """Fit every task (each with its own configuration and engine); returns results by task key.
+
+    A pool started ahead (`prewarm`) is used and, with `release`, shut down afterwards: a forecast
+    that fits in two rounds keeps it for the second (`release=False`, then `release_pool()`)."""
     if not tasks:
         return {}
-    chunks = chunked(tasks, workers)
+    exact = all(task.config.engine == "exact" for task in tasks)
+    if exact:  # neighbours with the same dates and features share one design
+        tasks = sorted(tasks, key=lambda task: tuple(map(str, task.design_key())))
+    chunks = chunked(tasks, workers, MAX_CHUNK_EXACT if exact else MAX_CHUNK)
     total = len(tasks)
     if executor == "dask":
-        return _run_dask(chunks, config, total, dask_address, progress)
-    if workers <= 1 or total <= MAX_CHUNK:
+        return _run_dask(chunks, total, dask_address, progress)
+    if _warm_pool is not None and _warm_workers == workers and workers > 1:
+        try:
+            return _report(_fit_here_and_on_pool(_warm_pool, workers - 1, chunks), total, progress)
+        finally:
+            if release:
+                release_pool()  # started for this forecast; its workers exit while later stages run
+    if workers <= 1 or len(chunks) <= 1:
         # No pool for one worker: a process start costs more than a few fits.
         init_worker()
-        return _report((fit_chunk(chunk, config) for chunk in chunks), total, progress)
-    if _warm_pool is not None and _warm_workers == workers:
-        try:
-            return _report(_fit_here_and_on_pool(_warm_pool, workers - 1, chunks, config), total, progress)
-        finally:
-            _release_warm_pool()  # started for this one forecast; its workers exit while later stages run
+        return _report((fit_chunk(chunk) for chunk in chunks), total, progress)
     pool_workers = min(workers, len(chunks)) - 1
     with _new_pool(pool_workers) as pool:
-        return _report(_fit_here_and_on_pool(pool, pool_workers, chunks, config), total, progress)
+        return _report(_fit_here_and_on_pool(pool, pool_workers, chunks), total, progress)
 
 
-def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: list[list[FitTask]],
-                          config: ProphetConfig) -> Iterator[list[FitResult]]:
+def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int,
+                          chunks: list[list[FitTask]]) -> Iterator[list[FitResult]]:
     """Fit chunks in this process while `pool_workers` pool processes fit the others, each side
     taking the next chunk when it is free (a pool process has at most one waiting, and the last
     chunks are single series, so all finish close together). Yields each finished chunk, this
@@ -101,7 +109,7 @@ def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: 
         try:
             while True:
                 while len(in_flight) < 2 and (chunk := take()) is not None:
-                    in_flight.append(pool.submit(fit_chunk, chunk, config))
+                    in_flight.append(pool.submit(fit_chunk, chunk))
                 if not in_flight:
                     break
                 finished.put(in_flight.popleft().result())
@@ -130,7 +138,7 @@ def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: 
 
     try:
         while (chunk := take()) is not None:
-            yield fit_chunk(chunk, config)
+            yield fit_chunk(chunk)
             yield from collected(block=False)
         yield from collected(block=True)
     finally:  # on an error here, the feeders stop after their current chunk
@@ -152,7 +160,7 @@ def _init_pool_worker() -> None:
     init_worker()
 
 
-def _release_warm_pool() -> None:
+def release_pool() -> None:
     global _warm_pool, _warm_workers
     if _warm_pool is not None:
         _warm_pool.shutdown(wait=False)
@@ -169,14 +177,14 @@ def prewarm(workers: int) -> None:
     _warm_pool, _warm_workers = _new_pool(workers - 1), workers  # this process is the N-th
     for _ in range(workers - 1):  # one task per worker makes the executor start every process
         _warm_pool.submit(_ready)
-    atexit.register(_release_warm_pool)  # a run that fails before its forecast
+    atexit.register(release_pool)  # a run that fails before its forecast
 
 
 def _ready() -> bool:
     return True
 
 
-def _run_dask(chunks, config, total, dask_address, progress) -> dict[str, FitResult]:
+def _run_dask(chunks, total, dask_address, progress) -> dict[str, FitResult]:
     if not dask_address:
         raise SettingsError(
             "forecast.executor is 'dask' but no scheduler address is set",
@@ -195,6 +203,6 @@ def _run_dask(chunks, config, total, dask_address, progress) -> dict[str, FitRes
             fix="Start the scheduler and workers, or correct the address, or use executor: local",
         ) from None
     with client:
-        futures = [client.submit(fit_chunk, chunk, config, pure=False) for chunk in chunks]
+        futures = [client.submit(fit_chunk, chunk, pure=False) for chunk in chunks]
         completed = dask_completed(futures, loop=client.loop)
         return _report((future.result() for future in completed), total, progress)

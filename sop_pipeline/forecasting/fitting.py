@@ -1,6 +1,13 @@
-"""One Prophet fit per series: the function every worker runs, local pool or Dask alike.
+"""Prophet fits: the functions every worker runs, local pool or Dask alike.
 
-Cold fits use Prophet's own optimiser choice (Newton for monthly series). A warm fit starts from
+Two engines (`forecast.engine`). `exact` (the default) solves Prophet's own MAP problem in-process
+(`forecasting/exact.py`): the series of a chunk that share their dates and Prophet configuration
+share one design (`SharedDesign`, built once by Prophet's own preprocessing), so a fit costs one
+small Newton solve and a matrix product for its forecast. A series the exact solver cannot
+certify is refitted by CmdStan, as is every series with `engine: cmdstan`.
+
+CmdStan fits (`engine: cmdstan`, and the exact engine's fallbacks). Cold fits use Prophet's own
+optimiser choice (Newton for monthly series). A warm fit starts from
 the previous cycle's optimum and runs BFGS instead. Newton spends most of its iterations crawling
 along the kinks of the Laplace prior on the changepoint rates (the log posterior improving by
 1e-6 per iteration, each iteration a finite-difference Hessian), so from a start near the optimum
@@ -22,7 +29,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -34,14 +42,19 @@ WARM_PARAMS = ("k", "m", "sigma_obs", "delta", "beta")
 WARM_FIT = {"algorithm": "BFGS", "tol_param": 1e-14}  # Stan optimiser for warm fits (see above)
 
 
+DESIGN_CACHE_SIZE = 64      # shared designs kept per process (one per set of dates and configuration)
+
+
 @dataclass(frozen=True)
 class ProphetConfig:
-    """The Prophet settings that pass through from `forecast:` in sop.yaml."""
+    """One Prophet configuration (from `forecast:` in sop.yaml) and the engine that fits it."""
 
     seasonality_mode: str = "additive"
     changepoint_prior_scale: float = 0.05
     seasonality_prior_scale: float = 10.0
     country_holidays: str | None = None
+    name: str = "default"
+    engine: str = "exact"    # "exact" or "cmdstan"
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,13 @@ class FitTask:
     y: np.ndarray            # units per month
     future: np.ndarray       # datetime64[D] months to forecast
     init: dict | None = None  # previous cycle's fitted parameters (warm start)
+    config: ProphetConfig = ProphetConfig()
+
+    def design_key(self) -> tuple:
+        """Tasks with equal keys share one exact design (same dates, same Prophet features)."""
+        c = self.config
+        return (self.months[0], len(self.months), self.future[0], len(self.future),
+                c.seasonality_prior_scale, c.country_holidays)
 
 
 @dataclass
@@ -64,6 +84,9 @@ class FitResult:
     yhat: np.ndarray         # forecast for task.future (not yet floored)
     sigma: float             # in-sample residual standard deviation
     n_points: int
+    model: str = "default"   # the configuration's name
+    fitted: np.ndarray | None = None  # in-sample yhat on task.months (reconciliation)
+    engine: str = ""         # how the fit was solved: "exact (shared design)", "cmdstan", a fallback...
     params_json: str | None = None
     n_changepoints: int | None = None
     warm_started: bool = False
@@ -80,7 +103,9 @@ def quiet_stan() -> None:
     # cmdstanpy sets its logger to DEBUG with its own handler on first use: do that first, then lower it.
     # Its errors too: every failed fit is caught here and redone cold or given a fallback with a note.
     get_logger().setLevel(logging.CRITICAL)
-    logging.getLogger("prophet").setLevel(logging.WARNING)
+    # Prophet warns when a yearly shape is fitted on just under 730 days of months: this pipeline
+    # decides that itself (YEARLY_MIN_MONTHS) and says so in the accuracy table's note.
+    logging.getLogger("prophet").setLevel(logging.ERROR)
 
 
 def init_worker() -> None:
@@ -98,8 +123,18 @@ def _recent_mean(task: FitTask, note: str | None) -> FitResult:
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="recent_mean",
         yhat=np.full(len(task.future), level), sigma=float(y.std()) if len(y) > 1 else 0.0,
-        n_points=len(y), note=note,
+        n_points=len(y), note=note, model=task.config.name, fitted=np.full(len(y), level),
+        engine="recent_mean",
     )
+
+
+def _unfittable(task: FitTask) -> str | None:
+    y = np.asarray(task.y, float)
+    if not np.any(y):
+        return "no sales"
+    if len(y) < MIN_PROPHET_MONTHS:
+        return f"{len(y)} month(s) of history"
+    return None
 
 
 def _build_model(config: ProphetConfig, n_points: int):
@@ -133,16 +168,86 @@ def _usable_init(init: dict | None, n_changepoints: int) -> dict | None:
     }
 
 
-def fit_series(task: FitTask, config: ProphetConfig) -> FitResult:
-    """Fit one series and forecast `task.future`; the same function runs in every executor."""
+def _n_changepoints(model, n_points: int) -> int:
+    return max(0, min(model.n_changepoints, int(np.floor(n_points * model.changepoint_range)) - 1))
+
+
+def _params_json(params: dict) -> str:
+    out = {name: np.asarray(params[name], float).reshape(-1).tolist() for name in WARM_PARAMS}
+    for name in ("k", "m", "sigma_obs"):
+        out[name] = out[name][0]
+    return json.dumps(out)
+
+
+_designs: OrderedDict = OrderedDict()
+
+
+def _shared_design(task: FitTask, config: ProphetConfig):
+    """The exact design of the task's dates and configuration, built once per process (LRU)."""
+    from sop_pipeline.forecasting.exact import SharedDesign
+
+    base_key = task.design_key()
+    key = (base_key, config.seasonality_mode, config.changepoint_prior_scale)
+    if key in _designs:
+        _designs.move_to_end(key)
+        return _designs[key]
+    base = _designs.get((base_key, None, None))
+    if base is None:  # Prophet's own preprocessing, once per set of dates; the other configurations vary it
+        base = SharedDesign(_build_model(config, len(task.y)), task.months, task.future)
+        _designs[(base_key, None, None)] = base
+    design = base
+    if base.usable and base.config_of != (config.seasonality_mode, float(config.changepoint_prior_scale)):
+        design = base.variant(config.seasonality_mode, config.changepoint_prior_scale)
+    _designs[key] = design
+    while len(_designs) > DESIGN_CACHE_SIZE:
+        _designs.popitem(last=False)
+    return design
+
+
+def fit_exact(task: FitTask) -> FitResult:
+    """Fit one series with the exact engine on its shared design; CmdStan where it cannot certify."""
     started = time.perf_counter()
+    config = task.config
+    if (why := _unfittable(task)) is not None:
+        return _recent_mean(task, why)
     y = np.asarray(task.y, float)
-    if len(y) < MIN_PROPHET_MONTHS or not np.any(y):
-        return _recent_mean(task, f"{len(y)} month(s) of history" if np.any(y) else "no sales")
+    design = _shared_design(task, config)
+    if not design.usable:
+        return fit_series(task, replace(config, engine="cmdstan"), note="exact engine: no shared design")
+    n_changepoints = design.design.S if not design.no_changepoints else 0
+    init = _usable_init(task.init, n_changepoints)
+    fit = design.fit(y, init)
+    if not fit.converged:
+        return fit_series(task, replace(config, engine="cmdstan"), note=fit.method)
+    fitted, forecast = fit.yhat[: len(y)], fit.yhat[len(y):]
+    return FitResult(
+        key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
+        yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
+        params_json=_params_json(fit.params), n_changepoints=n_changepoints,
+        warm_started=init is not None, log_posterior=fit.lp, seconds=time.perf_counter() - started,
+        model=config.name, fitted=fitted, engine=fit.method,
+    )
+
+
+def fit_task(task: FitTask) -> FitResult:
+    """Fit one task with its configuration's engine."""
+    if task.config.engine == "exact":
+        return fit_exact(task)
+    return fit_series(task, task.config)
+
+
+def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | None = None) -> FitResult:
+    """Fit one series with CmdStan (Prophet's own backend) and forecast `task.future`.
+
+    `note` says why an exact fit came here (recorded in the result's engine)."""
+    started = time.perf_counter()
+    config = config or task.config
+    y = np.asarray(task.y, float)
+    if (why := _unfittable(task)) is not None:
+        return _recent_mean(task, why)
     model = _build_model(config, len(y))
     history = pd.DataFrame({"ds": pd.to_datetime(task.months), "y": y})
-    hist_size = int(np.floor(len(y) * model.changepoint_range))
-    n_changepoints = max(0, min(model.n_changepoints, hist_size - 1))
+    n_changepoints = _n_changepoints(model, len(y))
     init = _usable_init(task.init, n_changepoints)
     try:
         if init is not None:
@@ -167,19 +272,17 @@ def fit_series(task: FitTask, config: ProphetConfig) -> FitResult:
         if model.stan_backend is not None:
             model.stan_backend.cleanup()  # cmdstan's CSV and stdout files
     fitted, forecast = predicted[: len(y)], predicted[len(y):]
-    params = {name: np.asarray(model.params[name]).reshape(-1).tolist() for name in WARM_PARAMS}
-    for name in ("k", "m", "sigma_obs"):
-        params[name] = params[name][0]
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
         yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
-        params_json=json.dumps(params), n_changepoints=n_changepoints,
+        params_json=_params_json(model.params), n_changepoints=n_changepoints,
         warm_started=init is not None, log_posterior=log_posterior,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, model=config.name, fitted=fitted,
+        engine="cmdstan" if note is None else f"cmdstan (fallback: {note})",
     )
 
 
-def fit_chunk(tasks: list[FitTask], config: ProphetConfig) -> list[FitResult]:
+def fit_chunk(tasks: list[FitTask]) -> list[FitResult]:
     """A batch of fits: one pickled call per chunk keeps the per-task overhead small."""
     quiet_stan()  # idempotent; Dask workers have no initializer of ours
-    return [fit_series(task, config) for task in tasks]
+    return [fit_task(task) for task in tasks]

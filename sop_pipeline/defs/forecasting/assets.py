@@ -23,7 +23,7 @@ def _progress_logger(context, label: str):
     def report(done: int, total: int, _series: str) -> None:
         if total and (done / total >= state["next"] or done == total):
             elapsed = time.perf_counter() - state["started"]
-            context.log.info(f"{label}: {done:,}/{total:,} series fitted ({elapsed:.0f}s)")
+            context.log.info(f"{label}: {done:,}/{total:,} fits ({elapsed:.0f}s)")
             state["next"] = done / total + 0.1
 
     return report
@@ -36,6 +36,10 @@ def _accuracy_summary(accuracy: pl.DataFrame) -> pl.DataFrame:
             .agg((pl.col("sum_abs_error").sum() / pl.col("sum_actual").sum()).alias("pooled_wape"),
                  pl.col("wape").median().alias("median_family_wape"), pl.len().alias("families"))
             .sort("pooled_wape"))
+
+
+def _models_label(fc) -> str:
+    return fc.models if isinstance(fc.models, str) else ", ".join(m.name for m in fc.models)
 
 
 @dg.multi_asset(
@@ -60,8 +64,8 @@ def forecast(context: dg.AssetExecutionContext, sop_settings: SopSettings, datab
     fc = settings.forecast
     context.log.info(
         f"Forecasting {history['sku'].n_unique():,} SKUs in {history['family'].n_unique()} families, "
-        f"{fc.horizon_months} months from {cycle:%Y-%m} ({fc.executor} executor, "
-        f"{fc.resolved_workers() if fc.executor == 'local' else 'cluster'} workers, "
+        f"{fc.horizon_months} months from {cycle:%Y-%m} ({fc.engine} engine, models {_models_label(fc)}, "
+        f"{fc.executor} executor, {fc.resolved_workers() if fc.executor == 'local' else 'cluster'} workers, "
         f"{warm.height:,} warm-start parameter sets)")
     result = forecast_demand(history, fc, cycle, warm_start_params=warm if warm.height else None,
                              progress=_progress_logger(context, "Prophet"))
@@ -75,8 +79,14 @@ def forecast(context: dg.AssetExecutionContext, sop_settings: SopSettings, datab
                ["family"].head(PLOTTED_FAMILIES).to_list())
     png = plot_forecast_png(history, result.forecast, largest)
     plot_md = f"![history and forecast](data:image/png;base64,{base64.b64encode(png).decode()})"
+    family_models = (result.forecast.filter(pl.col("level") == "family")
+                     .group_by("series_key").agg(pl.col("model").first()).rename({"series_key": "family"}))
     approaches = pl.DataFrame({"family": list(result.approach_by_family),
-                               "approach": list(result.approach_by_family.values())})
+                               "approach": list(result.approach_by_family.values())}).join(
+        family_models, on="family", how="left")
+    context.log.info("Per family: " + ", ".join(
+        f"{row['family']} {row['approach']} ({row['model']})" for row in approaches.head(12).iter_rows(named=True))
+        + (f", ... ({approaches.height} families)" if approaches.height > 12 else ""))
     summary = _accuracy_summary(result.accuracy)
     if summary.is_empty():
         notes = result.accuracy["note"].drop_nulls().unique()

@@ -290,7 +290,10 @@ def _statsforecast(model_name: str) -> Callable[[list[date], np.ndarray], np.nda
         from statsforecast import models
 
         model = getattr(models, model_name)(season_length=SEASON)
-        return np.asarray(model.forecast(y=np.asarray(train, float), h=HORIZON)["mean"], float)
+        # On a series barely longer than a season ETS divides by zero degrees of freedom (its variance,
+        # not its point forecast): quiet, as statsforecast's own StatsForecast wrapper is not.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray(model.forecast(y=np.asarray(train, float), h=HORIZON)["mean"], float)
     return forecast
 
 

@@ -37,6 +37,7 @@ import pandas as pd
 
 MIN_PROPHET_MONTHS = 3      # fewer points than this: a mean, not a trend
 YEARLY_MIN_MONTHS = 24      # as Prophet's own rule: two full years before fitting a yearly shape
+SHORT_YEARLY_MONTHS = 13    # `yearly: months`: from one year and a month, a month-of-year effect below two years
 RECENT_MONTHS = 3           # the fallback forecast is the mean of this many latest months
 WARM_PARAMS = ("k", "m", "sigma_obs", "delta", "beta")
 WARM_FIT = {"algorithm": "BFGS", "tol_param": 1e-14}  # Stan optimiser for warm fits (see above)
@@ -55,6 +56,20 @@ class ProphetConfig:
     country_holidays: str | None = None
     name: str = "default"
     engine: str = "exact"    # "exact" or "cmdstan"
+    growth: str = "linear"   # "linear" or "flat" (a level that does not trend)
+    yearly: str = "auto"     # "auto": a yearly shape from YEARLY_MIN_MONTHS; "months": below that, one
+                             # effect per calendar month (Prophet holidays) from SHORT_YEARLY_MONTHS
+
+    def yearly_order(self, n_points: int) -> int:
+        """Fourier order of the yearly shape for a series of `n_points` months (0: none)."""
+        return 10 if n_points >= YEARLY_MIN_MONTHS else 0
+
+    def month_effects(self, n_points: int) -> bool:
+        """A short history's yearly shape: one Prophet holiday per calendar month. On month-start
+        dates a Fourier series of a year and a half aliases (months are not equally long, and its
+        high orders run between the observed days); a month's own effect, shrunk by its prior, is
+        what one or two Decembers can tell."""
+        return self.yearly == "months" and SHORT_YEARLY_MONTHS <= n_points < YEARLY_MIN_MONTHS
 
 
 @dataclass(frozen=True)
@@ -72,7 +87,8 @@ class FitTask:
         """Tasks with equal keys share one exact design (same dates, same Prophet features)."""
         c = self.config
         return (self.months[0], len(self.months), self.future[0], len(self.future),
-                c.seasonality_prior_scale, c.country_holidays)
+                c.seasonality_prior_scale, c.country_holidays, c.growth, c.yearly_order(len(self.months)),
+                c.month_effects(len(self.months)))
 
 
 @dataclass
@@ -137,12 +153,19 @@ def _unfittable(task: FitTask) -> str | None:
     return None
 
 
-def _build_model(config: ProphetConfig, n_points: int):
+def _month_holidays(months: np.ndarray, future: np.ndarray):
+    ds = pd.to_datetime(np.concatenate([months, future]))
+    return pd.DataFrame({"holiday": [f"month_{d.month:02d}" for d in ds], "ds": ds})
+
+
+def _build_model(config: ProphetConfig, months: np.ndarray, future: np.ndarray):
     from prophet import Prophet
 
+    n_points = len(months)
     model = Prophet(
-        growth="linear",
-        yearly_seasonality=n_points >= YEARLY_MIN_MONTHS,
+        holidays=_month_holidays(months, future) if config.month_effects(n_points) else None,
+        growth=config.growth,
+        yearly_seasonality=config.yearly_order(n_points) or False,
         weekly_seasonality=False,
         daily_seasonality=False,
         seasonality_mode=config.seasonality_mode,
@@ -193,7 +216,7 @@ def _shared_design(task: FitTask, config: ProphetConfig):
         return _designs[key]
     base = _designs.get((base_key, None, None))
     if base is None:  # Prophet's own preprocessing, once per set of dates; the other configurations vary it
-        base = SharedDesign(_build_model(config, len(task.y)), task.months, task.future)
+        base = SharedDesign(_build_model(config, task.months, task.future), task.months, task.future)
         _designs[(base_key, None, None)] = base
     design = base
     if base.usable and base.config_of != (config.seasonality_mode, float(config.changepoint_prior_scale)):
@@ -245,7 +268,7 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
     y = np.asarray(task.y, float)
     if (why := _unfittable(task)) is not None:
         return _recent_mean(task, why)
-    model = _build_model(config, len(y))
+    model = _build_model(config, task.months, task.future)
     history = pd.DataFrame({"ds": pd.to_datetime(task.months), "y": y})
     n_changepoints = _n_changepoints(model, len(y))
     init = _usable_init(task.init, n_changepoints)
@@ -260,7 +283,7 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
                 started_warm = False
             if not started_warm:
                 model.stan_backend.cleanup()
-                model, init = _build_model(config, len(y)), None
+                model, init = _build_model(config, task.months, task.future), None
         if init is None:
             model.fit(history)
         log_posterior = float(model.stan_backend.stan_fit.optimized_params_dict["lp__"])

@@ -18,6 +18,9 @@ AUTO_CANDIDATES = (
     ("additive", 0.01), ("multiplicative", 0.01),
     ("additive", 0.3), ("multiplicative", 0.3),
 )
+# A level without trend and a yearly shape even below two years (a low-order one): on short histories
+# the season is most of what can be learnt and a trend fitted to a year and a half mostly extrapolates noise.
+AUTO_FLAT = (("additive", 0.05),)
 
 
 def model_name(seasonality_mode: str, changepoint_prior_scale: float) -> str:
@@ -33,4 +36,9 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
                 for spec in settings.models]
     first = (settings.seasonality_mode, settings.changepoint_prior_scale)
     pairs = [first] if settings.models == "default" else [first] + [p for p in AUTO_CANDIDATES if p != first]
-    return [ProphetConfig(mode, cps, name=model_name(mode, cps), **common) for mode, cps in pairs]
+    configs = [ProphetConfig(mode, cps, name=model_name(mode, cps), **common) for mode, cps in pairs]
+    if settings.models == "auto":
+        configs += [ProphetConfig(mode, cps, name=f"flat_{mode}", growth="flat", yearly="months", **common)
+                    for mode, cps in AUTO_FLAT]
+        configs.append(ProphetConfig("additive", 0.01, name="monthly_additive_cps0.01", yearly="months", **common))
+    return configs

@@ -265,7 +265,14 @@ def _prepare(view: _View, settings: ForecastSettings, stage: str, n_future: int,
     def add(level: str, key: str, start: int, y: np.ndarray) -> None:
         series_id = _series_id(level, key)
         init = warm.get((series_id, stage))
+        seen = set()
         for config in configs_for(series_id):
+            n = len(y) - start
+            same_model = (config.seasonality_mode, config.changepoint_prior_scale, config.growth,
+                          config.yearly_order(n), config.month_effects(n))
+            if same_model in seen:  # e.g. a month-effects model on a long history is an earlier one
+                continue
+            seen.add(same_model)
             use = init if init is not None and init.get("model", config.name) == config.name else None
             prep.tasks.append(FitTask(key=_task_key(stage, series_id, config.name), series_id=series_id,
                                       stage=stage, months=months[start:], y=y[start:], future=future,

@@ -202,6 +202,11 @@ class _Prep:
     share: np.ndarray              # share of the family forecast per SKU (0 when inactive)
     fam_share: np.ndarray          # share of the total forecast per family (from_total)
     tasks: list[FitTask] = field(default_factory=list)
+    # (series id, configuration) -> the earlier configuration fitted in its place (the same model here)
+    same_as: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def fitted_model(self, series_id: str, model: str) -> str:
+        return self.same_as.get((series_id, model), model)
 
     @property
     def single_family(self) -> bool:
@@ -265,14 +270,15 @@ def _prepare(view: _View, settings: ForecastSettings, stage: str, n_future: int,
     def add(level: str, key: str, start: int, y: np.ndarray) -> None:
         series_id = _series_id(level, key)
         init = warm.get((series_id, stage))
-        seen = set()
+        seen: dict[tuple, str] = {}
         for config in configs_for(series_id):
             n = len(y) - start
             same_model = (config.seasonality_mode, config.changepoint_prior_scale, config.growth,
                           config.yearly_order(n), config.month_effects(n))
             if same_model in seen:  # e.g. a month-effects model on a long history is an earlier one
+                prep.same_as[(series_id, config.name)] = seen[same_model]
                 continue
-            seen.add(same_model)
+            seen[same_model] = config.name
             use = init if init is not None and init.get("model", config.name) == config.name else None
             prep.tasks.append(FitTask(key=_task_key(stage, series_id, config.name), series_id=series_id,
                                       stage=stage, months=months[start:], y=y[start:], future=future,
@@ -318,7 +324,7 @@ def _in_sample(prep: _Prep, start: int, values: np.ndarray) -> np.ndarray:
 def _assemble(prep: _Prep, fits: dict[str, FitResult], model_of: Callable[[str], str]) -> _Numbers:
     def fit_of(level: str, key: str) -> FitResult:
         series_id = _series_id(level, key)
-        return fits[_task_key(prep.stage, series_id, model_of(series_id))]
+        return fits[_task_key(prep.stage, series_id, prep.fitted_model(series_id, model_of(series_id)))]
 
     view = prep.view
     n_fam = len(view.families)
@@ -480,9 +486,14 @@ def _choose_models(full: _View, preps: list[tuple[_Prep, int]], fits: dict[str, 
         actual_of |= {_series_id("family", n): (fam_actual[n], prep.fam_y[f]) for f, n in enumerate(prep.view.families)}
         actual_of |= {_series_id("sku", prep.view.sku[i]): (sku_actual[i], prep.view.units[i])
                       for i in np.flatnonzero(prep.fitted)}
+        aliases = defaultdict(list)
+        for (series_id, name), fitted_as in prep.same_as.items():
+            aliases[(series_id, fitted_as)].append(name)
         for task in prep.tasks:
             actual, train = actual_of[task.series_id]
-            pools[task.series_id][task.config.name].add(actual, _floored(fits[task.key])[:scored], train)
+            forecast = _floored(fits[task.key])[:scored]
+            for name in [task.config.name, *aliases[(task.series_id, task.config.name)]]:
+                pools[task.series_id][name].add(actual, forecast, train)
     return {sid: _lowest({m: pool.wape() for m, pool in by_model.items()}, names) for sid, by_model in pools.items()}
 
 

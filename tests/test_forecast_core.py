@@ -10,7 +10,7 @@ from sop_pipeline.common.errors import InputDataError, SettingsError
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand, plot_forecast_png
 from sop_pipeline.forecasting.models import model_configs
-from sop_pipeline.forecasting.pipeline import backtest_cuts
+from sop_pipeline.forecasting.pipeline import backtest_cuts, choose_model
 from sop_pipeline.forecasting.synthetic import synthetic_history
 
 CYCLE = date(2026, 1, 1)
@@ -198,3 +198,13 @@ def test_plot_is_a_png(synthetic_result):
     history, result, _ = synthetic_result
     png = plot_forecast_png(history, result.forecast, ["F00", "F01"])
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_a_series_keeps_last_cycles_model_unless_another_is_clearly_better():
+    names = ["a", "b", "c"]
+    assert choose_model({"a": 0.30, "b": 0.20, "c": 0.25}, names, None) == "b"
+    assert choose_model({"a": 0.20, "b": 0.20, "c": 0.25}, names, None) == "a"        # ties: the first
+    assert choose_model({"a": 0.30, "b": 0.20, "c": 0.205}, names, "c") == "c"        # within 5%: kept
+    assert choose_model({"a": 0.30, "b": 0.20, "c": 0.22}, names, "c") == "b"         # 10% worse: switched
+    assert choose_model({"a": None, "b": None, "c": None}, names, "c") == "a"         # nothing scored
+    assert choose_model({"a": 0.3, "b": 0.2}, names, "gone") == "b"                   # no longer a candidate

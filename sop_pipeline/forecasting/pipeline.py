@@ -65,6 +65,7 @@ TOTAL = "total"
 APPROACHES = ("top_down", "bottom_up", "from_total", "reconciled")
 MIN_TRAIN_MONTHS = 12      # the shortest training window of a backtest origin
 MIN_HOLDOUT_MONTHS = 3     # and the fewest months it holds out
+MODEL_SWITCH_MARGIN = 0.05  # a series changes configuration when another's backtest WAPE is 5% lower
 FORECAST_SCHEMA = {
     "level": pl.String, "series_key": pl.String, "family": pl.String, "sku": pl.String,
     "month": pl.Date, "method": pl.String, "yhat": pl.Float64, "yhat_lower": pl.Float64,
@@ -476,8 +477,10 @@ def _actuals(full: _View, prep: _Prep, scored: int):
 
 
 def _choose_models(full: _View, preps: list[tuple[_Prep, int]], fits: dict[str, FitResult],
-                   configs: list[ProphetConfig]) -> dict[str, str]:
-    """Per series, the configuration with the lowest WAPE pooled over the origins."""
+                   configs: list[ProphetConfig], incumbent: dict[str, str]) -> dict[str, str]:
+    """Per series, the configuration with the lowest WAPE pooled over the origins; last cycle's
+    (`incumbent`) stays unless another is better by more than MODEL_SWITCH_MARGIN, so the published
+    forecast does not change model from one month to the next on noise."""
     names = [c.name for c in configs]
     pools: dict[str, dict[str, _Pool]] = defaultdict(lambda: defaultdict(_Pool))
     for prep, scored in preps:
@@ -494,12 +497,23 @@ def _choose_models(full: _View, preps: list[tuple[_Prep, int]], fits: dict[str, 
             forecast = _floored(fits[task.key])[:scored]
             for name in [task.config.name, *aliases[(task.series_id, task.config.name)]]:
                 pools[task.series_id][name].add(actual, forecast, train)
-    return {sid: _lowest({m: pool.wape() for m, pool in by_model.items()}, names) for sid, by_model in pools.items()}
+    return {sid: choose_model({m: pool.wape() for m, pool in by_model.items()}, names, incumbent.get(sid))
+            for sid, by_model in pools.items()}
+
+
+def choose_model(scores: dict[str, float | None], names: list[str], incumbent: str | None) -> str:
+    """The configuration with the lowest backtest WAPE (the first of `names` on ties), unless last
+    cycle's is within MODEL_SWITCH_MARGIN of it."""
+    best = _lowest(scores, names)
+    if (incumbent is not None and scores.get(incumbent) is not None and scores.get(best) is not None
+            and scores[incumbent] <= scores[best] * (1 + MODEL_SWITCH_MARGIN)):
+        return incumbent
+    return best
 
 
 def _backtest(full: _View, preps: list[tuple[_Prep, int]], fits: dict[str, FitResult],
-              configs: list[ProphetConfig], approach: str) -> _Backtest:
-    chosen_model = _choose_models(full, preps, fits, configs)
+              configs: list[ProphetConfig], approach: str, incumbent: dict[str, str]) -> _Backtest:
+    chosen_model = _choose_models(full, preps, fits, configs, incumbent)
     default = configs[0].name
 
     def model_of(series_id: str) -> str:
@@ -730,7 +744,10 @@ def forecast_demand(
     try:
         fits = run_fits(backtest_tasks, progress=progress_of(0), release=False, **run)
         default = configs[0].name
-        outcome = _backtest(full, preps, fits, configs, settings.approach) if preps else None
+        # Last cycle's configuration per series (from its published fits), where it is still a candidate.
+        incumbent = {sid: init["model"] for (sid, stage), init in warm.items()
+                     if stage == "final" and init.get("model") in {c.name for c in configs}}
+        outcome = _backtest(full, preps, fits, configs, settings.approach, incumbent) if preps else None
         chosen_model = outcome.model if outcome else {}
         by_name = {c.name: c for c in configs}
 

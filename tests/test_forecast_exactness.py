@@ -252,8 +252,10 @@ def test_exact_log_posterior_is_at_least_cmdstans(name):
     s = summary(rows)
     print(f"\n{name}: {s}")
     assert rows["note"].isna().all(), rows.loc[rows["note"].notna(), ["series_id", "stage", "model", "note"]].to_string()
-    # the same objective, the same constant: CmdStan's own lp__, and the exact engine's own lp
-    np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=1e-9, atol=1e-9)
+    # The same objective, the same constant: CmdStan's own lp__, and the exact engine's own lp.
+    # 1e-8: on the demo's degenerate fits (sigma_obs sliding to 0, lp 600-900, where lp moves fast
+    # with sigma) CmdStan's lp__ differs from its parameters' lp by up to 2.5e-9 relative.
+    np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=1e-8, atol=1e-9)
     exact = rows[rows["exact_engine"].str.startswith("exact")]
     np.testing.assert_allclose(exact["lp_exact"], exact["lp_exact_own"], rtol=1e-9, atol=1e-9)
     assert s["share_within"] >= SHARE_WITHIN, s

@@ -1,28 +1,53 @@
-"""Forecast throughput: worker scaling, the naive Prophet loop, and warm start.
+"""Forecast throughput: the exact engine against CmdStan, worker scaling, the naive Prophet loop,
+warm start, and (with --demo) the demo cycle's wall time with each engine.
 
-    python benchmarks/forecast_bench.py --skus 1000      # the measurement (many minutes on 2 cores)
-    python benchmarks/forecast_bench.py --skus 40        # a quick check that it all runs
+    python benchmarks/forecast_bench.py --skus 1000 --demo   # the measurement (most of an hour on 2 cores)
+    python benchmarks/forecast_bench.py --skus 40            # a quick check that it all runs
 
-A "series" is one Prophet fit plus its forecast of one monthly series. The pipeline's numbers are
-whole `forecast_demand` runs (family and total fits, the backtest refits, shares, reconciliation,
-scoring) divided into the number of series it fitted; the naive loop fits each SKU once with
-`Prophet().fit(df)` and `predict`, as a first-time user would (default uncertainty sampling).
+Engines: one FitTask per SKU (its whole history, the settings' default changepoint prior, the
+horizon's months to forecast) goes through `fit_task` twice, with `engine: exact` and with
+`engine: cmdstan`, SKU after SKU in this one process, so load from other work on the machine hits
+both alike; once with additive and once with multiplicative seasonality (`--engine-modes`; the
+exact engine solves a multiplicative fit from three starts, `exact._additive_starts`). Time is
+fit + predict (history and horizon) per series; the exact engine's includes building its shared
+design (the first SKU of each set of dates). Target: exact >= 10x faster.
+
+A "fit" is one Prophet fit plus its forecast of one monthly series. The pipeline's numbers are
+whole `forecast_demand` runs (family and total fits, every configuration's backtest refits, shares,
+reconciliation, scoring) divided into the number of fits it made (`forecast.models: auto` fits each
+series in 6 configurations at every backtest origin); the naive loop fits each SKU once with
+`Prophet().fit(df)` and `predict`, as a first-time user would (CmdStan, default uncertainty sampling).
 With 1 worker the pipeline fits in-process; with 2 it fits in-process and in a one-process spawn pool.
 Targets: 2 workers / 1 worker >= 1.8; pipeline (2 workers) / naive loop >= 1.8; warm / cold >= 1.5.
+
+--demo: `sop-pipeline run` of the demo (its files copied to a temporary folder, `forecast.engine`
+set, fresh database and Dagster home, the demo's own worker setting), once per engine.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
+import numpy as np
 import polars as pl
+import yaml
 
+from sop_pipeline.common.months import month_array, month_number
+from sop_pipeline.common.resources import DEMO_DIR
 from sop_pipeline.config.schema import ForecastSettings
-from sop_pipeline.forecasting import forecast_demand
-from sop_pipeline.forecasting.fitting import quiet_stan
+from sop_pipeline.forecasting import fitting, forecast_demand
+from sop_pipeline.forecasting.fitting import FitTask, fit_task, quiet_stan
+from sop_pipeline.forecasting.models import model_configs, model_name
 from sop_pipeline.forecasting.synthetic import synthetic_history
 
 END = date(2025, 12, 1)  # last month of the second cycle's history
@@ -41,6 +66,52 @@ def naive_loop(history: pl.DataFrame, horizon: int) -> tuple[int, float]:
         model.fit(df)
         model.predict(model.make_future_dataframe(periods=horizon, freq="MS"))
     return len(series), time.perf_counter() - started
+
+
+def sku_tasks(history: pl.DataFrame, horizon: int, config) -> list[FitTask]:
+    """One task per SKU: its months from its first sale, its units, the next `horizon` months."""
+    tasks = []
+    for frame in history.sort("sku", "month").partition_by("sku", maintain_order=True):
+        first, n = month_number(frame["month"][0]), frame.height
+        tasks.append(FitTask(key=f"final|sku|{frame['sku'][0]}", series_id=f"sku|{frame['sku'][0]}",
+                             stage="final", months=month_array(first, n), y=frame["units"].to_numpy(),
+                             future=month_array(first + n, horizon), config=config))
+    return tasks
+
+
+def engines(tasks: list[FitTask]) -> dict:
+    """fit_task with engine exact and with engine cmdstan on the same tasks, alternating per task."""
+    fitting._designs.clear()  # the exact engine pays for its shared designs here, not in earlier runs
+    seconds = {"exact": 0.0, "cmdstan": 0.0}
+    lp = {"exact": [], "cmdstan": []}
+    solved = {"exact": set(), "cmdstan": set()}
+    for task in tasks:
+        for engine in ("exact", "cmdstan"):
+            one = replace(task, config=replace(task.config, engine=engine))
+            started = time.perf_counter()
+            result = fit_task(one)
+            seconds[engine] += time.perf_counter() - started
+            lp[engine].append(np.nan if result.log_posterior is None else result.log_posterior)
+            solved[engine].add(result.engine.split(" (")[0] if engine == "cmdstan" else result.engine)
+    # exact: lp in full precision; cmdstan: lp__ as CmdStan writes it (6 significant digits)
+    gap = np.array(lp["exact"]) - np.array(lp["cmdstan"])
+    return {"n": len(tasks), "seconds": seconds, "gap": gap[np.isfinite(gap)], "solved": solved}
+
+
+def demo_cycle(engine: str, folder: Path) -> float:
+    """Wall seconds of `sop-pipeline run` of the demo with `forecast.engine: engine`."""
+    work = folder / engine
+    shutil.copytree(DEMO_DIR, work)
+    config = work / "sop.yaml"
+    settings = yaml.safe_load(config.read_text())
+    settings["forecast"]["engine"] = engine
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home")}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sop_pipeline.cli", "run", "--config", str(config),
+                    "--db", str(work / "sop.duckdb"), "--log-level", "WARNING"],
+                   env=env, check=True, capture_output=True, cwd=work)
+    return time.perf_counter() - started
 
 
 def pooled_wape(result) -> float:
@@ -63,6 +134,9 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=18)
     parser.add_argument("--backtest", type=int, default=12)
     parser.add_argument("--workers", type=int, default=2, help="the parallel run's worker count")
+    parser.add_argument("--engine-modes", default="additive,multiplicative",
+                        help="seasonality modes of the exact-vs-cmdstan comparison (the settings' default otherwise)")
+    parser.add_argument("--demo", action="store_true", help="also time the demo cycle with each engine (many minutes)")
     args = parser.parse_args()
     quiet_stan()
     logging.getLogger("prophet").setLevel(logging.ERROR)
@@ -81,10 +155,19 @@ def main() -> None:
 
     def record(label, n, seconds):
         rows.append((label, n, seconds, n / seconds))
-        print(f"  done: {label}: {n} series in {seconds:.1f} s", flush=True)
+        print(f"  done: {label}: {n} fits in {seconds:.1f} s", flush=True)
 
     print(f"{args.skus} SKUs x {args.months} months, {args.families} families, horizon {args.horizon}, "
-          f"backtest {args.backtest}", flush=True)
+          f"backtest {args.backtest}, pipeline engine {settings(1).engine}, models {settings(1).models}",
+          flush=True)
+    fit_task(sku_tasks(history1.filter(pl.col("sku") == "SKU00000"), args.horizon,
+                       replace(model_configs(settings(1))[0], engine="cmdstan"))[0])  # load CmdStan's model
+    default = model_configs(settings(1))[0]
+    compared = {}
+    for mode in args.engine_modes.split(","):
+        config = replace(default, seasonality_mode=mode, name=model_name(mode, default.changepoint_prior_scale))
+        compared[config.name] = engines(sku_tasks(history1, args.horizon, config))
+        print(f"  done: exact vs cmdstan engine on {compared[config.name]['n']} series, {config.name}", flush=True)
     record("naive Prophet loop (sequential, default settings)", *naive_loop(history1, args.horizon))
     _, n, s = pipeline_run(history1, settings(1), cycle1)
     record("pipeline, 1 worker, cold", n, s)
@@ -95,9 +178,30 @@ def main() -> None:
     warm, n, s = pipeline_run(full, settings(args.workers), cycle2, warm=first.params)
     record(f"next cycle, {args.workers} workers, warm start", n, s)
 
+    demo = {}
+    if args.demo:
+        with tempfile.TemporaryDirectory(prefix="sop_forecast_bench_") as tmp:
+            for engine in ("exact", "cmdstan"):
+                demo[engine] = demo_cycle(engine, Path(tmp))
+                print(f"  done: demo cycle, engine {engine}: {demo[engine]:.1f} s", flush=True)
+
+    print(f"\nEngines: fit_task on the same {args.skus} SKU tasks per configuration, one process (target >= 10x)\n")
+    print(f"{'configuration':<24} {'engine':<8} {'fit+predict ms/series':>22} {'total s':>9} {'speed-up':>9}")
+    notes = []
+    for name, c in compared.items():
+        per = {e: 1e3 * c["seconds"][e] / c["n"] for e in c["seconds"]}
+        for engine in ("cmdstan", "exact"):
+            print(f"{name:<24} {engine:<8} {per[engine]:>22.2f} {c['seconds'][engine]:>9.1f} "
+                  f"{per['cmdstan'] / per[engine]:>8.1f}x")
+        gap = c["gap"]
+        notes.append(f"{name}: solved by {sorted(c['solved']['exact'])} vs {sorted(c['solved']['cmdstan'])}; "
+                     f"lp exact - cmdstan's lp__ over {len(gap)} series: median {np.median(gap):+.1e}, "
+                     f"min {gap.min():+.1e}, >= -0.01 on {np.mean(gap >= -0.01):.1%}")
+    print("\n".join(notes))
+
     naive, one, many, cold2, warm2 = (r for _, _, _, r in rows)
     print()
-    print(f"{'run':<52} {'series':>7} {'seconds':>9} {'series/s':>9}")
+    print(f"{'run':<52} {'fits':>7} {'seconds':>9} {'fits/s':>9}")
     for label, n, seconds, r in rows:
         print(f"{label:<52} {n:>7} {seconds:>9.1f} {r:>9.2f}")
     print()
@@ -111,6 +215,9 @@ def main() -> None:
     print(f"\nwarm-started fits: {warm.stats['warm_started']} of {warm.stats['series_fitted']}")
     print("next cycle's backtest, family level, pooled WAPE of the chosen approach: "
           f"cold {pooled_wape(cold):.4f}, warm start {pooled_wape(warm):.4f}")
+    if demo:
+        print(f"\nDemo cycle (`sop-pipeline run`, cold, fresh database), wall seconds: exact {demo['exact']:.1f}, "
+              f"cmdstan {demo['cmdstan']:.1f}, cmdstan / exact {demo['cmdstan'] / demo['exact']:.2f}")
 
 
 if __name__ == "__main__":  # the process pool spawns workers that re-import this module

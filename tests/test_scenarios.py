@@ -154,6 +154,29 @@ def test_the_base_scenario_is_the_production_plan_and_an_unchanged_replan_reprod
     assert kept.equals(base.filter(pl.col("family") != "Cutlery").drop("scenario"))
 
 
+def _made_per_month(plan: pl.DataFrame) -> pl.Series:
+    return (plan.group_by("month").agg((pl.col("regular_units") + pl.col("overtime_units")).sum().alias("made"))
+            .sort("month")["made"])
+
+
+def test_a_scenario_respects_the_work_centres_as_the_base_plan_does():
+    # A work centre every family uses, with the hours the unconstrained base plan needs at its peak: demand
+    # +10% needs more than that, so the scenario's plan must be the one that fits the centre.
+    free = make_inputs(planning_section())
+    up = Scenario(name="up", demand=[{"percent": 10}])
+    free_outcomes, free_comparison = run_scenarios(free, up)
+    hours = float(_made_per_month(free_outcomes[0].plan).max())
+    assert _made_per_month(free_outcomes[1].plan).max() > 1.02 * hours  # the centre binds in the scenario
+    centre = {"name": "Line", "hours_per_month": hours, "hours_per_unit": dict.fromkeys(FAMILIES, 1.0)}
+    outcomes, comparison = run_scenarios(make_inputs(planning_section(resources=[centre])), up)
+    assert [o.status for o in outcomes] == ["planned", "planned"]
+    for outcome in outcomes:
+        assert _made_per_month(outcome.plan).max() <= hours * (1 + 1e-6), outcome.name
+    # the optimum over fewer plans: never cheaper than the scenario without the centre
+    assert (kpi(comparison, "up", "cost_with_safety_stock_penalty")
+            >= kpi(free_comparison, "up", "cost_with_safety_stock_penalty") * (1 - 1e-9))
+
+
 def test_the_checks_find_a_row_that_does_not_balance_or_differs_from_the_plan(cycle_inputs):
     outcomes, _ = run_scenarios(cycle_inputs)
     rows = sc.plan_frame(outcomes).with_row_index()

@@ -5,7 +5,8 @@ A scenario starts from the same demand plan and forecast as the published plan (
   (several changes on the same month compound);
 - its planning overrides are merged onto the `planning` section section by section (`merge_planning`);
 - supply is re-planned with the supply core (`supply.plans.planning_inputs`, `supply.strategies.plan_families`)
-  for the scenario's strategy only, exactly as the production-plan stage plans the chosen strategy.
+  for the scenario's strategy only, exactly as the production-plan stage plans the chosen strategy: with the
+  shared capacity and the work centres (`planning.resources`) of the scenario's settings.
 
 The base scenario is not re-planned: its rows are the published production plan's chosen rows, so it
 equals the plan exactly. A scenario that cannot be planned (PlanningError) is kept as an outcome with
@@ -26,6 +27,7 @@ from sop_pipeline.config.problem import Problem, merge_planning
 from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
 from sop_pipeline.supply import plans as supply_plan
 from sop_pipeline.supply.strategies import plan_families
+from sop_pipeline.supply.work_centres import check_resource_families
 
 SCENARIO_PLAN_COLUMNS = [
     "scenario", "family", "month", "planned_units", "planned_revenue", "beginning_inventory", "beginning_backlog",
@@ -132,19 +134,23 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
                   base: BasePlan | None = None) -> ScenarioOutcome:
     """Re-plan supply for one scenario (its strategy only); an impossible plan becomes the outcome's reason.
 
-    Without shared capacity every family is planned on its own, so a family whose problem the scenario
-    leaves exactly as the base plan's keeps the base plan's rows (the same plan, not solved again): a
-    what-if on one family answers in the time of one family."""
+    Without shared capacity or work centres every family is planned on its own, so a family whose problem
+    the scenario leaves exactly as the base plan's keeps the base plan's rows (the same plan, not solved
+    again): a what-if on one family answers in the time of one family. Shared capacity or work centres
+    couple the families, so then every family is planned again."""
     settings = scenario_planning(planning, scenario)
     demand = apply_demand_changes(demand_plan, scenario.demand)
     try:
         _stocks, problems = supply_plan.planning_inputs(demand, forecast, accuracy, settings, interval_width)
+        check_resource_families(settings.resources, list(problems))
         unchanged: set[str] = set()
         if (base is not None and settings.shared_capacity is None and base.planning.shared_capacity is None
+                and not settings.resources and not base.planning.resources
                 and settings.strategy == base.planning.strategy):
             unchanged = {name for name, problem in problems.items() if base.problems.get(name) == problem}
         changed = {name: problem for name, problem in problems.items() if name not in unchanged}
-        results = plan_families(changed, settings.strategy, settings.shared_capacity) if changed else {}
+        results = (plan_families(changed, settings.strategy, settings.shared_capacity,
+                                 supply_plan.work_centres(settings, changed)) if changed else {})
     except PlanningError as exc:
         return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)
     rows = supply_plan.production_plan_frame({settings.strategy: results})

@@ -235,14 +235,14 @@ def _per_family(problems: dict[str, Problem], strategy: str,
     if (planning.shared_capacity is not None or planning.resources) and results:
         try:  # together they may need more plant hours than the shared capacity, or work-centre hours
             plan_families({n: problems[n] for n in results}, strategy, planning.shared_capacity,
-                          _work_centres(planning, {n: problems[n] for n in results}))
+                          work_centres(planning, {n: problems[n] for n in results}))
         except PlanningError as exc:
             infeasible.update({n: exc for n in results})
             results = {}
     return results, infeasible
 
 
-def _work_centres(planning: PlanningSettings, problems: dict[str, Problem]):
+def work_centres(planning: PlanningSettings, problems: dict[str, Problem]):
     """`planning.resources` as model arrays for these families (None without work centres)."""
     if not planning.resources or not problems:
         return None
@@ -262,7 +262,7 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
         if strategy == "optimal":
             log(f"Solving the optimal plans of {len(problems)} families together (CVXPY/HiGHS)")
             results[strategy] = plan_families(problems, "optimal", planning.shared_capacity,
-                                              _work_centres(planning, problems))
+                                              work_centres(planning, problems))
             solver = next(iter(results[strategy].values())).solver if results[strategy] else {}
             log(f"Optimal plans: {solver.get('status')} in {solver.get('solve_seconds', 0):.2f}s solve, "
                 f"{solver.get('build_seconds', 0):.2f}s build")

@@ -147,7 +147,7 @@ def read_published_cycle(conn, cycle: date | None, where: str) -> PublishedCycle
                        where=where, fix="Add a planning section to sop.yaml and run the cycle again")
     return PublishedCycle(cycle, PlanningSettings.model_validate(settings["planning"]),
                           float(settings["forecast"]["interval_width"]),
-                          {t: db.read_cycle(conn, t, cycle, schema="sop") for t in _INPUTS})
+                          {t: db.read_cycle(conn, t, cycle, schema="sop", small=True) for t in _INPUTS})
 
 
 def what_if(published: PublishedCycle, scenario: Scenario) -> tuple[list, pl.DataFrame]:

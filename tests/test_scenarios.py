@@ -148,7 +148,8 @@ def test_the_base_scenario_is_the_production_plan_and_an_unchanged_replan_reprod
     # Without shared capacity a family the scenario leaves alone keeps its published rows, unsolved.
     solved = []
     original = sc.plan_families
-    monkeypatch.setattr(sc, "plan_families", lambda problems, *a: solved.append(sorted(problems)) or original(problems, *a))
+    monkeypatch.setattr(sc, "plan_families",
+                        lambda problems, *a, **k: solved.append(sorted(problems)) or original(problems, *a, **k))
     outcomes, _ = run_scenarios(cycle_inputs, Scenario(name="cut", demand=[{"family": "Cutlery", "percent": -10}]))
     assert solved == [["Cutlery"]]
     kept = outcomes[1].plan.filter(pl.col("family") != "Cutlery").drop("scenario")
@@ -160,7 +161,7 @@ def _made_per_month(plan: pl.DataFrame) -> pl.Series:
             .sort("month")["made"])
 
 
-def test_a_scenario_respects_the_work_centres_as_the_base_plan_does():
+def test_a_scenario_respects_the_work_centres_as_the_base_plan_does(monkeypatch):
     # A work centre every family uses, with the hours the unconstrained base plan needs at its peak: demand
     # +10% needs more than that, so the scenario's plan must be the one that fits the centre.
     free = make_inputs(planning_section())
@@ -169,7 +170,13 @@ def test_a_scenario_respects_the_work_centres_as_the_base_plan_does():
     hours = float(_made_per_month(free_outcomes[0].plan).max())
     assert _made_per_month(free_outcomes[1].plan).max() > 1.02 * hours  # the centre binds in the scenario
     centre = {"name": "Line", "hours_per_month": hours, "hours_per_unit": dict.fromkeys(FAMILIES, 1.0)}
-    outcomes, comparison = run_scenarios(make_inputs(planning_section(resources=[centre])), up)
+    bound = make_inputs(planning_section(resources=[centre]))
+    asked = []
+    original = sc.plan_families
+    monkeypatch.setattr(sc, "plan_families", lambda *a, **k: asked.append(k.get("together")) or original(*a, **k))
+    outcomes, comparison = run_scenarios(bound, up)
+    # the published plan runs the centre full in its peak month: the scenario goes to one model at once
+    assert asked == [True]
     assert [o.status for o in outcomes] == ["planned", "planned"]
     for outcome in outcomes:
         assert _made_per_month(outcome.plan).max() <= hours * (1 + 1e-6), outcome.name

@@ -48,6 +48,19 @@ def test_a_work_centre_binds_and_the_plan_builds_ahead_to_respect_it():
         assert result.periods["backlog"].max() == 0, name
 
 
+@pytest.mark.parametrize("hours", [[1000, 400], [1000, 1000]])
+def test_families_planned_together_at_once_have_the_same_optimum(hours):
+    # together=True skips the plans one by one: one model at once, whether the centre binds or not
+    problems = _families()
+    limits = resource_limits([_packing(hours)], list(problems), ["P1", "P2"])
+    default = plan_families(problems, "optimal", resources=limits)
+    together = plan_families(problems, "optimal", resources=limits, together=True)
+    assert "models" not in together["A"].solver  # one model
+    assert ("models" in default["A"].solver) == (hours == [1000, 1000])  # one by one when they fit
+    assert sum(p.total_cost for p in together.values()) == pytest.approx(sum(p.total_cost for p in default.values()),
+                                                                         rel=1e-9)
+
+
 def test_subcontracted_units_do_not_use_the_work_centre():
     sections = dict(SECTIONS, production={"max_subcontract_units": None},
                     costs={**SECTIONS["costs"], "subcontract_per_unit": 30})

@@ -143,7 +143,7 @@ def _solver_info(solution: model.OptimalSolution) -> dict:
 
 
 def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
-                  resources: model.ResourceLimits | None = None) -> dict[str, PlanResult]:
+                  resources: model.ResourceLimits | None = None, together: bool = False) -> dict[str, PlanResult]:
     """The least-cost plans of several families.
 
     Coupled by shared capacity they are one model. Otherwise the families are independent and each
@@ -152,12 +152,14 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
     0.34 s one by one). The solver figures attached to every plan are then the totals of the models.
     Work centres (`resources`, families in `problems` order) couple the families only where those
     plans overrun one; then the families are solved together, in one model that respects them.
+    `together` skips the plans one by one when the caller knows they would overrun a work centre (a
+    scenario of a published plan that fills one): one model at once, the same optimum.
     """
     names = list(problems)
     probs = [problems[n] for n in names]
     for prob in probs:
         diagnose.check_feasible(prob)
-    if shared_capacity_hours is None and len(names) > 1:
+    if shared_capacity_hours is None and len(names) > 1 and not (together and resources is not None):
         plans = {name: _solve_together([name], [prob], None)[name] for name, prob in zip(names, probs)}
         # Plans that already fit every work centre are also the coupled model's optimum (it only adds
         # constraints); otherwise the families are solved together (demo: 0.3 s alone, 5-10 s coupled).
@@ -224,15 +226,15 @@ def plan_all(problem: Problem) -> dict[str, PlanResult]:
     return {strategy: plan(problem, strategy) for strategy in STRATEGIES}
 
 
-def plan_families(problems: dict[str, Problem], strategy: str,
-                  shared_capacity_hours=None, resources: model.ResourceLimits | None = None) -> dict[str, PlanResult]:
+def plan_families(problems: dict[str, Problem], strategy: str, shared_capacity_hours=None,
+                  resources: model.ResourceLimits | None = None, together: bool = False) -> dict[str, PlanResult]:
     """One strategy for every family. The optimal plans share `shared_capacity_hours` (plant hours
-    per period, a number or one per period) in one model, see `optimal_plans`; level and chase
-    plans follow their definitions per family, and a PlanningError says so when together they need
-    more plant hours than the shared capacity, or more hours of a work centre (`resources`, families
+    per period, a number or one per period) in one model, see `optimal_plans` (and `together`); level
+    and chase plans follow their definitions per family, and a PlanningError says so when together they
+    need more plant hours than the shared capacity, or more hours of a work centre (`resources`, families
     in `problems` order) than it has, in some period."""
     if strategy == "optimal":
-        return optimal_plans(problems, shared_capacity_hours, resources)
+        return optimal_plans(problems, shared_capacity_hours, resources, together)
     results = {name: plan(prob, strategy) for name, prob in problems.items()}
     if shared_capacity_hours is not None and results:
         first = next(iter(problems.values()))

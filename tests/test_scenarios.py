@@ -26,7 +26,6 @@ from sop_pipeline.scenarios import plan as sc
 from sop_pipeline.store import db
 from sop_pipeline.supply import plans as sp
 from tests.test_supply_plan import seasonal_inputs
-from tests.test_what_if_imports import HEAVY, imported
 
 FAMILIES = {"Cookware": 2, "Cutlery": 2, "Storage": 2}
 CYCLE = date(2026, 11, 1)
@@ -395,15 +394,6 @@ def test_what_if_bad_input_is_an_error_naming_the_key(published_copy_db, run_cli
     result = run_cli("what-if", "--db", published_copy_db, *args)
     assert result.code == 2 and expected in result.err, result.text
     assert snapshot(published_copy_db) == before
-
-
-@pytest.mark.slow
-def test_a_what_if_run_imports_none_of_the_heavy_packages(published_copy_db):
-    loaded = imported("import io, contextlib\nfrom sop_pipeline.cli import main\n"
-                      "with contextlib.redirect_stdout(io.StringIO()):\n"
-                      f"    assert main(['what-if', '--db', {str(published_copy_db)!r}, '--demand', '10', '--json']) == 0")
-    assert loaded & set(HEAVY) == set()
-    assert "highspy" in loaded
 
 
 @pytest.mark.slow

@@ -208,3 +208,28 @@ def test_level_and_chase_without_safety_stock_are_unchanged():
     assert np.allclose(level.periods["workforce"], 58 / 3)
     chase = plan(problem([100, 300, 200], **BASE), "chase")
     assert np.allclose(chase.periods["ending_inventory"], [0, 0, 30])
+
+
+def test_scenario_mip_options_keep_the_optimum_of_a_coupled_whole_worker_model():
+    """What-ifs search their MILPs with other HiGHS options (scenarios/plan.py SCENARIO_MIP_OPTIONS):
+    the optimum must be the one HiGHS's defaults find; an option HiGHS does not know is an error."""
+    from sop_pipeline.scenarios.plan import SCENARIO_MIP_OPTIONS
+
+    def family(demand, initial):
+        return problem(demand, working_days=10,
+                       workforce={"initial": initial, "integer": True, "hours_per_day": 8},
+                       production={"labor_hours_per_unit": 8, "max_overtime_hours_per_worker": 10,
+                                   "max_subcontract_units": None},
+                       costs={"regular_wage_per_hour": 4, "overtime_wage_per_hour": 6, "hire_per_worker": 300,
+                              "layoff_per_worker": 500, "holding_per_unit_period": 2,
+                              "backlog_per_unit_period": 5, "material_per_unit": 10, "subcontract_per_unit": 30})
+
+    families = {"A": family([95, 130, 170, 120, 80, 155], 11), "B": family([60, 45, 90, 140, 110, 75], 7)}
+    default = plan_families(families, "optimal", shared_capacity_hours=2000)
+    searched = plan_families(families, "optimal", shared_capacity_hours=2000, mip_options=SCENARIO_MIP_OPTIONS)
+    cost = {name: sum(r.total_cost for r in plans.values()) for name, plans in (("default", default), ("searched", searched))}
+    assert cost["searched"] == pytest.approx(cost["default"], rel=1e-9)
+    assert all(float(r.periods["workforce"].sub(r.periods["workforce"].round()).abs().max()) < 1e-6
+               for r in searched.values())
+    with pytest.raises(ValueError, match="no_such_highs_option"):
+        plan_families(families, "optimal", shared_capacity_hours=2000, mip_options={"no_such_highs_option": 1})

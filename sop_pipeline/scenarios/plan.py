@@ -38,6 +38,12 @@ SCENARIO_PLAN_COLUMNS = [
 ]
 
 
+# How HiGHS searches a scenario's whole-worker model (a MILP): without the RINS heuristic and without
+# presolve. The optimum is the same (to the model's mip_rel_gap of 1e-9); on twelve demo what-ifs it took
+# 44% less solver time in all (measured on the i14 branch). The published plan keeps HiGHS's defaults.
+SCENARIO_MIP_OPTIONS = {"mip_heuristic_run_rins": False, "presolve": "off"}
+
+
 @dataclass
 class ScenarioOutcome:
     """One scenario's monthly family plan, or the reason it has none."""
@@ -152,7 +158,8 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
         changed = {name: problem for name, problem in problems.items() if name not in unchanged}
         centres = supply_plan.work_centres(settings, changed)
         results = (plan_families(changed, settings.strategy, settings.shared_capacity, centres,
-                                 together=base is not None and _fills_a_work_centre(base.rows, list(changed), centres))
+                                 together=base is not None and _fills_a_work_centre(base.rows, list(changed), centres),
+                                 mip_options=SCENARIO_MIP_OPTIONS)
                    if changed else {})
     except PlanningError as exc:
         return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)

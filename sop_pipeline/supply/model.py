@@ -244,12 +244,17 @@ def _quiet_stdout():
 
 def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
           time_limit: float | None = None, mip_rel_gap: float = 1e-9,
-          resources: ResourceLimits | None = None) -> OptimalSolution:
-    """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it)."""
+          resources: ResourceLimits | None = None, mip_options: dict | None = None) -> OptimalSolution:
+    """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it).
+
+    `mip_options`: more HiGHS options for a model with whole workers (a MILP), e.g. how it searches;
+    the optimum is the same to `mip_rel_gap`, the plan may be another of equal cost."""
     start = time.perf_counter()
     problem, variables = build(data, shared_capacity_hours, resources)
     build_seconds = time.perf_counter() - start
     options = {"mip_rel_gap": mip_rel_gap}
+    if mip_options and problem.is_mixed_integer():
+        options.update(mip_options)
     if time_limit:
         options["time_limit"] = float(time_limit)
     try:

@@ -143,7 +143,8 @@ def _solver_info(solution: model.OptimalSolution) -> dict:
 
 
 def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
-                  resources: model.ResourceLimits | None = None, together: bool = False) -> dict[str, PlanResult]:
+                  resources: model.ResourceLimits | None = None, together: bool = False,
+                  mip_options: dict | None = None) -> dict[str, PlanResult]:
     """The least-cost plans of several families.
 
     Coupled by shared capacity they are one model. Otherwise the families are independent and each
@@ -153,20 +154,22 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
     Work centres (`resources`, families in `problems` order) couple the families only where those
     plans overrun one; then the families are solved together, in one model that respects them.
     `together` skips the plans one by one when the caller knows they would overrun a work centre (a
-    scenario of a published plan that fills one): one model at once, the same optimum.
+    scenario of a published plan that fills one): one model at once, the same optimum. `mip_options`
+    go to HiGHS for whole-worker models (`model.solve`).
     """
     names = list(problems)
     probs = [problems[n] for n in names]
     for prob in probs:
         diagnose.check_feasible(prob)
     if shared_capacity_hours is None and len(names) > 1 and not (together and resources is not None):
-        plans = {name: _solve_together([name], [prob], None)[name] for name, prob in zip(names, probs)}
+        plans = {name: _solve_together([name], [prob], None, mip_options=mip_options)[name]
+                 for name, prob in zip(names, probs)}
         # Plans that already fit every work centre are also the coupled model's optimum (it only adds
         # constraints); otherwise the families are solved together (demo: 0.3 s alone, 5-10 s coupled).
         if resources is None or _fits(resources, plans):
             info = _total_info([plan.solver for plan in plans.values()])
             return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
-    return _solve_together(names, probs, shared_capacity_hours, resources)
+    return _solve_together(names, probs, shared_capacity_hours, resources, mip_options)
 
 
 def _made_in_house(plans: dict[str, PlanResult]) -> np.ndarray:
@@ -180,14 +183,14 @@ def _fits(resources: model.ResourceLimits, plans: dict[str, PlanResult]) -> bool
 
 
 def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours,
-                    resources: model.ResourceLimits | None = None) -> dict[str, PlanResult]:
+                    resources: model.ResourceLimits | None = None, mip_options: dict | None = None) -> dict[str, PlanResult]:
     data = model.stack(probs, names)
     capacity = model.capacity_array(shared_capacity_hours, len(data.periods))
     if capacity is not None:
         diagnose.check_shared_capacity(probs, names, capacity)
     if resources is not None:
         diagnose.check_resources(probs, resources.names, resources.hours, resources.per_unit)
-    solution = model.solve(data, capacity, resources=resources)
+    solution = model.solve(data, capacity, resources=resources, mip_options=mip_options)
     if solution.status not in ("optimal", "optimal_inaccurate"):
         raise diagnose.explain_status(solution.status, [p.label for p in probs], capacity is not None,
                                       resources.names if resources is not None else None)
@@ -227,14 +230,15 @@ def plan_all(problem: Problem) -> dict[str, PlanResult]:
 
 
 def plan_families(problems: dict[str, Problem], strategy: str, shared_capacity_hours=None,
-                  resources: model.ResourceLimits | None = None, together: bool = False) -> dict[str, PlanResult]:
+                  resources: model.ResourceLimits | None = None, together: bool = False,
+                  mip_options: dict | None = None) -> dict[str, PlanResult]:
     """One strategy for every family. The optimal plans share `shared_capacity_hours` (plant hours
     per period, a number or one per period) in one model, see `optimal_plans` (and `together`); level
     and chase plans follow their definitions per family, and a PlanningError says so when together they
     need more plant hours than the shared capacity, or more hours of a work centre (`resources`, families
     in `problems` order) than it has, in some period."""
     if strategy == "optimal":
-        return optimal_plans(problems, shared_capacity_hours, resources, together)
+        return optimal_plans(problems, shared_capacity_hours, resources, together, mip_options)
     results = {name: plan(prob, strategy) for name, prob in problems.items()}
     if shared_capacity_hours is not None and results:
         first = next(iter(problems.values()))

@@ -101,7 +101,6 @@ class FitResult:
     sigma: float             # in-sample residual standard deviation
     n_points: int
     model: str = "default"   # the configuration's name
-    fitted: np.ndarray | None = None  # in-sample yhat on task.months (reconciliation)
     engine: str = ""         # how the fit was solved: "exact (shared design)", "cmdstan", a fallback...
     params_json: str | None = None
     n_changepoints: int | None = None
@@ -139,7 +138,7 @@ def _recent_mean(task: FitTask, note: str | None) -> FitResult:
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="recent_mean",
         yhat=np.full(len(task.future), level), sigma=float(y.std()) if len(y) > 1 else 0.0,
-        n_points=len(y), note=note, model=task.config.name, fitted=np.full(len(y), level),
+        n_points=len(y), note=note, model=task.config.name,
         engine="recent_mean",
     )
 
@@ -248,7 +247,7 @@ def fit_exact(task: FitTask) -> FitResult:
         yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
         params_json=_params_json(fit.params), n_changepoints=n_changepoints,
         warm_started=init is not None, log_posterior=fit.lp, seconds=time.perf_counter() - started,
-        model=config.name, fitted=fitted, engine=fit.method,
+        model=config.name, engine=fit.method,
     )
 
 
@@ -300,7 +299,7 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
         yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
         params_json=_params_json(model.params), n_changepoints=n_changepoints,
         warm_started=init is not None, log_posterior=log_posterior,
-        seconds=time.perf_counter() - started, model=config.name, fitted=fitted,
+        seconds=time.perf_counter() - started, model=config.name,
         engine="cmdstan" if note is None else f"cmdstan (fallback: {note})",
     )
 

@@ -59,7 +59,7 @@ from sop_pipeline.forecasting import metrics
 from sop_pipeline.forecasting.executor import prewarm, release_pool, run_fits
 from sop_pipeline.forecasting.fitting import YEARLY_MIN_MONTHS, FitResult, FitTask, ProphetConfig
 from sop_pipeline.forecasting.models import model_configs
-from sop_pipeline.forecasting.reconcile import Node, reconcile
+from sop_pipeline.forecasting.reconcile import reconcile
 
 TOTAL = "total"
 APPROACHES = ("top_down", "bottom_up", "from_total", "reconciled")
@@ -316,12 +316,6 @@ class _Numbers:
         return np.vstack([values[fam_of == f].sum(axis=0) for f in range(n_fam)])
 
 
-def _in_sample(prep: _Prep, start: int, values: np.ndarray) -> np.ndarray:
-    out = np.full(prep.view.n_months, np.nan)
-    out[start:start + len(values)] = values
-    return out
-
-
 def _assemble(prep: _Prep, fits: dict[str, FitResult], model_of: Callable[[str], str]) -> _Numbers:
     def fit_of(level: str, key: str) -> FitResult:
         series_id = _series_id(level, key)
@@ -343,15 +337,6 @@ def _assemble(prep: _Prep, fits: dict[str, FitResult], model_of: Callable[[str],
     from_total = prep.share[:, None] * (prep.fam_share[:, None] * total_fc[None, :])[prep.fam_of]
 
     # Reconciled: every level's forecast, MinTrace-combined; the SKUs of a rest node share it.
-    units0 = np.nan_to_num(view.units, nan=0.0)
-    present = ~np.isnan(view.units)
-
-    def node(forecast, start, actual, fitted) -> Node:
-        return Node(forecast, _in_sample(prep, start, actual[start:]), _in_sample(prep, start, fitted))
-
-    fam_nodes = [node(fam_fc[f], prep.fam_start[f], np.concatenate([np.zeros(prep.fam_start[f]), prep.fam_y[f]]),
-                      _fit_values(fam_fit[f])) for f in range(n_fam)]
-    total_node = node(total_fc, 0, prep.total_y, _fit_values(total_fit))
     bottoms, members = [], []
     for f in range(n_fam):
         in_fam = np.flatnonzero(prep.fam_of == f)
@@ -359,18 +344,14 @@ def _assemble(prep: _Prep, fits: dict[str, FitResult], model_of: Callable[[str],
         if not own:
             continue
         for i in own:
-            start = int(np.argmax(present[i]))
-            bottoms.append((f, node(bottom_up[i], start, units0[i], _fit_values(sku_fit[i]))))
+            bottoms.append((f, bottom_up[i]))
             members.append([i])
         rest = [i for i in in_fam if i not in sku_fit and prep.share[i] > 0]
         if rest:
-            rest_share = prep.share[rest].sum()
-            start = prep.fam_start[f]
-            bottoms.append((f, node(rest_share * fam_fc[f], start, units0[rest].sum(axis=0),
-                                    rest_share * _fit_values(fam_fit[f]))))
+            bottoms.append((f, prep.share[rest].sum() * fam_fc[f]))
             members.append(rest)
     alone = [not any(bf == f for bf, _ in bottoms) for f in range(n_fam)]
-    coherent, method = reconcile(total_node, fam_nodes, bottoms, alone)
+    coherent, method = reconcile(total_fc, list(fam_fc), bottoms, alone)
     coherent = np.clip(coherent, 0, None)
     reconciled = top_down.copy()
     alone_families = [f for f in range(n_fam) if alone[f]]
@@ -378,15 +359,11 @@ def _assemble(prep: _Prep, fits: dict[str, FitResult], model_of: Callable[[str],
         in_fam = prep.fam_of == f
         reconciled[in_fam] = prep.share[in_fam, None] * coherent[row][None, :]
     for row, rows in enumerate(members, start=len(alone_families)):
-        weights = prep.share[rows] / prep.share[rows].sum() if prep.share[rows].sum() > 0 else np.ones(len(rows)) / len(rows)
+        share = prep.share[rows].sum()
+        weights = prep.share[rows] / share if share > 0 else np.ones(len(rows)) / len(rows)
         reconciled[rows] = weights[:, None] * coherent[row][None, :]
     return _Numbers({"top_down": top_down, "bottom_up": bottom_up, "from_total": from_total,
                      "reconciled": reconciled}, fam_fit, total_fit, sku_fit, method)
-
-
-def _fit_values(result: FitResult) -> np.ndarray:
-    fitted = result.fitted if result.fitted is not None else np.full(result.n_points, np.nan)
-    return np.clip(np.nan_to_num(fitted, nan=0.0), 0, None)
 
 
 # ----------------------------------------------------------------------------------------------

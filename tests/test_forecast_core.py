@@ -208,3 +208,14 @@ def test_a_series_keeps_last_cycles_model_unless_another_is_clearly_better():
     assert choose_model({"a": 0.30, "b": 0.20, "c": 0.22}, names, "c") == "b"         # 10% worse: switched
     assert choose_model({"a": None, "b": None, "c": None}, names, "c") == "a"         # nothing scored
     assert choose_model({"a": 0.3, "b": 0.2}, names, "gone") == "b"                   # no longer a candidate
+
+
+def test_models_setting_is_checked():
+    with pytest.raises(ValueError, match="used twice"):
+        ForecastSettings(models=[{"name": "a"}, {"name": "a", "seasonality_mode": "multiplicative"}])
+    with pytest.raises(ValueError, match="at least one model"):
+        ForecastSettings(models=[])
+    with pytest.raises(ValueError):
+        ForecastSettings(models=[{"name": "a", "trend": "up"}])  # unknown key: a typo is an error
+    named = model_configs(ForecastSettings(models=[{"name": "mine", "seasonality_mode": "multiplicative"}]))
+    assert [(c.name, c.seasonality_mode) for c in named] == [("mine", "multiplicative")]

@@ -43,14 +43,17 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from sop_pipeline.common.months import add_months
+from sop_pipeline.common.months import add_months, month_number
 from sop_pipeline.common.resources import DEMO_DIR, DEMO_SETTINGS
 from sop_pipeline.config.loading import load_settings
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import fitting
 from sop_pipeline.forecasting import pipeline as fp
+from sop_pipeline.forecasting.backtest import backtest_cuts
+from sop_pipeline.forecasting.classification import build_view, prepare
 from sop_pipeline.forecasting.exact import log_posterior
 from sop_pipeline.forecasting.fitting import FitTask
+from sop_pipeline.forecasting.input_checks import validate_history
 from sop_pipeline.forecasting.models import model_configs
 from sop_pipeline.forecasting.synthetic import synthetic_history
 from tests.real_data import single_series_monthly, superstore_monthly, walmart_store_monthly
@@ -105,13 +108,13 @@ def pipeline_tasks(history: pl.DataFrame, settings: ForecastSettings,
                    cycle: date) -> tuple[list[FitTask], list[list[FitTask]]]:
     """The final stage's tasks in every configuration (the pipeline fits only the backtest's choice
     there) and each backtest origin's, as `forecast_demand` builds them (cold: no warm start)."""
-    full = fp._build_view(fp._validate(history, cycle))
+    full = build_view(validate_history(history, cycle))
     configs = model_configs(settings)
     last_month = full.first_month + full.n_months - 1
-    n_future = fp.month_number(cycle) - last_month - 1 + settings.horizon_months
-    origins = [fp._prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, lambda _sid: configs, {}).tasks
-               for j, (n_train, scored) in enumerate(fp.backtest_cuts(full.n_months, settings))]
-    return fp._prepare(full, settings, "final", n_future, lambda _sid: configs, {}).tasks, origins
+    n_future = month_number(cycle) - last_month - 1 + settings.horizon_months
+    origins = [prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, lambda _sid: configs, {}).tasks
+               for j, (n_train, scored) in enumerate(backtest_cuts(full.n_months, settings))]
+    return prepare(full, settings, "final", n_future, lambda _sid: configs, {}).tasks, origins
 
 
 def sampled_tasks(final: list[FitTask], origins: list[list[FitTask]], configs: list) -> list[FitTask]:

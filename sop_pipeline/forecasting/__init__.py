@@ -10,17 +10,12 @@ from sop_pipeline.common.lazy import lazy_getattr
 
 if TYPE_CHECKING:  # the names below, for type checkers and editors; at run time they load on first use
     from sop_pipeline.forecasting.metrics import bias, mape, mase, seasonal_naive, wape
-    from sop_pipeline.forecasting.pipeline import (
-        ACCURACY_SCHEMA,
-        FORECAST_SCHEMA,
-        PARAMS_SCHEMA,
-        ForecastResult,
-        forecast_demand,
-    )
+    from sop_pipeline.forecasting.pipeline import ForecastResult, forecast_demand
     from sop_pipeline.forecasting.plot import plot_forecast_png
+    from sop_pipeline.forecasting.publish import ACCURACY_SCHEMA, FORECAST_SCHEMA, PARAMS_SCHEMA
 
 _SOURCE = {
-    "ACCURACY_SCHEMA": "pipeline", "FORECAST_SCHEMA": "pipeline", "PARAMS_SCHEMA": "pipeline",
+    "ACCURACY_SCHEMA": "publish", "FORECAST_SCHEMA": "publish", "PARAMS_SCHEMA": "publish",
     "ForecastResult": "pipeline", "forecast_demand": "pipeline", "plot_forecast_png": "plot",
     "wape": "metrics", "mape": "metrics", "bias": "metrics", "mase": "metrics", "seasonal_naive": "metrics",
 }

@@ -30,7 +30,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -76,7 +76,7 @@ class ProphetConfig:
 class FitTask:
     key: str                 # unique within one run, e.g. "final|family|Chairs"
     series_id: str           # stable across cycles, e.g. "family|Chairs": the warm-start key
-    stage: str               # "final" or "backtest"
+    stage: str               # "final", or "origin{j}" for the backtest's j-th origin (oldest first)
     months: np.ndarray       # datetime64[D], first of each month of history
     y: np.ndarray            # units per month
     future: np.ndarray       # datetime64[D] months to forecast
@@ -108,7 +108,6 @@ class FitResult:
     log_posterior: float | None = None  # Stan's lp__ at the optimum: compares warm and cold fits
     seconds: float = 0.0
     note: str | None = None  # why a fallback was used
-    extra: dict = field(default_factory=dict)
 
 
 def quiet_stan() -> None:

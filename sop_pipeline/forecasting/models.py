@@ -7,7 +7,7 @@ a flexible one where the level really moves. For 13 to 23 months of history, whe
 yearly shape, a flat level and a stiff trend with one effect per calendar month join them (on
 Walmart's 45 stores, 15-21 months at the benchmark's origins, they took the pipeline from 0.1302 to
 0.1216 mean WAPE; seasonal naive 0.1207). Each series keeps the configuration with the lowest pooled
-WAPE over the backtest's origins (last cycle's stays within 5%, `pipeline.choose_model`); ties, and
+WAPE over the backtest's origins (last cycle's stays within 5%, `backtest.choose_model`); ties, and
 series that cannot be backtested, keep the first (the settings' own `seasonality_mode` and
 `changepoint_prior_scale`).
 """

@@ -3,7 +3,7 @@
 --   {reader}   read_csv($file, ...) or read_parquet($file)
 --   {date} {sku} {family} {units} {revenue}: the user's column names, quoted, or NULL / 'all'
 --   {parse_date}: the date parse expression over the source column {date}
--- Parameters: $plan_cycle, $file, $loaded_at, $missing_family, $missing_sku, $sku_is_family (and $date_format,
+-- Parameters: $plan_cycle, $file, $loaded_at, $sku_is_family (and $date_format,
 -- CSV options inside {reader}).
 -- The original text is kept only where it did not parse, so the data checks can show it.
 -- NaN and infinity ('inf' text, or in Parquet) count as not numbers.
@@ -22,19 +22,16 @@ SELECT
     CASE WHEN revenue IS NULL THEN NULLIF(TRIM(CAST(revenue_value AS VARCHAR)), '') END,
     revenue
 FROM (
-    -- A blank SKU takes sales.missing_sku within its family; without a SKU column the family is the SKU.
-    SELECT *,
-        CASE WHEN sku_given IS NOT NULL AND NOT $sku_is_family THEN sku_given
-             WHEN $sku_is_family THEN family
-             WHEN family IS NOT NULL THEN $missing_sku::VARCHAR || ' (' || family || ')' END AS sku
+    -- Without a SKU column the family is the SKU. Blank families and SKUs stay NULL here: raw_sales_fill_blank.sql
+    -- gives them their names (sales.missing_family, sales.missing_sku) once every file is loaded.
+    SELECT *, CASE WHEN $sku_is_family THEN family ELSE sku_given END AS sku
     FROM (
         SELECT
             {date} AS date_value,
             {parse_date} AS sale_date,
-            -- Blank (or only spaces) is no value; sales.missing_family names the family of such rows.
+            -- Blank (or only spaces) is no value.
             CASE WHEN TRIM(CAST({sku} AS VARCHAR)) <> '' THEN CAST({sku} AS VARCHAR) END AS sku_given,
-            COALESCE(CASE WHEN TRIM(CAST({family} AS VARCHAR)) <> '' THEN CAST({family} AS VARCHAR) END,
-                     $missing_family::VARCHAR) AS family,
+            CASE WHEN TRIM(CAST({family} AS VARCHAR)) <> '' THEN CAST({family} AS VARCHAR) END AS family,
             {units} AS units_value,
             CASE WHEN isfinite(TRY_CAST({units} AS DOUBLE)) THEN TRY_CAST({units} AS DOUBLE) END AS units,
             {revenue} AS revenue_value,

@@ -76,6 +76,18 @@ def test_missing_family_and_sku_names_are_given_to_blank_rows(tmp_path):
     assert raw.filter(pl.col("units") == 4)["sku"].to_list() == ["Unassigned (A)"]
 
 
+def test_a_blank_family_of_a_sku_with_a_family_elsewhere_takes_it(tmp_path):
+    """A product whose group is blank on some rows (a half-filled export) stays in its one family."""
+    sales = tmp_path / "s.csv"
+    sales.write_text("date,sku,family,units\n2026-01-05,P1,A,3\n2026-02-05,P1,,4\n2026-02-05,P2,,5\n"
+                     "2026-02-05,P3,A,1\n2026-03-05,P3,B,1\n2026-04-05,P3,,2\n")
+    _summary, report, raw = _load(tmp_path, sales, missing_family="Unassigned")
+    assert report.passed, report.summary()
+    assert sorted(raw.select("sku", "family", "units").rows()) == [
+        ("P1", "A", 3.0), ("P1", "A", 4.0), ("P2", "Unassigned", 5.0),
+        ("P3", "A", 1.0), ("P3", "B", 1.0), ("P3", "Unassigned", 2.0)]  # P3 has two families: not guessed
+
+
 def test_drop_blank_rows_leaves_them_out_and_counts_them(tmp_path):
     summary, report, raw = _load(tmp_path, _sales_with_blanks(tmp_path / "s.csv"), drop_blank_rows=True)
     assert report.passed and summary["dropped_blank_rows"] == 21

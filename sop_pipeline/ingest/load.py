@@ -251,11 +251,15 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
     # retried as text, and raw.sales_history is staging (nothing is published from a failed load).
     conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
     sales = settings.sales
-    blanks = {"missing_family": sales.missing_family, "missing_sku": sales.missing_sku,
-              "sku_is_family": sales.columns.sku is None}
+    sku_is_family = sales.columns.sku is None
     for file in source.files:
         _run_on_file(conn, "raw_sales_load", file, source.kind, sales, slots, parse_date,
-                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at, **blanks})
+                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at, "sku_is_family": sku_is_family})
+    blanks = {"plan_cycle": cycle, "missing_family": sales.missing_family, "missing_sku": sales.missing_sku,
+              "sku_is_family": sku_is_family}
+    for step in sql_text("raw_sales_fill_blank").split(";\n"):
+        if step.strip() and not all(line.startswith("--") for line in step.strip().splitlines()):
+            _execute(conn, step, blanks)
     dropped = len(conn.execute(sql_text("raw_sales_drop_blank"), {"plan_cycle": cycle}).fetchall()) \
         if sales.drop_blank_rows else 0
     rows = count_cycle(conn, "raw.sales_history", cycle)

@@ -244,7 +244,8 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                 and 2 <= frame[c].n_unique() <= MAX_FAMILIES]
     family = families[0] if families else None
     if family and sku:
-        per_sku = frame.group_by(sku).agg(pl.col(family).n_unique().alias("n")).filter(pl.col("n") > 1).height
+        per_sku = (frame.drop_nulls([sku, family]).group_by(sku).agg(pl.col(family).n_unique().alias("n"))
+                   .filter(pl.col("n") > 1).height)
         if per_sku:
             questions.append(f"{per_sku} SKU(s) in {sku!r} appear under more than one {family!r}; a SKU must belong "
                              "to one family. Choose another family column or clean the file.")
@@ -257,8 +258,9 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
     missing_family = _free_name(frame[family].drop_nulls().unique().to_list()) if blank_family else None
     missing_sku = "Unassigned" if blank_sku else None
     if blank_family:
-        questions.append(f"{blank_family:,} row(s) have a blank {family!r}: they are planned as the family "
-                         f"{missing_family!r} (sales.missing_family). To leave them out instead, delete that line and "
+        questions.append(f"{blank_family:,} row(s) have a blank {family!r}: with sales.missing_family they take their "
+                         f"SKU's family where the SKU has one elsewhere in the file, the others the family "
+                         f"{missing_family!r}. To leave them out instead, delete that line and "
                          "set sales.drop_blank_rows: true; to plan them where they belong, fill the column in the file.")
     if blank_sku:
         questions.append(f"{blank_sku:,} row(s) have a blank {sku!r}: each family's are planned as one SKU "

@@ -164,7 +164,7 @@ def _family_demand(demand_plan: pl.DataFrame) -> pl.DataFrame:
     )
     return (grid.join(sums, on=["family", "month"], how="left")
             .with_columns(pl.col("planned_units").fill_null(0.0),
-                          pl.col("planned_revenue").fill_null(0.0 if priced else None))
+                          pl.col("planned_revenue").fill_null(0.0) if priced else pl.col("planned_revenue"))
             .sort(["family", "month"]))
 
 

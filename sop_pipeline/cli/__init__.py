@@ -25,7 +25,6 @@ from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
 from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
 from sop_pipeline.report import report_path
 from sop_pipeline.store.lock import run_lock
-from sop_pipeline.store.opening import check_plan_database
 
 JOB_NAME = "sop_monthly_cycle"
 
@@ -56,6 +55,8 @@ def ensure_dagster_home() -> Path:
 def cmd_run(args) -> int:
     config_path = Path(args.config) if args.config else DEMO_SETTINGS
     db_path = Path(args.db or DEFAULT_DB).resolve()
+    from sop_pipeline.store.opening import check_plan_database  # DuckDB: loaded when a run starts
+
     check_plan_database(db_path)  # a damaged or foreign --db file stops here, before any work
     settings = load_settings(config_path)
     from sop_pipeline.demand import check_planner_files

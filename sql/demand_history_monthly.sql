@@ -1,11 +1,7 @@
 -- Monthly demand per family and SKU for one plan cycle, from the validated raw sales.
 -- Only whole months before the cycle count as history. Months with no sales between a SKU's first
 -- and last sale are filled with zero, so a gap reads as "sold nothing", not "no data".
--- Revenue is NULL throughout where no row of the cycle has revenue (no revenue column): no prices, not price 0.
-WITH priced AS (
-    SELECT count(revenue) > 0 AS has_revenue FROM raw.sales_history WHERE plan_cycle = $plan_cycle
-),
-sales AS (
+WITH sales AS (
     SELECT family, sku, date_trunc('month', sale_date)::DATE AS month,
            -- Exact decimal sums: a float sum's result depends on the order threads add rows in,
            -- and two runs on the same input must publish the same numbers.
@@ -23,8 +19,7 @@ calendar AS (
     FROM span
 )
 SELECT $plan_cycle::DATE AS plan_cycle, c.family, c.sku, c.month,
-       coalesce(s.units, 0)::DOUBLE AS units,
-       CASE WHEN (SELECT has_revenue FROM priced) THEN coalesce(s.revenue, 0) END::DOUBLE AS revenue,
+       coalesce(s.units, 0)::DOUBLE AS units, coalesce(s.revenue, 0)::DOUBLE AS revenue,
        coalesce(s.order_lines, 0)::BIGINT AS order_lines
 FROM calendar c
 LEFT JOIN sales s USING (family, sku, month)

@@ -51,7 +51,8 @@ FULL = 0.999           # a work centre this busy is full (the plan uses all of i
 
 def _money(value: float | None, what: str = "") -> str:
     """", about 12,345 of sales at risk" (empty without a figure)."""
-    return "" if value is None else f", about {value:,.0f}{' ' + what if what else ''}"
+    # Nothing to say of less than 1 ("about 0 of sales" reads as a figure nobody has).
+    return "" if value is None or abs(value) < 0.5 else f", about {value:,.0f}{' ' + what if what else ''}"
 
 
 class Money:

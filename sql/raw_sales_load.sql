@@ -3,7 +3,8 @@
 --   {reader}   read_csv($file, ...) or read_parquet($file)
 --   {date} {sku} {family} {units} {revenue}: the user's column names, quoted, or NULL / 'all'
 --   {parse_date}: the date parse expression over the source column {date}
--- Parameters: $plan_cycle, $file, $loaded_at (and $date_format, CSV options inside {reader}).
+-- Parameters: $plan_cycle, $file, $loaded_at, $sku_is_family (and $date_format,
+-- CSV options inside {reader}).
 -- The original text is kept only where it did not parse, so the data checks can show it.
 -- NaN and infinity ('inf' text, or in Parquet) count as not numbers.
 INSERT INTO raw.sales_history
@@ -21,14 +22,20 @@ SELECT
     CASE WHEN revenue IS NULL THEN NULLIF(TRIM(CAST(revenue_value AS VARCHAR)), '') END,
     revenue
 FROM (
-    SELECT
-        {date} AS date_value,
-        {parse_date} AS sale_date,
-        NULLIF(CAST({sku} AS VARCHAR), '') AS sku,
-        NULLIF(CAST({family} AS VARCHAR), '') AS family,
-        {units} AS units_value,
-        CASE WHEN isfinite(TRY_CAST({units} AS DOUBLE)) THEN TRY_CAST({units} AS DOUBLE) END AS units,
-        {revenue} AS revenue_value,
-        CASE WHEN isfinite(TRY_CAST({revenue} AS DOUBLE)) THEN TRY_CAST({revenue} AS DOUBLE) END AS revenue
-    FROM {reader}
+    -- Without a SKU column the family is the SKU. Blank families and SKUs stay NULL here: raw_sales_fill_blank.sql
+    -- gives them their names (sales.missing_family, sales.missing_sku) once every file is loaded.
+    SELECT *, CASE WHEN $sku_is_family THEN family ELSE sku_given END AS sku
+    FROM (
+        SELECT
+            {date} AS date_value,
+            {parse_date} AS sale_date,
+            -- Blank (or only spaces) is no value.
+            CASE WHEN TRIM(CAST({sku} AS VARCHAR)) <> '' THEN CAST({sku} AS VARCHAR) END AS sku_given,
+            CASE WHEN TRIM(CAST({family} AS VARCHAR)) <> '' THEN CAST({family} AS VARCHAR) END AS family,
+            {units} AS units_value,
+            CASE WHEN isfinite(TRY_CAST({units} AS DOUBLE)) THEN TRY_CAST({units} AS DOUBLE) END AS units,
+            {revenue} AS revenue_value,
+            CASE WHEN isfinite(TRY_CAST({revenue} AS DOUBLE)) THEN TRY_CAST({revenue} AS DOUBLE) END AS revenue
+        FROM {reader}
+    )
 );

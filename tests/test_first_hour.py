@@ -96,11 +96,12 @@ def test_init_refuses_text_that_is_not_utf8(run_cli, tmp_path):
 
 
 def test_init_refuses_a_file_without_dates(run_cli, tmp_path):
-    """The wine series dates its months as decimal years (1980.083): no date column to plan from."""
+    """The competition series count their months (t = 1, 2, ...) with no calendar: nothing to date sales by.
+    (The wine series' decimal years, 1980.083, are dates: tests/test_ingest_planner_export.py.)"""
     out = tmp_path / "sop.yaml"
-    result = run_cli("init", "--sales", shared_file("australian_wine_sales_monthly.csv"), "--out", out)
+    result = run_cli("init", "--sales", shared_file("competition_monthly.csv"), "--out", out)
     assert result.code == 2 and "No column of the sales file holds dates" in result.err
-    assert "rownames, time, value" in result.err and not out.exists()
+    assert "series, t, value, split" in result.err and not out.exists()
 
 
 def test_init_asks_when_day_and_month_cannot_be_told_apart(tmp_path):

@@ -133,7 +133,8 @@ def test_validation_reports_every_problem_with_example_rows(tmp_path):
     text = report.summary()
     assert "units_text='abc'" in text and "row=2" in text
     assert "sale_date_text='2024-13-45'" in text and "row=3" in text
-    assert "rows with no SKU (1 row(s)); for example: file='s.csv', row=4" in text
+    assert "rows with no SKU (set sales.missing_sku" in text
+    assert "leave them out) (1 row(s)); for example: file='s.csv', row=4" in text
     assert "negative units" in text and "row=5" in text
     assert "after the plan cycle" in text and "row=6" in text
     assert "revenue_text='lots'" in text

@@ -21,7 +21,11 @@ runs them all and ranks the rows by money at stake. Thresholds come from `alerts
   months. value: gap %; money: the revenue gap (units gap x unit price where only units are budgeted).
 plan_change, forecast_bias and budget_gap are high beyond twice their threshold, else medium.
 
-Unit prices are the demand plan's (planned revenue / planned units); without revenue, money is null.
+Unit prices are the demand plan's (planned revenue / planned units). Where a family has no price (no
+revenue column in the sales history), money is a cost that exists instead, said in the message: units
+short x the plan's backlog cost of that family over the horizon ("of backlog cost"), and units below
+safety stock, plan changes, forecast bias and budget gaps x the family's unit cost (material plus the
+labour hours of a unit at the regular wage, from planning: "of production cost"). Without either, null.
 """
 
 from __future__ import annotations
@@ -47,7 +51,36 @@ FULL = 0.999           # a work centre this busy is full (the plan uses all of i
 
 def _money(value: float | None, what: str = "") -> str:
     """", about 12,345 of sales at risk" (empty without a figure)."""
-    return "" if value is None else f", about {value:,.0f}{' ' + what if what else ''}"
+    # Nothing to say of less than 1 ("about 0 of sales" reads as a figure nobody has).
+    return "" if value is None or abs(value) < 0.5 else f", about {value:,.0f}{' ' + what if what else ''}"
+
+
+class Money:
+    """The money at stake per unit of a family: its price where the plan has one, else its unit cost."""
+
+    def __init__(self, prices: Mapping[str, float], unit_costs: Mapping[str, float] | None = None):
+        # A price of 0 is no price: the plan's revenue is 0 where the sales history has none.
+        self.prices = {k: v for k, v in prices.items() if v is not None and v > 0}
+        self.unit_costs = {k: v for k, v in (unit_costs or {}).items() if v is not None and v > 0}
+
+    def per_unit(self, family: str, sku_price: float | None = None) -> tuple[float | None, bool]:
+        """(money per unit, whether it is a price)."""
+        if sku_price is not None and sku_price > 0:
+            return sku_price, True
+        if family in self.prices:
+            return self.prices[family], True
+        return self.unit_costs.get(family), False
+
+    def of(self, family: str, units: float, sales_words: str, sku_price: float | None = None) -> tuple[float | None, str]:
+        """(money, its words): units x price "of sales ...", or units x unit cost "of production cost"."""
+        rate, is_price = self.per_unit(family, sku_price)
+        if rate is None:
+            return None, ""
+        return abs(units) * rate, sales_words if is_price else COST_WORDS
+
+
+COST_WORDS = "of production cost"
+BACKLOG_WORDS = "of backlog cost"
 
 
 def _of(name: str) -> str:
@@ -72,6 +105,11 @@ def unit_prices(demand_plan: pl.DataFrame, key: str = "family") -> dict[str, flo
                  pl.col("planned_revenue").count().alias("priced"))
             .filter((pl.col("planned_units") > 0) & (pl.col("priced") > 0)))
     return {k: r / u for k, u, r in sums.select(key, "planned_units", "planned_revenue").iter_rows()}
+
+
+def unit_cost(material_per_unit: float, labor_hours_per_unit: float, regular_wage_per_hour: float) -> float:
+    """What a unit costs to make: its material plus its labour hours at the regular wage."""
+    return material_per_unit + labor_hours_per_unit * regular_wage_per_hour
 
 
 def capacity_exceptions(capacity: pl.DataFrame, threshold: float,
@@ -106,8 +144,10 @@ def capacity_exceptions(capacity: pl.DataFrame, threshold: float,
 
 
 def safety_stock_exceptions(production: pl.DataFrame, inventory: pl.DataFrame | None,
-                            prices: Mapping[str, float], sku_prices: Mapping[str, float] | None = None) -> pl.DataFrame:
+                            prices: Mapping[str, float] | Money, sku_prices: Mapping[str, float] | None = None
+                            ) -> pl.DataFrame:
     """below_safety_stock: per family (chosen plan) and per SKU (inventory plan), the worst month below it."""
+    money_of = prices if isinstance(prices, Money) else Money(prices)
     rows = []
     for level, frame, key in (("family", production, "family"), ("sku", inventory, "sku")):
         if frame is None or frame.is_empty():
@@ -119,15 +159,14 @@ def safety_stock_exceptions(production: pl.DataFrame, inventory: pl.DataFrame | 
         worst = (below.sort([key, "shortfall", "month"], descending=[False, True, False])
                  .group_by(key, maintain_order=True)
                  .agg(pl.all().first(), pl.len().alias("months_below")))
-        price_of = prices if level == "family" else (sku_prices or {})
         for row in worst.iter_rows(named=True):
             name = row[key]
-            price = price_of.get(name)
             share = row["shortfall"] / row["safety_stock"] if row["safety_stock"] else 1.0
             if level == "sku" and share <= 0.5:
                 continue  # a SKU a little below its buffer is the family plan's mix, not a decision
             label = name if level == "family" else f"SKU {name} ({row['family']})"
-            money = None if price is None else row["shortfall"] * price
+            money, words = money_of.of(row["family"], row["shortfall"], "of sales at risk",
+                                       (sku_prices or {}).get(name) if level == "sku" else None)
             rows.append({
                 "severity": "medium" if share > 0.5 else "low", "kind": "below_safety_stock",
                 "family": row["family"], "sku": name if level == "sku" else None, "resource": None,
@@ -136,36 +175,42 @@ def safety_stock_exceptions(production: pl.DataFrame, inventory: pl.DataFrame | 
                 "message": f"{label} ends {row['month']:%Y-%m} with {max(row['ending_inventory'], 0):,.0f} units, "
                            f"{row['shortfall']:,.0f} below its safety stock of {row['safety_stock']:,.0f} "
                            f"({row['months_below']} month{'s' if row['months_below'] > 1 else ''} below it); "
-                           f"a demand spike would go unserved{_money(money, 'of sales at risk')}. "
+                           f"a demand spike would go unserved{_money(money, words)}. "
                            "Decide: build stock earlier or accept the risk.",
             })
     return _frame(rows)
 
 
-def shortage_exceptions(production: pl.DataFrame, prices: Mapping[str, float]) -> pl.DataFrame:
-    """units_short: families whose chosen plan leaves orders late (backlog), at the peak month."""
+def shortage_exceptions(production: pl.DataFrame, prices: Mapping[str, float] | Money) -> pl.DataFrame:
+    """units_short: families whose chosen plan leaves orders late (backlog), at the peak month. Money: the
+    peak backlog x price, or without a price the plan's own backlog cost of the family over the horizon."""
+    money_of = prices if isinstance(prices, Money) else Money(prices)
     if production.is_empty():
         return _frame([])
     late = production.filter(pl.col("backlog") >= _UNIT)
     rows = []
     for (family,), months in late.group_by("family", maintain_order=True):
         peak = months.sort(["backlog", "month"], descending=[True, False]).row(0, named=True)
-        price = prices.get(family)
-        money = None if price is None else peak["backlog"] * price
+        price, is_price = money_of.per_unit(family)
+        money, words = (peak["backlog"] * price, "of sales delayed") if is_price else (None, "")
+        if money is None and "backlog_cost" in months.columns and months["backlog_cost"].sum() > 0:
+            money, words = float(months["backlog_cost"].sum()), BACKLOG_WORDS
         rows.append({
             "severity": "high", "kind": "units_short", "family": family, "sku": None, "resource": None,
             "month": peak["month"], "value": peak["backlog"], "threshold": 0.0, "money_at_stake": money,
             "message": f"{family} cannot ship {peak['backlog']:,.0f} units on time in {peak['month']:%Y-%m} "
                        f"(late orders in {months.height} month{'s' if months.height > 1 else ''})"
-                       f"{_money(money, 'of sales delayed')}. Decide: add overtime or "
+                       f"{_money(money, words)}. Decide: add overtime or "
                        "subcontracting, or agree later deliveries with the customers.",
         })
     return _frame(rows)
 
 
-def plan_change_exceptions(changes: pl.DataFrame, threshold: float, prices: Mapping[str, float]) -> pl.DataFrame:
+def plan_change_exceptions(changes: pl.DataFrame, threshold: float,
+                           prices: Mapping[str, float] | Money) -> pl.DataFrame:
     """plan_change: `changes` has family, previous_cycle, planned_units, previous_planned_units (the
     months both plans cover)."""
+    money_of = prices if isinstance(prices, Money) else Money(prices)
     rows = []
     for row in changes.iter_rows(named=True):
         before, now = row["previous_planned_units"], row["planned_units"]
@@ -174,41 +219,45 @@ def plan_change_exceptions(changes: pl.DataFrame, threshold: float, prices: Mapp
         pct = 100 * (now - before) / before
         if abs(pct) <= threshold:
             continue
-        price = prices.get(row["family"])
-        money = None if price is None else abs(now - before) * price
+        money, words = money_of.of(row["family"], now - before, "of sales")
         rows.append({
             "severity": _graded(pct, threshold), "kind": "plan_change", "family": row["family"], "sku": None,
             "resource": None, "month": None, "value": pct, "threshold": threshold, "money_at_stake": money,
             "message": f"{_of(row['family'])} plan is {abs(pct):.0f}% {'above' if pct > 0 else 'below'} last cycle's "
                        f"({row['previous_cycle']:%Y-%m}) over the months both cover: {now - before:+,.0f} units"
-                       f"{_money(money, 'of sales')}. Decide: confirm the change is real before "
+                       f"{_money(money, words)}. Decide: confirm the change is real before "
                        "production follows it.",
         })
     return _frame(rows)
 
 
-def forecast_bias_exceptions(bias: pl.DataFrame, threshold: float, demand_plan: pl.DataFrame) -> pl.DataFrame:
+def forecast_bias_exceptions(bias: pl.DataFrame, threshold: float, demand_plan: pl.DataFrame,
+                             unit_costs: Mapping[str, float] | None = None) -> pl.DataFrame:
     """forecast_bias: `bias` has family, bias (a fraction: sum(forecast - actual) / sum(actual)) and
     evidence (which forecasts, in words). Money: the bias applied to the next months' planned revenue."""
     rows = []
-    ahead = {}
-    if not demand_plan.is_empty() and "planned_revenue" in demand_plan.columns:
+    ahead, ahead_units = {}, {}
+    if not demand_plan.is_empty():
         first = demand_plan["month"].unique().sort().head(BIAS_AHEAD_MONTHS).to_list()
-        ahead = dict(demand_plan.filter(pl.col("month").is_in(first)).sort("family", "sku", "month")
-                     .group_by("family", maintain_order=True)
-                     .agg(pl.col("planned_revenue").sum()).iter_rows())
+        near = demand_plan.filter(pl.col("month").is_in(first)).sort("family", "sku", "month")
+        if "planned_revenue" in demand_plan.columns:
+            ahead = {f: r for f, r in near.group_by("family", maintain_order=True)
+                     .agg(pl.col("planned_revenue").sum()).iter_rows() if r is not None and r > 0}
+        ahead_units = dict(near.group_by("family", maintain_order=True).agg(pl.col("planned_units").sum()).iter_rows())
     for row in bias.iter_rows(named=True):
         if row["bias"] is None or abs(100 * row["bias"]) <= threshold:
             continue
         pct = 100 * row["bias"]
         revenue = ahead.get(row["family"])
-        money = None if revenue is None else abs(row["bias"]) * revenue
+        money, words = (None, "") if revenue is None else (abs(row["bias"]) * revenue, "of sales")
+        if money is None:
+            money, words = Money({}, unit_costs).of(row["family"], row["bias"] * ahead_units.get(row["family"], 0.0), "")
         rows.append({
             "severity": _graded(pct, threshold), "kind": "forecast_bias", "family": row["family"], "sku": None,
             "resource": None, "month": None, "value": pct, "threshold": threshold, "money_at_stake": money,
             "message": f"{_of(row['family'])} forecasts ran {abs(pct):.0f}% {'high' if pct > 0 else 'low'} "
                        f"({row['evidence']}); the next {BIAS_AHEAD_MONTHS} months' plan may be off by as much"
-                       f"{_money(money, 'of sales')}. Decide: review the forecast or agree a "
+                       f"{_money(money, words)}. Decide: review the forecast or agree a "
                        "consensus adjustment.",
         })
     return _frame(rows)
@@ -235,7 +284,7 @@ def recent_bias(published: pl.DataFrame, backtest: pl.DataFrame | None = None, m
     return pl.DataFrame(rows, schema={"family": pl.String, "bias": pl.Float64, "evidence": pl.String})
 
 
-def budget_exceptions(gap: pl.DataFrame, threshold: float, prices: Mapping[str, float]) -> pl.DataFrame:
+def budget_exceptions(gap: pl.DataFrame, threshold: float, prices: Mapping[str, float] | Money) -> pl.DataFrame:
     """budget_gap: a family more than the threshold off budget over the months its budget covers
     (revenue where budgeted, else units)."""
     if gap.is_empty():
@@ -244,6 +293,7 @@ def budget_exceptions(gap: pl.DataFrame, threshold: float, prices: Mapping[str, 
         pl.col("month").min().alias("first"), pl.col("month").max().alias("last"),
         *(pl.col(c).drop_nulls().sum().alias(c) for c in ("budget_revenue", "revenue_gap", "budget_units", "units_gap")),
         pl.col("budget_revenue").count().alias("revenue_rows"), pl.col("revenue_gap").count().alias("revenue_gaps")))
+    money_of = prices if isinstance(prices, Money) else Money(prices)
     rows = []
     for row in sums.sort("family").iter_rows(named=True):
         by_revenue = row["revenue_gaps"] > 0 and row["budget_revenue"] > 0
@@ -252,9 +302,8 @@ def budget_exceptions(gap: pl.DataFrame, threshold: float, prices: Mapping[str, 
             amount = f"{row['revenue_gap']:+,.0f} in revenue"
         elif row["budget_units"] > 0:
             pct = 100 * row["units_gap"] / row["budget_units"]
-            price = prices.get(row["family"])
-            money = None if price is None else abs(row["units_gap"]) * price
-            amount = f"{row['units_gap']:+,.0f} units"
+            money, words = money_of.of(row["family"], row["units_gap"], "of sales")
+            amount = f"{row['units_gap']:+,.0f} units{_money(money, words)}"
         else:
             continue
         if abs(pct) <= threshold:
@@ -274,22 +323,24 @@ def find_exceptions(alerts: AlertSettings, *, demand_plan: pl.DataFrame, product
                     inventory: pl.DataFrame | None = None, capacity: pl.DataFrame | None = None,
                     budget_gap: pl.DataFrame | None = None, plan_changes: pl.DataFrame | None = None,
                     forecast_bias: pl.DataFrame | None = None,
-                    overtime_rates: Mapping[str, float] | None = None) -> pl.DataFrame:
+                    overtime_rates: Mapping[str, float] | None = None,
+                    unit_costs: Mapping[str, float] | None = None) -> pl.DataFrame:
     """Every exception of the cycle, EXCEPTION_COLUMNS, ranked by money at stake (then severity).
 
     `production`: the chosen strategy's PRODUCTION_COLUMNS rows; `inventory`: sop.inventory_plan rows;
     `capacity`: sop.capacity_plan rows; `budget_gap`: sop.budget_gap rows; `plan_changes` and
     `forecast_bias` as `plan_change_exceptions` and `forecast_bias_exceptions` take them;
-    `overtime_rates`: overtime wage per hour by family. Missing inputs find nothing.
+    `overtime_rates`: overtime wage per hour by family; `unit_costs`: cost of a unit by family (`unit_cost`),
+    the money per unit where a family has no price. Missing inputs find nothing.
     """
-    prices = unit_prices(demand_plan)
+    prices = Money(unit_prices(demand_plan), unit_costs)
     frames = [
         capacity_exceptions(capacity, alerts.capacity_utilization, overtime_rates or {})
         if capacity is not None else None,
         safety_stock_exceptions(production, inventory, prices, unit_prices(demand_plan, "sku")),
         shortage_exceptions(production, prices),
         plan_change_exceptions(plan_changes, alerts.plan_change_percent, prices) if plan_changes is not None else None,
-        forecast_bias_exceptions(forecast_bias, alerts.forecast_bias_percent, demand_plan)
+        forecast_bias_exceptions(forecast_bias, alerts.forecast_bias_percent, demand_plan, unit_costs)
         if forecast_bias is not None else None,
         budget_exceptions(budget_gap, alerts.budget_gap_percent, prices) if budget_gap is not None else None,
     ]

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sop_pipeline.cli.arguments import parse_cycle
-from sop_pipeline.cli.progress import explain_failure, run_log_path, run_logging
+from sop_pipeline.cli.progress import explain_failure, hold_library_warnings, run_log_path, run_logging
 from sop_pipeline.common.errors import SopError
 from sop_pipeline.common.months import add_months
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
@@ -54,6 +54,10 @@ def ensure_dagster_home() -> Path:
 
 def cmd_run(args) -> int:
     config_path = Path(args.config) if args.config else DEMO_SETTINGS
+    db_path = Path(args.db or DEFAULT_DB).resolve()
+    from sop_pipeline.store.opening import check_plan_database  # DuckDB: loaded when a run starts
+
+    check_plan_database(db_path)  # a damaged or foreign --db file stops here, before any work
     settings = load_settings(config_path)
     from sop_pipeline.demand import check_planner_files
 
@@ -62,7 +66,6 @@ def cmd_run(args) -> int:
 
     first_month, last_month = sales_month_range(settings, required=not args.cycle)
     cycle = parse_cycle(args.cycle) if args.cycle else add_months(last_month, 1)
-    db_path = Path(args.db or DEFAULT_DB).resolve()
     os.environ["SOP_CONFIG"] = str(config_path.resolve())
     os.environ["SOP_DB"] = str(db_path)
     ensure_dagster_home()
@@ -84,6 +87,8 @@ def cmd_run(args) -> int:
 
     # One run at a time per database, held from here to the end (the run's database resource re-enters it).
     with run_lock(db_path, run_id, wait=not args.no_wait, on_wait=say_waiting):
+        # Worker processes start their own interpreters: keep their library warnings off the console too.
+        os.environ["PYTHONWARNINGS"] = "ignore"
         if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
             from sop_pipeline.forecasting.executor import prewarm
 
@@ -252,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    hold_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

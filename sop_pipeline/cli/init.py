@@ -128,6 +128,15 @@ def settings_yaml(guess: SalesGuess, folder: Path) -> str:
     ]
     if guess.delimiter:
         lines.append(f"  delimiter: {_quote(guess.delimiter)}")
+    # Blank groups: a working answer (a family of their own), asked as a QUESTION above.
+    if guess.missing_family:
+        lines.append(f"  missing_family: {_quote(guess.missing_family)}   # QUESTION: the family of the "
+                     f"{guess.blank_family_rows:,} rows with a blank {columns['family']!r}")
+    if guess.missing_sku:
+        lines.append(f"  missing_sku: {_quote(guess.missing_sku)}   # QUESTION: the SKU, within its family, of the "
+                     f"{guess.blank_sku_rows:,} rows with a blank {columns['sku']!r}")
+    if guess.missing_family or guess.missing_sku:
+        lines.append("  drop_blank_rows: false        # true: rows still without a family or SKU are left out")
     lines += [
         "",
         "forecast:",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -66,6 +67,21 @@ def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
+# Library warnings (Dagster's PreviewWarning, a deprecation in pandas, ...) are for developers, not for the
+# planner's console: `hold_library_warnings` keeps them from the start of the command, and a run writes them
+# (and any later ones) to its log file.
+_held_warnings: list[str] = []
+
+
+def _hold(message, category, filename, lineno, file=None, line=None) -> None:
+    _held_warnings.append(warnings.formatwarning(message, category, filename, lineno, line).rstrip())
+
+
+def hold_library_warnings() -> None:
+    """Keep every warning off the console from now on (a run's log file receives them)."""
+    warnings.showwarning = _hold
+
+
 @contextmanager
 def run_logging(log_path: Path, level: str, say: Callable[[str], None]) -> Iterator:
     """A Dagster logger definition writing the run's log to `log_path` and its progress through `say`."""
@@ -79,7 +95,13 @@ def run_logging(log_path: Path, level: str, say: Callable[[str], None]) -> Itera
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logger.addHandler(file_handler)
-    logger.addHandler(ProgressHandler(say))
+    logger.addHandler(ProgressHandler(say))  # prints Dagster's events only, so warnings stay in the file
+    for text in _held_warnings:
+        logger.warning(text)
+    _held_warnings.clear()
+    previous_show = warnings.showwarning
+    warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: logger.warning(
+        warnings.formatwarning(message, category, filename, lineno, line).rstrip())
 
     @dg.logger(description="sop-pipeline run: the full log to a file, progress to the console")
     def sop_run_logger(_context) -> logging.Logger:
@@ -88,6 +110,7 @@ def run_logging(log_path: Path, level: str, say: Callable[[str], None]) -> Itera
     try:
         yield sop_run_logger
     finally:
+        warnings.showwarning = previous_show
         logger.handlers.clear()
         file_handler.close()
 

@@ -56,3 +56,7 @@ class DatabaseBusyError(SopError):
     """The plan database is in use by another run, and the caller chose not to wait for it."""
 
     exit_code = 4
+
+
+class DatabaseFileError(SopError):
+    """The `--db` file is not a plan database (damaged, not DuckDB, or another application's DuckDB file)."""

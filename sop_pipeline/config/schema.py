@@ -38,6 +38,14 @@ class SalesSettings(Strict):
                                                       '"decimal_year" for years with a fraction (1980.0833 = Feb 1980)')
     allow_returns: bool = Field(False, description="negative units (returns) are allowed")
     delimiter: str | None = Field(None, description="CSV delimiter; null = detect")
+    # Real exports have rows with a blank group (uncategorised items, retired codes): without one of these
+    # the ingest check stops the run and names them.
+    missing_family: str | None = Field(None, min_length=1, description="the family given to rows whose family is "
+                                       "blank, e.g. Unassigned; null = such rows stop the run")
+    missing_sku: str | None = Field(None, min_length=1, description="the SKU given to rows whose SKU is blank, within "
+                                    "their family (\"Unassigned\" becomes \"Unassigned (Binders)\"); null = they stop the run")
+    drop_blank_rows: bool = Field(False, description="rows whose family or SKU is still blank are left out (counted "
+                                  "in the run's log) instead of stopping the run")
 
     @field_validator("path")
     @classmethod

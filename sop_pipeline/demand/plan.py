@@ -43,7 +43,9 @@ def recent_prices(history: pl.DataFrame, key: str, cycle: date, price_months: in
     # Sorted, then rounded to 1/10,000 of a currency unit: a float sum depends on the order its terms are
     # added in, and two runs on the same history must publish the same prices.
     return (recent.sort(key, "month").group_by(key, maintain_order=True)
-            .agg(unit_price=(pl.col("revenue").sum() / pl.col("units").sum()).round(4)))
+            # No revenue at all (a sales history without a revenue column reads as 0) is no price, not price 0.
+            .agg(unit_price=pl.when(pl.col("revenue").sum() != 0)
+                 .then((pl.col("revenue").sum() / pl.col("units").sum()).round(4))))
 
 
 def build_demand_plan(sku_forecast: pl.DataFrame, new_product_plan: pl.DataFrame | None,

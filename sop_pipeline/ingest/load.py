@@ -250,11 +250,20 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
     # No transaction around the files: a statement that fails inserts nothing, which lets a file be
     # retried as text, and raw.sales_history is staging (nothing is published from a failed load).
     conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
+    sales = settings.sales
+    sku_is_family = sales.columns.sku is None
     for file in source.files:
-        _run_on_file(conn, "raw_sales_load", file, source.kind, settings.sales, slots, parse_date,
-                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at})
+        _run_on_file(conn, "raw_sales_load", file, source.kind, sales, slots, parse_date,
+                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at, "sku_is_family": sku_is_family})
+    blanks = {"plan_cycle": cycle, "missing_family": sales.missing_family, "missing_sku": sales.missing_sku,
+              "sku_is_family": sku_is_family}
+    for step in sql_text("raw_sales_fill_blank").split(";\n"):
+        if step.strip() and not all(line.startswith("--") for line in step.strip().splitlines()):
+            _execute(conn, step, blanks)
+    dropped = len(conn.execute(sql_text("raw_sales_drop_blank"), {"plan_cycle": cycle}).fetchall()) \
+        if sales.drop_blank_rows else 0
     rows = count_cycle(conn, "raw.sales_history", cycle)
-    return {"files": list(source.files), "rows": int(rows), "format": source.kind}
+    return {"files": list(source.files), "rows": int(rows), "format": source.kind, "dropped_blank_rows": dropped}
 
 
 def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSettings, slots: dict,

@@ -19,7 +19,8 @@ import polars as pl
 
 from sop_pipeline.common.errors import InputDataError
 from sop_pipeline.common.readers import decode_utf8, is_excel, read_excel_sheet
-from sop_pipeline.store.db import statement
+from sop_pipeline.ingest.load import DECIMAL_YEAR
+from sop_pipeline.store.db import quote_ident, statement
 
 SAMPLE_ROWS = 200_000
 # Date formats tried, in order of preference when several read every value (None: ISO, 2024-01-31).
@@ -39,6 +40,10 @@ SKU_NAMES = ("sku", "product_id", "item_id", "article", "material", "part_number
 FAMILY_NAMES = ("family", "product_family", "sub_category", "subcategory", "product_line", "category", "group",
                 "product_group", "department", "dept", "class", "brand", "store", "region")
 MAX_FAMILIES = 500
+DECIMAL_YEAR_NAMES = ("time", "year", "date", "period", "t")
+# Columns of money, never the units sold (a cost column is not revenue either: it is left unmapped).
+MONEY_NAMES = ("cost", "costs", "price", "amount", "revenue", "sales", "turnover", "margin", "profit", "aud", "usd",
+               "eur", "gbp", "value")
 
 
 @dataclass
@@ -58,6 +63,11 @@ class SalesGuess:
     has_negative_units: bool = False
     questions: list[str] = field(default_factory=list)
     all_columns: list[str] = field(default_factory=list)
+    # Rows whose family (or SKU) is blank, in the whole file, and the name init gives them (sales.missing_*).
+    blank_family_rows: int = 0
+    blank_sku_rows: int = 0
+    missing_family: str | None = None
+    missing_sku: str | None = None
 
     @property
     def months(self) -> int:
@@ -176,6 +186,10 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
         if readable:
             dated[c] = readable
     if not dated:
+        decimal = next((c for c in _by_name(columns, DECIMAL_YEAR_NAMES) if _decimal_years(frame[c])), None)
+        if decimal is not None:
+            dated[decimal] = [DECIMAL_YEAR]
+    if not dated:
         raise InputDataError(
             "No column of the sales file holds dates that sop-pipeline can read (columns: "
             + ", ".join(columns[:20]) + ")", where=str(path),
@@ -187,6 +201,9 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                          "If another column is the sale's date, set sales.columns.date to it.")
     formats = dated[date_col]
     date_format = formats[0]
+    if date_format == DECIMAL_YEAR:
+        questions.append(f"{date_col!r} holds years with a fraction (1980.0833 = February 1980): date_format is "
+                         f"{DECIMAL_YEAR}. If it is something else, give the file a column of dates.")
     swapped = _DAY_MONTH_SWAP.get(date_format) if date_format else None
     if swapped is not None and swapped in formats:
         questions.append(f"The dates in {date_col!r} read both month-first ({date_format}) and day-first "
@@ -209,7 +226,9 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
             questions.append(f"No column of units sold was found; {units!r} (money?) is planned as the units. "
                              "If the file has a quantity column, set sales.columns.units to it.")
         elif numeric:
-            units = numeric[0]
+            # Not a money column (a cost is not the units sold) nor a numbered label (product codes).
+            plain = [c for c in numeric if not _by_name([c], MONEY_NAMES) and not _by_name([c], SKU_NAMES + FAMILY_NAMES)]
+            units = (plain or numeric)[0]
             questions.append(f"No column named like units or quantity; {units!r} is planned as the units sold "
                              f"(the numeric columns: {', '.join(numeric)}).")
         else:
@@ -225,7 +244,8 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                 and 2 <= frame[c].n_unique() <= MAX_FAMILIES]
     family = families[0] if families else None
     if family and sku:
-        per_sku = frame.group_by(sku).agg(pl.col(family).n_unique().alias("n")).filter(pl.col("n") > 1).height
+        per_sku = (frame.drop_nulls([sku, family]).group_by(sku).agg(pl.col(family).n_unique().alias("n"))
+                   .filter(pl.col("n") > 1).height)
         if per_sku:
             questions.append(f"{per_sku} SKU(s) in {sku!r} appear under more than one {family!r}; a SKU must belong "
                              "to one family. Choose another family column or clean the file.")
@@ -234,8 +254,20 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                          "the products too (set sales.columns.family to plan by another grouping).")
 
     units_values = frame[units].cast(pl.Float64, strict=False).fill_null(0)
+    blank_family, blank_sku = (_blank_rows(path, frame, delimiter, sampled_all, [family, sku]))
+    missing_family = _free_name(frame[family].drop_nulls().unique().to_list()) if blank_family else None
+    missing_sku = "Unassigned" if blank_sku else None
+    if blank_family:
+        questions.append(f"{blank_family:,} row(s) have a blank {family!r}: with sales.missing_family they take their "
+                         f"SKU's family where the SKU has one elsewhere in the file, the others the family "
+                         f"{missing_family!r}. To leave them out instead, delete that line and "
+                         "set sales.drop_blank_rows: true; to plan them where they belong, fill the column in the file.")
+    if blank_sku:
+        questions.append(f"{blank_sku:,} row(s) have a blank {sku!r}: each family's are planned as one SKU "
+                         f"'{missing_sku} (<family>)' (sales.missing_sku). To leave them out instead, delete that line "
+                         "and set sales.drop_blank_rows: true.")
     if family:
-        by_family = (pl.DataFrame({"family": frame[family].fill_null("(blank)"), "units": units_values})
+        by_family = (pl.DataFrame({"family": frame[family].fill_null(missing_family or ""), "units": units_values})
                      .group_by("family").agg(pl.col("units").sum()))
         # Numbered families (stores 1..45) in numeric order, names alphabetically.
         family_units = dict(sorted(zip(by_family["family"], by_family["units"]), key=lambda item: _natural(item[0])))
@@ -252,7 +284,48 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                       rows=frame.height, sampled_all=sampled_all, first_date=parsed[0], last_date=parsed[1],
                       families=family_units, skus=frame[sku].n_unique() if sku else 0, questions=questions,
                       has_negative_units=negative,
-                      all_columns=columns)
+                      all_columns=columns, blank_family_rows=blank_family, blank_sku_rows=blank_sku,
+                      missing_family=missing_family, missing_sku=missing_sku)
+
+
+def _free_name(families: list[str]) -> str:
+    """"Unassigned", or a variant no family of the file already has."""
+    taken = {f.lower() for f in families}
+    return next(name for name in ("Unassigned", "Unassigned family", "No family given", "Unassigned (blank)")
+                if name.lower() not in taken)
+
+
+def _blank_rows(path: Path, frame: pl.DataFrame, delimiter: str | None, sampled_all: bool,
+                columns: list[str | None]) -> list[int]:
+    """Rows whose value in each of `columns` (None: no such column, 0) is blank, over the whole file: a blank
+    beyond the sample would otherwise stop the run that init promised would run."""
+    if sampled_all or path.suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        return [frame[c].null_count() if c else 0 for c in columns]
+    reader = ("read_parquet($file)" if path.suffix.lower() in (".parquet", ".pq")
+              else "read_csv($file, header=true, all_varchar=true, delim=$delim)")
+    conn = duckdb.connect()
+    try:
+        counts = []
+        for column in columns:
+            if column is None:
+                counts.append(0)
+                continue
+            query = statement("sniff_blank_rows", reader=reader, column=quote_ident(column))
+            params = {"file": str(path)} | ({"delim": delimiter or ","} if "$delim" in query else {})
+            counts.append(int(conn.execute(query, params).fetchall()[0][0]))
+        return counts
+    finally:
+        conn.close()
+
+
+def _decimal_years(values: pl.Series) -> bool:
+    """Years with a fraction that is a whole month (1980.0833 = February 1980), as R's ts objects export them."""
+    numbers = values.drop_nulls().cast(pl.Float64, strict=False)
+    if numbers.len() < 2 or numbers.null_count():
+        return False
+    months = numbers * 12
+    return bool(numbers.is_between(1800, 2200).all() and ((months - months.round()).abs() < 0.02).all()
+                and (numbers != numbers.floor()).any())
 
 
 def _natural(name: str) -> tuple:
@@ -260,6 +333,9 @@ def _natural(name: str) -> tuple:
 
 
 def _parse_dates(values: pl.Series, fmt: str | None) -> tuple[date | None, date | None]:
+    if fmt == DECIMAL_YEAR:
+        months = (values.cast(pl.Float64, strict=False).drop_nulls() * 12).round().cast(pl.Int64)
+        return tuple(date(int(m // 12), int(m % 12) + 1, 1) for m in (months.min(), months.max()))
     conn = duckdb.connect()
     try:
         conn.register("v", pl.DataFrame({"v": values}).to_arrow())

@@ -11,6 +11,11 @@ from sop_pipeline.common.limits import EARLIEST_SALE, MAX_VALUE
 from sop_pipeline.common.validation import Rule, ValidationReport, gx, validate_frames
 
 _EPOCH = date(1970, 1, 1)
+# The problems name the settings that provide for blank rows (config.schema.SalesSettings).
+BLANK_FAMILY = ("rows with no family (set sales.missing_family in sop.yaml, e.g. \"Unassigned\", to plan them as "
+                "one family, or sales.drop_blank_rows: true to leave them out)")
+BLANK_SKU = ("rows with no SKU (set sales.missing_sku in sop.yaml, e.g. \"Unassigned\", to plan them as one SKU per "
+             "family, or sales.drop_blank_rows: true to leave them out)")
 
 
 def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[Rule]:
@@ -24,8 +29,8 @@ def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[Rule]:
               "date", f"sales dated before {EARLIEST_SALE.year} (a typo in the year?)", ("sale_date",)),
         Rule(E.ExpectColumnValuesToNotBeNull(column="units"), "units",
               "units that are not numbers", ("units_text",)),
-        Rule(E.ExpectColumnValuesToNotBeNull(column="sku"), "sku", "rows with no SKU", ("sku",)),
-        Rule(E.ExpectColumnValuesToNotBeNull(column="family"), "family", "rows with no family", ("family",)),
+        Rule(E.ExpectColumnValuesToNotBeNull(column="sku"), "sku", BLANK_SKU, ("sku",)),
+        Rule(E.ExpectColumnValuesToNotBeNull(column="family"), "family", BLANK_FAMILY, ("family",)),
         Rule(E.ExpectColumnValuesToNotBeNull(column="revenue", row_condition='revenue_text.notnull()',
                                               condition_parser="pandas"),
               "revenue", "revenue that is not a number", ("revenue_text",)),

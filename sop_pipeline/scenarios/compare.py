@@ -23,7 +23,7 @@ import polars as pl
 
 from sop_pipeline.config.preflight import BASE_SCENARIO
 from sop_pipeline.scenarios.plan import ScenarioOutcome, plan_frame
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.plans import ALL_FAMILIES, sum_or_null
 
 KPIS = ["planned_units", "planned_revenue", "total_cost", "cost_with_safety_stock_penalty", "gross_margin",
         "units_short", "fill_rate",
@@ -38,10 +38,10 @@ def _kpis(rows: pl.DataFrame) -> pl.DataFrame:
     # Sorted groups in a fixed order: float sums then add in the same order on every run (identical reruns).
     return rows.sort("scenario", "family", "month").group_by("scenario", "family", maintain_order=True).agg(
         planned.alias("planned_units"),
-        pl.col("planned_revenue").sum(),
+        sum_or_null("planned_revenue"),
         pl.col("total_cost").sum(),
         (pl.col("total_cost") + pl.col("safety_stock_penalty")).sum().alias("cost_with_safety_stock_penalty"),
-        pl.col("gross_margin").sum(),
+        sum_or_null("gross_margin"),
         pl.col("backlog").sum().alias("units_short"),
         pl.when(planned > 0).then(1 - pl.col("late").sum() / planned).otherwise(1.0).alias("fill_rate"),
         pl.col("ending_inventory").mean().alias("average_inventory"),
@@ -64,7 +64,8 @@ def comparison_frame(outcomes: list[ScenarioOutcome]) -> pl.DataFrame:
     sums = ["planned_units", "planned_revenue", "total_cost", "safety_stock_penalty", "gross_margin", "backlog", "late",
             "ending_inventory", "workforce", "overtime_hours", "subcontract_units", "hours_used", "regular_hours"]
     total = (rows.sort("scenario", "month", "family").group_by("scenario", "month", maintain_order=True)
-             .agg(pl.col(sums).sum(), pl.col("shared_capacity").first())
+             .agg(pl.col([c for c in sums if c not in ("planned_revenue", "gross_margin")]).sum(),
+                  sum_or_null("planned_revenue"), sum_or_null("gross_margin"), pl.col("shared_capacity").first())
              .with_columns(family=pl.lit(ALL_FAMILIES),
                            capacity_hours=pl.coalesce("shared_capacity", "regular_hours")))
     kpis = pl.concat([_kpis(rows), _kpis(total)], how="vertical_relaxed")

@@ -108,7 +108,7 @@ def scenario_plan_frame(name: str, chosen_rows: pl.DataFrame, demand_plan: pl.Da
             .with_columns(
                 scenario=pl.lit(name),
                 planned_units=pl.col("demand"),
-                planned_revenue=pl.col("planned_revenue").fill_null(0.0),
+                planned_revenue=pl.col("planned_revenue"),  # null without revenue, as in the operating plan
                 beginning_inventory=pl.max_horizontal(pl.col("previous"), pl.lit(0.0)),
                 beginning_backlog=pl.max_horizontal(-pl.col("previous"), pl.lit(0.0)),
                 production=pl.col("regular_units") + pl.col("overtime_units") + pl.col("subcontract_units"),

@@ -154,14 +154,23 @@ def _family_demand(demand_plan: pl.DataFrame) -> pl.DataFrame:
     months = pl.DataFrame({"month": _horizon(demand_plan)})
     families = demand_plan.select("family").unique()
     grid = families.join(months, how="cross")
+    # Without prices (no revenue in the sales history) revenue stays null, not 0: a margin of minus the cost
+    # would be a figure nobody has.
+    priced = "planned_revenue" in demand_plan.columns and demand_plan["planned_revenue"].count() > 0
     sums = demand_plan.group_by(["family", "month"]).agg(
         pl.col("planned_units").fill_null(0).sum().alias("planned_units"),
         pl.col("planned_revenue").fill_null(0).sum().alias("planned_revenue")
-        if "planned_revenue" in demand_plan.columns else pl.lit(0.0).alias("planned_revenue"),
+        if priced else pl.lit(None, pl.Float64).alias("planned_revenue"),
     )
     return (grid.join(sums, on=["family", "month"], how="left")
-            .with_columns(pl.col("planned_units", "planned_revenue").fill_null(0.0))
+            .with_columns(pl.col("planned_units").fill_null(0.0),
+                          pl.col("planned_revenue").fill_null(0.0) if priced else pl.col("planned_revenue"))
             .sort(["family", "month"]))
+
+
+def sum_or_null(column: str) -> pl.Expr:
+    """The column's sum, null (not 0) where every value is null (a margin without revenue)."""
+    return pl.when(pl.col(column).count() > 0).then(pl.col(column).sum()).alias(column)
 
 
 def family_problems(demand_plan: pl.DataFrame, planning: PlanningSettings,
@@ -426,7 +435,7 @@ def operating_plan(production_plan: pl.DataFrame, demand_plan: pl.DataFrame,
 
     Every cost is the chosen production plan's own cost column (so the money matches it to the
     cent); labor_cost = regular labour + overtime + hiring + layoff cost; planned units and revenue
-    come from the demand plan; gross_margin = planned_revenue - total_cost.
+    come from the demand plan; gross_margin = planned_revenue - total_cost (both null without revenue).
     """
     chosen = _chosen_rows(production_plan, strategy)
     demand = _family_demand(demand_plan)
@@ -434,9 +443,10 @@ def operating_plan(production_plan: pl.DataFrame, demand_plan: pl.DataFrame,
         headcount=pl.col("workforce"),
         labor_cost=pl.sum_horizontal(LABOR_COST_COLUMNS),
         planned_units=pl.col("planned_units").fill_null(0.0),
-        planned_revenue=pl.col("planned_revenue").fill_null(0.0),
     ).with_columns(gross_margin=pl.col("planned_revenue") - pl.col("total_cost")).select(OPERATING_COLUMNS)
-    total = (per_family.group_by("month").agg(pl.col(OPERATING_COLUMNS[2:]).sum())
+    money = ("planned_revenue", "gross_margin")  # null without revenue, in the total too
+    total = (per_family.group_by("month").agg(pl.col([c for c in OPERATING_COLUMNS[2:] if c not in money]).sum(),
+                                              *(sum_or_null(c) for c in money))
              .with_columns(family=pl.lit(ALL_FAMILIES)).select(OPERATING_COLUMNS))
     return pl.concat([per_family.sort(["family", "month"]), total.sort("month")])
 

@@ -146,7 +146,9 @@ def exceptions(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             settings.alerts, demand_plan=demand_plan, production=production, inventory=inventory,
             capacity=capacity, budget_gap=gap, plan_changes=changes,
             forecast_bias=exceptions_core.recent_bias(published_bias, backtest_bias),
-            overtime_rates={f: p.costs.overtime_wage_per_hour for f, p in problems.items()})
+            overtime_rates={f: p.costs.overtime_wage_per_hour for f, p in problems.items()},
+            unit_costs={f: exceptions_core.unit_cost(p.costs.material_per_unit, p.production.labor_hours_per_unit,
+                                                     p.costs.regular_wage_per_hour) for f, p in problems.items()})
         db.replace_cycle(conn, "exceptions", cycle, frame)
     counts = frame.group_by("severity", "kind").agg(pl.len().alias("exceptions"),
                                                     pl.col("money_at_stake").sum()).sort("severity", "kind")

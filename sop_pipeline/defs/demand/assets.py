@@ -84,7 +84,8 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         pl.col("planned_revenue").sum()).sort("family"))
     adjusted = 0 if adjustments is None else adjustments.height
     context.log.info(f"Demand plan: {plan['planned_units'].sum():,.0f} units, "
-                     f"{plan['planned_revenue'].sum():,.0f} revenue; {adjusted} consensus adjustment(s) applied")
+                     + (f"{plan['planned_revenue'].sum():,.0f} revenue" if plan["planned_revenue"].count()
+                        else "no revenue (no revenue in the sales history)") + f"; {adjusted} consensus adjustment(s) applied")
     return dg.MaterializeResult(metadata=table_metadata(
         plan, "sop.demand_plan", by_family=dg.MetadataValue.md(markdown_table(by_family, rows=100)),
         adjustments_applied=dg.MetadataValue.int(adjusted)))

@@ -31,11 +31,15 @@ def raw_sales_history(context: dg.AssetExecutionContext, sop_settings: SopSettin
         summary = ingest.load_sales(conn, settings, cycle)
     seconds = (datetime.now() - started).total_seconds()
     context.log.info(f"Loaded {summary['rows']:,} sales rows from {len(summary['files'])} file(s) in {seconds:.1f}s")
+    if summary["dropped_blank_rows"]:
+        context.log.info(f"Left out {summary['dropped_blank_rows']:,} rows with a blank family or SKU "
+                         "(sales.drop_blank_rows: true)")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": dg.MetadataValue.int(summary["rows"]),
         "dagster/table_name": dg.MetadataValue.text("raw.sales_history"),
         "source_files": dg.MetadataValue.json(summary["files"]),
         "format": summary["format"],
+        "dropped_blank_rows": dg.MetadataValue.int(summary["dropped_blank_rows"]),
         "load_seconds": dg.MetadataValue.float(seconds),
     })
 

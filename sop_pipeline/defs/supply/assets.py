@@ -185,8 +185,10 @@ def operating_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         frame = supply_plan.operating_plan(plan_frame, demand_plan, settings.planning.strategy)
         db.replace_cycle(conn, "operating_plan", cycle, frame)
     total = frame.filter(pl.col("family") == supply_plan.ALL_FAMILIES)
-    summary = {k: float(total[k].sum()) for k in ("planned_revenue", "total_cost", "gross_margin", "labor_cost")}
-    context.log.info("Operating plan, horizon totals: " + ", ".join(f"{k} {v:,.0f}" for k, v in summary.items()))
+    summary = {k: float(total[k].sum()) for k in ("planned_revenue", "total_cost", "gross_margin", "labor_cost")
+               if total[k].count() > 0}  # revenue and margin are null without revenue
+    context.log.info("Operating plan, horizon totals: " + ", ".join(f"{k} {v:,.0f}" for k, v in summary.items())
+                     + ("" if "gross_margin" in summary else "; no gross margin: no revenue in the sales history"))
     return dg.MaterializeResult(metadata=table_metadata(
         frame, "sop.operating_plan",
         all_families=dg.MetadataValue.md(markdown_table(

@@ -10,10 +10,11 @@ import yaml
 
 from sop_pipeline.defs.alignment import assets as alignment_assets
 from sop_pipeline.defs.alignment import checks as alignment_checks
-from sop_pipeline.defs.resources import PlanDatabase, SopSettings
+from sop_pipeline.defs.resources import plan_resources
 from sop_pipeline.defs.store import assets as publish_assets
 from sop_pipeline.defs.supply import assets as planning_assets
 from sop_pipeline.store import db
+from tests.support.stages import draft_sources
 from tests.test_planning_assets import CYCLE, PARTITION, _database, _settings_file
 
 pytestmark = pytest.mark.slow
@@ -45,8 +46,9 @@ def test_alignment_tables_are_built_checked_and_published(tmp_path):
     (tmp_path / "sop.yaml").write_text(yaml.safe_dump({**data, "budget": "budget.csv"}, sort_keys=False))
     result = dg.materialize(
         [*dg.load_assets_from_modules([planning_assets, alignment_assets, publish_assets]),
+         *draft_sources("demand_plan", "forecast", "forecast_accuracy"),
          *dg.load_asset_checks_from_modules([alignment_checks])],
-        resources={"sop_settings": SopSettings(config_path=settings), "database": PlanDatabase(database=database)},
+        resources=plan_resources(settings, database),
         partition_key=PARTITION, raise_on_error=False)
     assert result.success
     checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}

@@ -6,12 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from benchmarks.synthetic import synthetic_history
 from sop_pipeline.common.errors import InputDataError, SettingsError
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand, plot_forecast_png
 from sop_pipeline.forecasting.models import model_configs
 from sop_pipeline.forecasting.pipeline import backtest_cuts, choose_model
-from sop_pipeline.forecasting.synthetic import synthetic_history
 
 CYCLE = date(2026, 1, 1)
 HORIZON = 6

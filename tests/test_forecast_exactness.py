@@ -43,6 +43,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from benchmarks.synthetic import synthetic_history
 from sop_pipeline.common.months import add_months
 from sop_pipeline.common.resources import DEMO_DIR, DEMO_SETTINGS
 from sop_pipeline.config.loading import load_settings
@@ -52,7 +53,6 @@ from sop_pipeline.forecasting import pipeline as fp
 from sop_pipeline.forecasting.exact import log_posterior
 from sop_pipeline.forecasting.fitting import FitTask
 from sop_pipeline.forecasting.models import model_configs
-from sop_pipeline.forecasting.synthetic import synthetic_history
 from tests.real_data import single_series_monthly, superstore_monthly, walmart_store_monthly
 
 LP_TOLERANCE = 0.01      # the "at least cmdstan's minus 0.01" ...

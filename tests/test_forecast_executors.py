@@ -5,9 +5,9 @@ from datetime import date
 import polars as pl
 import pytest
 
+from benchmarks.synthetic import synthetic_history
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand
-from sop_pipeline.forecasting.synthetic import synthetic_history
 
 CYCLE = date(2026, 1, 1)
 KEYS = ["level", "series_key", "month"]

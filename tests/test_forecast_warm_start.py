@@ -12,10 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from benchmarks.synthetic import synthetic_history
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand
 from sop_pipeline.forecasting.fitting import FitTask, ProphetConfig, fit_series, init_worker
-from sop_pipeline.forecasting.synthetic import synthetic_history
 from tests.real_data import air_passengers_monthly, superstore_monthly, superstore_region_subcategory_monthly
 
 HOLDOUT = 12

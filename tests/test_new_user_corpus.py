@@ -274,11 +274,11 @@ def test_a_cycle_before_the_first_month_of_sales_is_refused(run_cli, tmp_path):
 
 def test_the_forecast_summary_without_a_backtest_has_its_columns():
     """What crashed a 12-month history (`ColumnNotFoundError: pooled_wape`): no family could be backtested."""
-    from sop_pipeline.defs.forecasting.assets import _accuracy_summary
     from sop_pipeline.forecasting.pipeline import ACCURACY_SCHEMA
+    from sop_pipeline.forecasting.summary import accuracy_summary
 
     accuracy = pl.DataFrame([{"level": "family", "series_key": "Chairs", "family": "Chairs",
                               "method": "not_backtested", "n_points": 0, "note": "12 month(s) of history"}],
                             schema=ACCURACY_SCHEMA)
-    summary = _accuracy_summary(accuracy)
+    summary = accuracy_summary(accuracy)
     assert summary.height == 0 and "pooled_wape" in summary.columns

@@ -10,12 +10,13 @@ import pytest
 import yaml
 
 from sop_pipeline.config.loading import DEMO_SETTINGS, load_settings
-from sop_pipeline.defs.resources import PlanDatabase, SopSettings
+from sop_pipeline.defs.resources import plan_resources
 from sop_pipeline.defs.store import assets as publish_assets
 from sop_pipeline.defs.supply import assets as planning_assets
 from sop_pipeline.defs.supply import checks as planning_checks
 from sop_pipeline.store import db
 from sop_pipeline.supply import plans as supply_plan
+from tests.support.stages import draft_sources
 from tests.test_supply_plan import DEMO_FAMILIES, seasonal_inputs
 
 CYCLE = date(2026, 11, 1)  # a partition that exists whatever today's date (plan_cycles ends at this month)
@@ -50,9 +51,9 @@ def _materialize(tmp_path, **planning):
     database = _database(tmp_path)
     result = dg.materialize(
         [*dg.load_assets_from_modules([planning_assets, publish_assets]),
+         *draft_sources("demand_plan", "forecast", "forecast_accuracy"),
          *dg.load_asset_checks_from_modules([planning_checks])],
-        resources={"sop_settings": SopSettings(config_path=_settings_file(tmp_path, **planning)),
-                   "database": PlanDatabase(database=database)},
+        resources=plan_resources(_settings_file(tmp_path, **planning), database),
         partition_key=PARTITION,
         raise_on_error=False,
     )

@@ -15,7 +15,7 @@ import yaml
 from sop_pipeline.common.errors import SettingsError
 from sop_pipeline.config.loading import DEMO_SETTINGS, parse_settings
 from sop_pipeline.config.schema import PlanningSettings, Scenario
-from sop_pipeline.defs.resources import PlanDatabase, SopSettings
+from sop_pipeline.defs.resources import plan_resources
 from sop_pipeline.defs.scenarios import assets as scenario_assets
 from sop_pipeline.defs.scenarios import checks as scenario_checks
 from sop_pipeline.defs.store import assets as publish_assets
@@ -25,6 +25,7 @@ from sop_pipeline.scenarios import compare
 from sop_pipeline.scenarios import plan as sc
 from sop_pipeline.store import db
 from sop_pipeline.supply import plans as sp
+from tests.support.stages import draft_sources
 from tests.test_supply_plan import seasonal_inputs
 
 FAMILIES = {"Cookware": 2, "Cutlery": 2, "Storage": 2}
@@ -291,8 +292,9 @@ def published(tmp_path_factory):
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
     result = dg.materialize(
         [*dg.load_assets_from_modules([planning_assets, scenario_assets, publish_assets]),
+         *draft_sources("demand_plan", "forecast", "forecast_accuracy"),
          *dg.load_asset_checks_from_modules([planning_checks, scenario_checks])],
-        resources={"sop_settings": SopSettings(config_path=str(config)), "database": PlanDatabase(database=str(path))},
+        resources=plan_resources(str(config), str(path)),
         partition_key=PARTITION, raise_on_error=False)
     return result, path
 

@@ -44,6 +44,8 @@ def test_wheel_installs_and_plans_the_demo_from_an_empty_folder(tmp_path):
                     "sop_pipeline/_bundled/assets/demo/sop.yaml", "sop_pipeline/_bundled/assets/demo/sales_history.csv",
                     "sop_pipeline/_bundled/assets/examples/red_tomato.yaml", "sop_pipeline/py.typed"):
         assert shipped in names, f"{shipped} is not in the wheel"
+    # Test and benchmark data generators stay in the checkout.
+    assert not [n for n in names if "synthetic" in n], "test-only code is in the wheel"
 
     # A fresh environment; its third-party packages come from this one (no download), but the
     # project itself only from the wheel: a directory added by a .pth file does not run its own

@@ -1,6 +1,6 @@
 """End-to-end runs of `sop-pipeline run`: the demo data and a real public sales history (Superstore).
 
-Each fills every sop.* table of DESIGN.md for its cycle; the published tables are then checked against the
+Each fills every sop.* table of docs/contracts.md for its cycle; the published tables are then checked against the
 planning identities a planner relies on (inventory balances, money equals cost, optimal is cheapest, ...).
 """
 
@@ -71,7 +71,8 @@ def _check_published_plan(tables: dict[str, pl.DataFrame], settings_path) -> Non
         by_strategy = dict(zip(rows["strategy"], rows["all_in"]))
         assert by_strategy["optimal"] <= min(by_strategy.values()) + 1e-6 * max(1.0, by_strategy["optimal"]), family
 
-    # And in cash alone too: level and chase keep the same safety stock as optimal (DESIGN.md, "Strategies").
+    # And in cash alone too: level and chase keep the same safety stock as optimal
+    # (docs/contracts.md, "Aggregate-planning problem").
     assert_optimal_never_dearer_in_cash(tables["strategy_comparison"])
 
     # Every family with sales has a plan; the demand plan adds up its parts.

@@ -1,4 +1,4 @@
-"""A new user's own data, end to end through `sop-pipeline run` (issue 12, "What it must show").
+"""A new user's own data, end to end through `sop-pipeline run` (what a planner with their own files must get).
 
 Each case writes its settings from scratch, as a planner would for their own files, and runs the CLI
 in a temporary folder. Each of these failed before the fixes it names: family-level data ("SKU 'all'

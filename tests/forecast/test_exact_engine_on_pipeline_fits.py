@@ -1,4 +1,4 @@
-"""Issue 13's acceptance check: the exact engine against CmdStan on the fits the pipeline itself makes.
+"""Acceptance check of the exact engine: against CmdStan, on the fits the pipeline itself makes.
 
 Data sets: the demo (assets/demo/sales_history.csv bucketed to family/SKU/month as the ingest
 does, the demo's own forecast settings), Superstore (Sub-Category as family, Product ID as SKU),

@@ -34,7 +34,7 @@ def test_chosen_forecast_beats_seasonal_naive_on_superstore():
 
 @pytest.mark.slow
 def test_approach_chosen_per_family_is_at_least_as_good_as_any_single_approach():
-    """Issue 13: on Superstore the approach chosen per family (top-down, bottom-up, from the total,
+    """On Superstore the approach chosen per family (top-down, bottom-up, from the total,
     reconciled) reaches a family WAPE at least as good as the best single approach over the same
     rolling backtest, pooled over the 17 families and the three origins."""
     history = superstore_monthly()

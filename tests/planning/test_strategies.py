@@ -1,4 +1,4 @@
-"""Hand-worked small plans for each strategy definition (DESIGN.md, "Aggregate-planning problem").
+"""Hand-worked small plans for each strategy definition (docs/contracts.md, "Aggregate-planning problem").
 
 Every case makes 10 units per worker per period (8 h/day x 10 days / 8 h per unit) unless stated.
 """
@@ -182,7 +182,7 @@ def test_independent_families_solved_one_by_one_match_one_model():
 
 
 def test_level_and_chase_keep_the_safety_stock():
-    """Safety stock 30, 40, 20 and an ending target of 25 (DESIGN.md, "Strategies").
+    """Safety stock 30, 40, 20 and an ending target of 25 (docs/contracts.md, "Aggregate-planning problem").
     Level: need by period end 100-50+30=80, 400-50+40=390, 600-50+25=575 over 10, 20, 30 units per
     worker -> 8, 19.5, 19.17: 19.5 workers. Chase: 100-50+30=80 -> 8; 300-30+40=310 -> 31;
     200-40+25=185 -> 18.5. Both end every period at or above the buffer, with no penalty; on the

@@ -194,7 +194,7 @@ def test_the_optimal_plan_never_costs_more_than_level_or_chase(demo_run):
 
 
 def test_with_safety_stock_the_optimal_plan_is_cheapest_in_cash_too(demo_run):
-    """Level and chase keep the safety stock (DESIGN.md, "Strategies"), so on the demo's settings with the
+    """Level and chase keep the safety stock (docs/contracts.md, "Aggregate-planning problem"), so on the demo's settings with the
     buffers the service level asks for, the optimal plan never costs more cash than either."""
     comparison = demo_run["comparison"]
     level_chase = comparison.filter(pl.col("strategy") != "optimal")

@@ -58,7 +58,7 @@ def _roofing(**workforce):
 def test_heizer_render_plan_1_constant_workforce(integer):
     """Heizer & Render, Plan 1: a constant workforce of 10 making 50 units a day (6,200 units over
     124 days), inventory absorbing the difference: carrying cost $9,250 (1,850 unit-months),
-    regular-time labour $99,200, total $108,450. That is DESIGN.md's level strategy; 10 workers is
+    regular-time labour $99,200, total $108,450. That is the level strategy of docs/contracts.md; 10 workers is
     whole, so the whole-worker plan is the same."""
     result = plan(_roofing(initial=10, integer=integer), "level")
     assert (result.periods["workforce"] == 10).all()

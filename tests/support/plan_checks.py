@@ -6,7 +6,7 @@ import polars as pl
 
 
 def assert_optimal_never_dearer_in_cash(comparison: pl.DataFrame) -> None:
-    """Per family, the optimal plan's cash cost is at most the level and chase plans' (DESIGN.md: all three
+    """Per family, the optimal plan's cash cost is at most the level and chase plans' (docs/contracts.md: all three
     keep the same safety stock). An impossible level or chase plan has no cost and is not compared."""
     for (family,), rows in comparison.filter(pl.col("total_cost").is_not_null()).group_by("family"):
         cost = dict(zip(rows["strategy"], rows["total_cost"]))

@@ -60,3 +60,25 @@ def test_an_old_database_upgrades_to_the_documented_columns(tmp_path):
     finally:
         conn.close()
     assert columns == _documented_columns()["forecast"]
+
+
+def test_the_frames_the_stages_build_have_their_tables_columns(tmp_path):
+    """The column lists in Python (a frame's schema before it is written) name exactly the columns of the
+    table in sql/create_tables.sql, which is the one definition: a column added to one must be added to both."""
+    from sop_pipeline.alignment.capacity import CAPACITY_COLUMNS
+    from sop_pipeline.alignment.exceptions import EXCEPTION_COLUMNS
+    from sop_pipeline.forecasting.pipeline import ACCURACY_SCHEMA, FORECAST_SCHEMA, PARAMS_SCHEMA
+    from sop_pipeline.scenarios.compare import COMPARISON_COLUMNS as SCENARIO_COMPARISON_COLUMNS
+    from sop_pipeline.scenarios.plan import SCENARIO_PLAN_COLUMNS
+    from sop_pipeline.supply import plans
+
+    python_columns = {
+        "forecast": FORECAST_SCHEMA, "forecast_accuracy": ACCURACY_SCHEMA, "forecast_model_params": PARAMS_SCHEMA,
+        "capacity_plan": CAPACITY_COLUMNS, "exceptions": EXCEPTION_COLUMNS,
+        "scenario_plan": SCENARIO_PLAN_COLUMNS, "scenario_comparison": SCENARIO_COMPARISON_COLUMNS,
+        "production_plan": plans.PRODUCTION_COLUMNS, "strategy_comparison": plans.COMPARISON_COLUMNS,
+        "inventory_plan": plans.INVENTORY_COLUMNS, "operating_plan": plans.OPERATING_COLUMNS,
+    }
+    schema = _schema_columns(tmp_path)
+    for table, columns in python_columns.items():
+        assert sorted(columns) == sorted(c for c in schema[table] if c != "plan_cycle"), table

@@ -7,7 +7,7 @@ import polars as pl
 from sop_pipeline.alignment.budget import gap_errors
 from sop_pipeline.alignment.capacity import capacity_errors
 from sop_pipeline.defs.alignment.assets import BUDGET_GAP, CAPACITY_PLAN, EXCEPTIONS
-from sop_pipeline.defs.metadata import markdown_table
+from sop_pipeline.defs.metadata import check_result, markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 
 CAPACITY_PLAN_WITHIN_HOURS = "capacity_plan_within_hours"
@@ -19,20 +19,16 @@ NO_HIGH_SEVERITY_EXCEPTIONS = "no_high_severity_exceptions"
                 description="The chosen plan uses no more hours of any work centre than it has in any month, and "
                             "utilization = hours required / hours available in every row.")
 def capacity_plan_within_hours(frame: pl.DataFrame) -> dg.AssetCheckResult:
-    errors = capacity_errors(frame)
-    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                               description="; ".join(errors) or f"{frame.height:,} rows within their hours",
-                               metadata={"rows_checked": dg.MetadataValue.int(frame.height)})
+    return check_result(capacity_errors(frame), f"{frame.height:,} rows within their hours",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=BUDGET_GAP, name=BUDGET_GAP_ADDS_UP, blocking=True, partitions_def=plan_cycles,
                 description="gap = plan - budget in every row and the ALL FAMILIES rows are the families' sums, "
                             "to the cent.")
 def budget_gap_adds_up(frame: pl.DataFrame) -> dg.AssetCheckResult:
-    errors = gap_errors(frame)
-    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                               description="; ".join(errors) or f"{frame.height:,} rows add up",
-                               metadata={"rows_checked": dg.MetadataValue.int(frame.height)})
+    return check_result(gap_errors(frame), f"{frame.height:,} rows add up",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=EXCEPTIONS, name=NO_HIGH_SEVERITY_EXCEPTIONS, blocking=False, partitions_def=plan_cycles,

@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from sop_pipeline.config.schema import SUPPLY_SKIPPED, Settings
+from sop_pipeline.defs.metadata import check_result
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import SopSettings
 from sop_pipeline.defs.supply.assets import (
@@ -32,11 +33,6 @@ def _skipped(settings: Settings) -> dg.AssetCheckResult | None:
     return dg.AssetCheckResult(passed=True, description=f"supply planning skipped: {SUPPLY_SKIPPED}")
 
 
-def _result(errors: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                               description="; ".join(errors) or ok, metadata=metadata)
-
-
 @dg.asset_check(asset=PRODUCTION_PLAN, name=PRODUCTION_PLAN_BALANCES, blocking=True, partitions_def=plan_cycles,
                 additional_ins=PLANNING_INS,
                 description="Every family, strategy and month: ending inventory - backlog = previous + units made "
@@ -49,8 +45,8 @@ def production_plan_balances(context: dg.AssetCheckExecutionContext, sop_setting
         return skipped
     _stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
     errors = supply_plan.production_balance_errors(frame, problems)
-    return _result(errors, f"{frame.height:,} family-strategy-months balance",
-                   rows_checked=dg.MetadataValue.int(frame.height))
+    return check_result(errors, f"{frame.height:,} family-strategy-months balance",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=PRODUCTION_PLAN, name=PRODUCTION_PLAN_WITHIN_LIMITS, blocking=True, partitions_def=plan_cycles,
@@ -66,8 +62,8 @@ def production_plan_within_limits(context: dg.AssetCheckExecutionContext, sop_se
         return skipped
     _stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
     errors = supply_plan.limit_errors(frame, problems, settings.planning.shared_capacity)
-    return _result(errors, "overtime, workforce, subcontracting and shared capacity within their limits",
-                   rows_checked=dg.MetadataValue.int(frame.height))
+    return check_result(errors, "overtime, workforce, subcontracting and shared capacity within their limits",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=STRATEGY_COMPARISON, name=CHOSEN_STRATEGY_OPTIMAL, blocking=True, partitions_def=plan_cycles,
@@ -106,8 +102,8 @@ def inventory_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings
         return skipped
     strategy = settings.planning.strategy
     errors = supply_plan.inventory_plan_errors(frame, production_plan, strategy)
-    return _result(errors, f"{frame.height:,} SKU-months balance and add up to the family plans",
-                   rows_checked=dg.MetadataValue.int(frame.height))
+    return check_result(errors, f"{frame.height:,} SKU-months balance and add up to the family plans",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=OPERATING_PLAN, name=OPERATING_PLAN_MATCHES_COST, blocking=True, partitions_def=plan_cycles,
@@ -122,5 +118,5 @@ def operating_plan_matches_cost(context: dg.AssetCheckExecutionContext, sop_sett
     strategy = settings.planning.strategy
     errors = supply_plan.operating_money_errors(frame, production_plan, strategy)
     total = float(frame.filter(pl.col("family") == supply_plan.ALL_FAMILIES)["total_cost"].sum())
-    return _result(errors, f"total cost {total:,.2f} equals the {strategy} production plan's",
-                   total_cost=dg.MetadataValue.float(total))
+    return check_result(errors, f"total cost {total:,.2f} equals the {strategy} production plan's",
+                        total_cost=dg.MetadataValue.float(total))

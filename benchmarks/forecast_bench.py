@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import yaml
+from synthetic import synthetic_history  # benchmarks/synthetic.py (test data, not shipped in the wheel)
 
 from sop_pipeline.common.months import month_array, month_number
 from sop_pipeline.common.resources import DEMO_DIR
@@ -48,7 +49,6 @@ from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import fitting, forecast_demand
 from sop_pipeline.forecasting.fitting import FitTask, fit_task, quiet_stan
 from sop_pipeline.forecasting.models import model_configs, model_name
-from sop_pipeline.forecasting.synthetic import synthetic_history
 
 END = date(2025, 12, 1)  # last month of the second cycle's history
 

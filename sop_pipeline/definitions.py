@@ -1,28 +1,21 @@
-"""All Dagster definitions of the project, in one place (`dagster dev` finds them via pyproject)."""
+"""All Dagster definitions of the project (`dagster dev` finds them via pyproject's [tool.dagster]).
+
+Assets and checks are loaded from the `sop_pipeline/defs/` package, the way the model Dagster
+projects load their `defs/` folder: every asset and check at module scope in a module below it is
+found, so a new stage's module needs no line here. (Not `dg.load_from_defs_folder`: it finds the
+project by its pyproject.toml at run time, which an installed wheel does not carry; see
+docs/contributing.md, "The Dagster shell".)
+"""
 
 import dagster as dg
 
-from sop_pipeline.defs.alignment import assets as alignment_assets
-from sop_pipeline.defs.alignment import checks as alignment_checks
-from sop_pipeline.defs.demand import assets as demand_assets
-from sop_pipeline.defs.forecasting import assets as forecast_assets
-from sop_pipeline.defs.forecasting import checks as forecast_checks
-from sop_pipeline.defs.ingest import assets as ingest_assets
-from sop_pipeline.defs.ingest import checks as ingest_checks
+from sop_pipeline import defs as stages
 from sop_pipeline.defs.jobs import monthly_cycle_job, monthly_cycle_schedule
-from sop_pipeline.defs.report import assets as report_assets
 from sop_pipeline.defs.resources import default_resources
-from sop_pipeline.defs.scenarios import assets as scenario_assets
-from sop_pipeline.defs.scenarios import checks as scenario_checks
-from sop_pipeline.defs.store import assets as publish_assets
-from sop_pipeline.defs.supply import assets as planning_assets
-from sop_pipeline.defs.supply import checks as planning_checks
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest_assets, forecast_assets, demand_assets, planning_assets,
-                                        scenario_assets, alignment_assets, publish_assets, report_assets]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest_checks, forecast_checks, planning_checks,
-                                                    scenario_checks, alignment_checks]),
+    assets=dg.load_assets_from_package_module(stages),
+    asset_checks=dg.load_asset_checks_from_package_module(stages),
     jobs=[monthly_cycle_job],
     schedules=[monthly_cycle_schedule],
     resources=default_resources(),

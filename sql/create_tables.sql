@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS {schema}.demand_history (
 CREATE TABLE IF NOT EXISTS {schema}.forecast (
     plan_cycle DATE NOT NULL, level VARCHAR NOT NULL, series_key VARCHAR NOT NULL, family VARCHAR,
     sku VARCHAR, month DATE NOT NULL, method VARCHAR NOT NULL,
-    yhat DOUBLE NOT NULL, yhat_lower DOUBLE NOT NULL, yhat_upper DOUBLE NOT NULL
+    yhat DOUBLE NOT NULL, yhat_lower DOUBLE NOT NULL, yhat_upper DOUBLE NOT NULL,
+    model VARCHAR  -- the Prophet configuration the backtest chose for the series (forecast.models)
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.forecast_accuracy (
@@ -20,13 +21,14 @@ CREATE TABLE IF NOT EXISTS {schema}.forecast_accuracy (
     method VARCHAR NOT NULL, wape DOUBLE, mape DOUBLE, bias DOUBLE, mase DOUBLE, n_points BIGINT,
     sum_abs_error DOUBLE, sum_actual DOUBLE,
     -- why a series has no backtest or no yearly shape (too little history), else NULL
-    note VARCHAR
+    note VARCHAR,
+    model VARCHAR
 );
 
 -- Fitted Prophet parameters per series: next cycle's fits start from them (warm start).
 CREATE TABLE IF NOT EXISTS {schema}.forecast_model_params (
     plan_cycle DATE NOT NULL, series_id VARCHAR NOT NULL, stage VARCHAR, n_changepoints BIGINT,
-    n_points BIGINT, params_json VARCHAR NOT NULL
+    n_points BIGINT, params_json VARCHAR NOT NULL, model VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.new_product_plan (
@@ -85,10 +87,12 @@ CREATE TABLE IF NOT EXISTS {schema}.plan_runs (
     input_files VARCHAR, forecast_approach VARCHAR, strategy VARCHAR, solver_status VARCHAR,
     created_at TIMESTAMP NOT NULL,
     -- 'planned', or 'skipped' with supply_note saying why (no planning section in the settings)
-    supply_status VARCHAR, supply_note VARCHAR
+    supply_status VARCHAR, supply_note VARCHAR,
+    scenarios VARCHAR, settings_json VARCHAR
 );
 
--- Columns added since a table was first created: databases made by an earlier version get them too.
+-- Columns added since a table was first created: databases made by an earlier version get them too
+-- (each column is also in its CREATE TABLE above, so the statement shows the whole table).
 ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS note VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_status VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_note VARCHAR;

@@ -160,3 +160,18 @@ def gap_errors(gap: pl.DataFrame) -> list[str]:
         if (bad := totals.filter(diff >= 0.005)).height:
             errors.append(f"ALL FAMILIES {column} is not the sum of the families' in {bad.height} months")
     return errors
+
+
+def budget_in_horizon(budget: pl.DataFrame, demand_plan: pl.DataFrame) -> pl.DataFrame:
+    """The budget rows of the demand plan's months (`check_budget` against its families); none without a plan."""
+    months = sorted(demand_plan["month"].unique().to_list())
+    if not months:
+        return budget.clear()
+    return check_budget(budget, sorted(demand_plan["family"].unique().to_list()), months)
+
+
+def gap_by_family(gap: pl.DataFrame) -> pl.DataFrame:
+    """Budget and plan, units and revenue, and their gaps, summed over the months per family."""
+    return (gap.filter(pl.col("family") != ALL_FAMILIES).group_by("family")
+            .agg(pl.col("budget_units", "planned_units", "units_gap", "budget_revenue", "planned_revenue",
+                        "revenue_gap").sum()).sort("family"))

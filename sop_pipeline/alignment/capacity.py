@@ -89,3 +89,11 @@ def capacity_errors(capacity: pl.DataFrame) -> list[str]:
     if (bad := ratio.filter(pl.col("gap").is_null() | (pl.col("gap") > 1e-9))).height:
         errors.append(f"utilization is not hours_required / hours_available in {bad.height} rows")
     return errors
+
+
+def peak_utilization(totals: pl.DataFrame) -> pl.DataFrame:
+    """Each work centre's most loaded month (of the ALL FAMILIES rows): hours available, required by the
+    plan, needed unconstrained, and utilization."""
+    return (totals.sort("utilization", descending=True, nulls_last=True).group_by("resource", maintain_order=True)
+            .first().select("resource", "month", "hours_available", "hours_required", "hours_unconstrained",
+                            "utilization"))

@@ -22,11 +22,9 @@ from sop_pipeline.cli.progress import explain_failure, hold_library_warnings, ru
 from sop_pipeline.common.errors import SopError
 from sop_pipeline.common.months import add_months
 from sop_pipeline.common.resources import DAGSTER_INSTANCE_YAML
-from sop_pipeline.config.loading import DEFAULT_DB, DEMO_SETTINGS, load_settings
+from sop_pipeline.config.loading import CONFIG_ENV, DATABASE_ENV, DEFAULT_DB, DEMO_SETTINGS, load_settings
 from sop_pipeline.report import report_path
 from sop_pipeline.store.lock import run_lock
-
-JOB_NAME = "sop_monthly_cycle"
 
 out = Console()
 err = Console(stderr=True)
@@ -66,13 +64,14 @@ def cmd_run(args) -> int:
 
     first_month, last_month = sales_month_range(settings, required=not args.cycle)
     cycle = parse_cycle(args.cycle) if args.cycle else add_months(last_month, 1)
-    os.environ["SOP_CONFIG"] = str(config_path.resolve())
-    os.environ["SOP_DB"] = str(db_path)
+    os.environ[CONFIG_ENV] = str(config_path.resolve())
+    os.environ[DATABASE_ENV] = str(db_path)
     ensure_dagster_home()
 
     import dagster as dg
 
     from sop_pipeline.definitions import defs
+    from sop_pipeline.defs.jobs import JOB_NAME
     from sop_pipeline.defs.partitions import plan_cycles
 
     check_cycle(cycle, first_month, date.fromisoformat(plan_cycles.get_last_partition_key()))
@@ -86,13 +85,10 @@ def cmd_run(args) -> int:
              "(--no-wait stops instead) ...")
 
     # One run at a time per database, held from here to the end (the run's database resource re-enters it).
+    # The forecast's worker pool starts with the run (defs/resources.py, ForecastWorkers).
     with run_lock(db_path, run_id, wait=not args.no_wait, on_wait=say_waiting):
         # Worker processes start their own interpreters: keep their library warnings off the console too.
         os.environ["PYTHONWARNINGS"] = "ignore"
-        if settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
-            from sop_pipeline.forecasting.executor import prewarm
-
-            prewarm(settings.forecast.resolved_workers())
         _say(f"Run {run_id[:8]}, log {log_path}")
         with run_logging(log_path, args.log_level, _say) as run_logger, \
                 dg.DagsterInstance.get() as instance:
@@ -139,8 +135,8 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
 
 def cmd_ui(args) -> int:
     home = ensure_dagster_home()
-    os.environ["SOP_CONFIG"] = str(Path(args.config or os.environ.get("SOP_CONFIG") or DEMO_SETTINGS).resolve())
-    os.environ["SOP_DB"] = str(Path(args.db or os.environ.get("SOP_DB") or DEFAULT_DB).resolve())
+    os.environ[CONFIG_ENV] = str(Path(args.config or os.environ.get(CONFIG_ENV) or DEMO_SETTINGS).resolve())
+    os.environ[DATABASE_ENV] = str(Path(args.db or os.environ.get(DATABASE_ENV) or DEFAULT_DB).resolve())
     command = [sys.executable, "-m", "dagster", "dev", "-m", "sop_pipeline.definitions",
                "--host", args.host, "--port", str(args.port)]
     out.print(f"Dagster UI on http://{args.host}:{args.port} (instance {home}); Ctrl-C stops it.")

@@ -36,7 +36,6 @@ from sop_pipeline.store.lock import run_lock
 from sop_pipeline.supply.plans import ALL_FAMILIES
 
 WHAT_IF = "what_if"  # the what-if's name in the comparison when it is not saved under one
-_INPUTS = ("demand_plan", "forecast", "forecast_accuracy", "production_plan")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -147,7 +146,7 @@ def read_published_cycle(conn, cycle: date | None, where: str) -> PublishedCycle
                        where=where, fix="Add a planning section to sop.yaml and run the cycle again")
     return PublishedCycle(cycle, PlanningSettings.model_validate(settings["planning"]),
                           float(settings["forecast"]["interval_width"]),
-                          {t: db.read_cycle(conn, t, cycle, schema="sop", small=True) for t in _INPUTS})
+                          {t: db.read_cycle(conn, t, cycle, schema="sop", small=True) for t in scenario_plans.INPUT_TABLES})
 
 
 def what_if(published: PublishedCycle, scenario: Scenario) -> tuple[list, pl.DataFrame]:

@@ -22,7 +22,12 @@ from sop_pipeline.config.schema import Settings
 # Not `sop.duckdb`: DuckDB names a file's catalog after the file, and a catalog `sop` beside the schema
 # `sop` makes `SELECT * FROM sop.plan_runs` ambiguous for anyone who opens the file with plain duckdb.
 DEFAULT_DB = Path("data") / "sop_plan.duckdb"
-__all__ = ["DEFAULT_DB", "DEMO_SETTINGS", "load_settings", "parse_settings"]
+# The environment variables a Dagster run reads its settings file and database from. `sop-pipeline run`
+# and `sop-pipeline ui` set both (defaults: the demo settings and DEFAULT_DB); `dagster dev` in the
+# project folder reads them from its `.env`. They are resolved when a run starts (defs/resources.py).
+CONFIG_ENV = "SOP_CONFIG"
+DATABASE_ENV = "SOP_DB"
+__all__ = ["CONFIG_ENV", "DATABASE_ENV", "DEFAULT_DB", "DEMO_SETTINGS", "load_settings", "parse_settings"]
 
 
 def parse_settings(data: Any, source: str = "settings", base_dir: Path | None = None) -> Settings:

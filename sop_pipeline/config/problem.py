@@ -1,6 +1,6 @@
 """The aggregate-planning problem: its format, defaults and validation.
 
-One product family over a horizon of periods (DESIGN.md, "Aggregate-planning problem"). A problem
+One product family over a horizon of periods (docs/contracts.md, "Aggregate-planning problem"). A problem
 comes either from a stand-alone YAML/JSON file (`sop-pipeline plan --problem FILE`) or from the
 pipeline (`planning.defaults` merged with `planning.families[FAMILY]`, plus the planned demand).
 Either way every problem is reported at once, each with its key path, e.g.
@@ -108,7 +108,7 @@ class Costs(_Strict):
 
 
 class Problem(_Strict):
-    """One family's aggregate-planning problem (see DESIGN.md for the meaning of every field)."""
+    """One family's aggregate-planning problem (docs/contracts.md gives the meaning of every field)."""
 
     name: str | None = Field(None, description="family or problem name, used in messages")
     periods: list[Period] = Field(min_length=1)

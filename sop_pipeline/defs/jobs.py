@@ -4,8 +4,9 @@ import dagster as dg
 
 from sop_pipeline.defs.partitions import plan_cycles
 
+JOB_NAME = "sop_monthly_cycle"  # `sop-pipeline run` executes this job
 monthly_cycle_job = dg.define_asset_job(
-    "sop_monthly_cycle",
+    JOB_NAME,
     selection=dg.AssetSelection.all(),
     partitions_def=plan_cycles,
     description="The whole S&OP graph for one plan cycle: ingest, forecast, plan, publish, report.",

@@ -36,3 +36,9 @@ def table_metadata(frame: pl.DataFrame, table: str, preview_rows: int = 10, **ex
         "preview": dg.MetadataValue.md(markdown_table(frame, preview_rows)),
         **extra,
     }
+
+
+def check_result(errors: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
+    """A blocking check's result: failed with every error found, or passed with `ok`."""
+    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
+                               description="; ".join(errors) or ok, metadata=metadata)

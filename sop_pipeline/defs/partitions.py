@@ -1,6 +1,6 @@
 """One partition per monthly plan cycle, keyed by the cycle's first day (e.g. 2026-11-01).
 
-DESIGN.md: any month after the first month of sales and at most 12 months past today can be
+docs/contracts.md, "Command line": any month after the first month of sales and at most 12 months past today can be
 planned, histories from the 1990s (or the 1950s) too. The partitions therefore start in 1900, long
 before any sales history a planner holds; `sop-pipeline run` checks the cycle against the sales
 history itself. The UI lists partitions newest first, so the cycles in use stay at hand.

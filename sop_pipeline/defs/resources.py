@@ -1,15 +1,17 @@
-"""Resources shared by every stage: the settings file and the plan database."""
+"""Resources shared by every stage: the settings file, the plan database, the draft tables (the I/O
+manager every asset reads its inputs from and writes its frames to) and the forecast worker pool."""
 
 
 from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
+import polars as pl
 from pydantic import PrivateAttr
 
-from sop_pipeline.config.loading import load_settings
+from sop_pipeline.config.loading import CONFIG_ENV, DATABASE_ENV, load_settings
 from sop_pipeline.config.schema import Settings
+from sop_pipeline.defs.metadata import table_metadata
 from sop_pipeline.store import db
 from sop_pipeline.store.lock import run_lock
 
@@ -28,13 +30,19 @@ class SopSettings(dg.ConfigurableResource):
         return self._settings if self._settings is not None else load_settings(self.config_path)
 
 
-class PlanDatabase(DuckDBResource):
+class PlanDatabase(dg.ConfigurableResource):
     """The DuckDB file holding raw, draft and published (`sop.*`) tables.
+
+    Connections come from `store.db.connect` (the file attached as catalog `plan`, a short wait while
+    another process holds DuckDB's file lock, the schema ensured), not from dagster-duckdb's
+    DuckDBResource, whose connection cannot attach the file under another catalog name.
 
     A run holds the database's run lock while this resource lives, i.e. from before its first step to
     after its last (resources live for the whole run with the in-process executor): runs from the CLI,
     the UI and the schedule never interleave on one database. `sop-pipeline run` already holds it.
     """
+
+    database: str
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):
@@ -44,8 +52,7 @@ class PlanDatabase(DuckDBResource):
                                  f"the plan database {self.database}")
 
         with run_lock(self.database, run_id=context.run_id or "", on_wait=say_waiting):
-            with super().yield_for_execution(context) as resource:
-                yield resource
+            yield self
 
     @contextmanager
     def connect(self):
@@ -57,19 +64,69 @@ class PlanDatabase(DuckDBResource):
             conn.close()
 
 
-# The environment variables a run reads its settings file and database from. `sop-pipeline run` and
-# `sop-pipeline ui` set both (defaults: the demo settings and DEFAULT_DB); `dagster dev` in the project
-# folder reads them from its `.env`. They are resolved when a run starts, not when this module loads.
-CONFIG_ENV = "SOP_CONFIG"
-DATABASE_ENV = "SOP_DB"
+def table_of(key: dg.AssetKey) -> str:
+    """The table an asset `sop/<table>` is stored in (`draft.<table>`, published as `sop.<table>`)."""
+    return key.path[-1]
+
+
+class DraftTables(dg.ConfigurableIOManager):
+    """The I/O manager of every stage: an asset `sop/<table>` returns its frame for the run's plan cycle
+    and this writes it to `draft.<table>` (replacing the cycle's rows); an asset that takes `sop/<table>`
+    as an input gets the cycle's rows of `draft.<table>`. `sop/plan_runs` then publishes every draft table
+    of the cycle to `sop.*` in one transaction (docs/architecture.md, "The publish protocol")."""
+
+    database: dg.ResourceDependency[PlanDatabase]
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | None) -> None:
+        if obj is None:  # an asset that writes no frame of its own (raw.sales_history, plan_runs, the report)
+            return
+        table = table_of(context.asset_key)
+        with self.database.connect() as conn:
+            db.replace_cycle(conn, table, cycle_of(context), obj)
+        context.add_output_metadata(table_metadata(obj, f"draft.{table}", published_as=f"sop.{table}"))
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        with self.database.connect() as conn:
+            return db.read_cycle(conn, table_of(context.asset_key), date.fromisoformat(context.asset_partition_key))
+
+
+class ForecastWorkers(dg.ConfigurableResource):
+    """The forecast's local worker pool, for the life of a run: started when the run starts (so the workers'
+    start-up, Python, Prophet and the Stan model, overlaps ingest and its checks instead of adding to the
+    forecast), shut down when the run ends, also when it fails before its forecast. The forecast releases
+    it as soon as its fits are done; a cycle with one worker or a Dask cluster starts none."""
+
+    sop_settings: dg.ResourceDependency[SopSettings]
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        from sop_pipeline.forecasting.executor import prewarm, release_pool
+
+        forecast = self.sop_settings.load().forecast
+        if forecast.executor == "local" and forecast.resolved_workers() > 1:
+            prewarm(forecast.resolved_workers())
+        try:
+            yield self
+        finally:
+            release_pool()
+
+
+def plan_resources(config_path, database_path) -> dict:
+    """Every resource of a run, for `Definitions` (environment variables, read per run) and for tests
+    that materialize a few assets (paths)."""
+    settings = SopSettings(config_path=config_path)
+    database = PlanDatabase(database=database_path)
+    return {
+        "sop_settings": settings,
+        "database": database,
+        "io_manager": DraftTables(database=database),
+        "forecast_workers": ForecastWorkers(sop_settings=settings),
+    }
 
 
 def default_resources() -> dict:
-    """Resources for `Definitions`: paths from SOP_CONFIG / SOP_DB (`dg.EnvVar`, read per run)."""
-    return {
-        "sop_settings": SopSettings(config_path=dg.EnvVar(CONFIG_ENV)),
-        "database": PlanDatabase(database=dg.EnvVar(DATABASE_ENV)),
-    }
+    """Resources for `Definitions`: paths from SOP_CONFIG / SOP_DB (`dg.EnvVar`, resolved when a run starts)."""
+    return plan_resources(dg.EnvVar(CONFIG_ENV), dg.EnvVar(DATABASE_ENV))
 
 
 def cycle_of(context) -> date:

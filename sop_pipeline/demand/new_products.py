@@ -284,3 +284,21 @@ def labor_hours_per_unit_by_family(planning, families: Iterable[str]) -> dict[st
         if production.get("labor_hours_per_unit") is not None:
             rates[family] = float(production["labor_hours_per_unit"])
     return rates
+
+
+def no_launches() -> pl.DataFrame:
+    """The new-product plan of a cycle without a catalogue: no rows, every column."""
+    return pl.DataFrame(schema={**PLAN_SCHEMA, "labor_hours_required": pl.Float64})
+
+
+def new_product_plan(catalogue: pl.DataFrame, history: pl.DataFrame, cycle: date, settings) -> pl.DataFrame:
+    """The catalogue's launch curves over the forecast horizon, with the labour hours each launch needs."""
+    curves = launch_curves(catalogue, history, cycle, settings.forecast.horizon_months)
+    rates = labor_hours_per_unit_by_family(settings.planning, curves["family"].unique().to_list())
+    return labor_hours(curves, rates)
+
+
+def launches_by_product(plan: pl.DataFrame) -> pl.DataFrame:
+    """Horizon units and labour hours per launch, in launch order."""
+    return (plan.group_by("product", "family", "launch_month", "curve")
+            .agg(pl.col("planned_units").sum(), pl.col("labor_hours_required").sum()).sort("launch_month"))

@@ -95,3 +95,12 @@ def build_demand_plan(sku_forecast: pl.DataFrame, new_product_plan: pl.DataFrame
             .with_columns(unit_price=pl.coalesce("catalogue_price", "sku_price", "family_price"))
             .with_columns(planned_revenue=pl.col("planned_units") * pl.col("unit_price")))
     return plan.select(PLAN_COLUMNS).sort("family", "sku", "month")
+
+
+def demand_plan_by_family(plan: pl.DataFrame) -> pl.DataFrame:
+    """Horizon totals per family of each step of the demand plan (forecast, launches, cannibalisation,
+    adjustments) and the result in units and revenue."""
+    return (plan.group_by("family").agg(
+        pl.col("statistical_forecast").sum(), pl.col("new_product_units").sum(),
+        pl.col("cannibalized_units").sum(), pl.col("adjustment_units").sum(), pl.col("planned_units").sum(),
+        pl.col("planned_revenue").sum()).sort("family"))

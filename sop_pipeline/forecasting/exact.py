@@ -426,7 +426,7 @@ def _additive_starts(d: _Design, u: np.ndarray):
     optima. Of the 282 multiplicative fits the pipeline makes on Superstore (every stage and
     configuration), 4 ended more than 0.01 below CmdStan (0.06, 0.31, 2.4, 5.3) from Prophet's init
     alone, 2 (0.06, 0.31) with the additive start at tau besides it, none with both additive starts
-    (tests/test_forecast_exactness.py). The price: about 4 times the solver time of one start."""
+    (tests/forecast/test_exact_engine_on_pipeline_fits.py). The price: about 4 times the solver time of one start."""
     mult = np.any(d.xm != 0, axis=0)
     xa = d.xa + d.xm
     J = np.hstack([d.phi, xa])

@@ -317,12 +317,12 @@ def last_sales_month(settings: Settings) -> date:
 
 
 def default_cycle(settings: Settings) -> date:
-    """DESIGN.md: the cycle is the month after the last month of sales history."""
+    """docs/contracts.md, "Command line": the cycle is the month after the last month of sales history."""
     return add_months(last_sales_month(settings), 1)
 
 
 def check_cycle(cycle: date, first_month: date | None, last_cycle: date) -> None:
-    """DESIGN.md: a cycle can be planned when it is after the first month of sales (there is history
+    """docs/contracts.md, "Command line": a cycle can be planned when it is after the first month of sales (there is history
     before it) and at most `last_cycle` (12 months past today)."""
     if first_month is not None and cycle <= first_month:
         raise InputDataError(

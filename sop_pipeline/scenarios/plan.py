@@ -30,6 +30,9 @@ from sop_pipeline.supply import plans as supply_plan
 from sop_pipeline.supply.strategies import plan_families
 from sop_pipeline.supply.work_centres import check_resource_families
 
+# The cycle's tables a scenario is re-planned from (the pipeline's draft ones, what-if's published ones).
+INPUT_TABLES = ("demand_plan", "forecast", "forecast_accuracy", "production_plan")
+
 SCENARIO_PLAN_COLUMNS = [
     "scenario", "family", "month", "planned_units", "planned_revenue", "beginning_inventory", "beginning_backlog",
     "production", "regular_units", "overtime_units", "subcontract_units", "ending_inventory", "backlog",

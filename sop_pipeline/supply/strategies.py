@@ -1,4 +1,4 @@
-"""Level, chase and optimal plans, exactly as DESIGN.md defines them.
+"""Level, chase and optimal plans, exactly as docs/contracts.md ("Aggregate-planning problem", Strategies) defines them.
 
 - level: one workforce for the whole horizon (a single hire or layoff before the first period),
   the smallest that meets every period's demand on time from regular time with inventory

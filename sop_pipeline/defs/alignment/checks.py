@@ -7,48 +7,33 @@ import polars as pl
 from sop_pipeline.alignment.budget import gap_errors
 from sop_pipeline.alignment.capacity import capacity_errors
 from sop_pipeline.defs.alignment.assets import BUDGET_GAP, CAPACITY_PLAN, EXCEPTIONS
-from sop_pipeline.defs.metadata import markdown_table
+from sop_pipeline.defs.metadata import check_result, markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
-from sop_pipeline.defs.resources import PlanDatabase, cycle_of
-from sop_pipeline.store import db
 
 CAPACITY_PLAN_WITHIN_HOURS = "capacity_plan_within_hours"
 BUDGET_GAP_ADDS_UP = "budget_gap_adds_up"
 NO_HIGH_SEVERITY_EXCEPTIONS = "no_high_severity_exceptions"
 
 
-def _read(database: PlanDatabase, table: str, context) -> pl.DataFrame:
-    with database.connect() as conn:
-        return db.read_cycle(conn, table, cycle_of(context))
-
-
 @dg.asset_check(asset=CAPACITY_PLAN, name=CAPACITY_PLAN_WITHIN_HOURS, blocking=True, partitions_def=plan_cycles,
                 description="The chosen plan uses no more hours of any work centre than it has in any month, and "
                             "utilization = hours required / hours available in every row.")
-def capacity_plan_within_hours(context: dg.AssetCheckExecutionContext, database: PlanDatabase) -> dg.AssetCheckResult:
-    frame = _read(database, "capacity_plan", context)
-    errors = capacity_errors(frame)
-    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                               description="; ".join(errors) or f"{frame.height:,} rows within their hours",
-                               metadata={"rows_checked": dg.MetadataValue.int(frame.height)})
+def capacity_plan_within_hours(frame: pl.DataFrame) -> dg.AssetCheckResult:
+    return check_result(capacity_errors(frame), f"{frame.height:,} rows within their hours",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=BUDGET_GAP, name=BUDGET_GAP_ADDS_UP, blocking=True, partitions_def=plan_cycles,
                 description="gap = plan - budget in every row and the ALL FAMILIES rows are the families' sums, "
                             "to the cent.")
-def budget_gap_adds_up(context: dg.AssetCheckExecutionContext, database: PlanDatabase) -> dg.AssetCheckResult:
-    frame = _read(database, "budget_gap", context)
-    errors = gap_errors(frame)
-    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                               description="; ".join(errors) or f"{frame.height:,} rows add up",
-                               metadata={"rows_checked": dg.MetadataValue.int(frame.height)})
+def budget_gap_adds_up(frame: pl.DataFrame) -> dg.AssetCheckResult:
+    return check_result(gap_errors(frame), f"{frame.height:,} rows add up",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=EXCEPTIONS, name=NO_HIGH_SEVERITY_EXCEPTIONS, blocking=False, partitions_def=plan_cycles,
                 description="Warns (never stops the cycle) when exceptions of high severity need a decision.")
-def no_high_severity_exceptions(context: dg.AssetCheckExecutionContext,
-                                database: PlanDatabase) -> dg.AssetCheckResult:
-    frame = _read(database, "exceptions", context)
+def no_high_severity_exceptions(frame: pl.DataFrame) -> dg.AssetCheckResult:
     high = frame.filter(pl.col("severity") == "high")
     return dg.AssetCheckResult(
         passed=high.is_empty(), severity=dg.AssetCheckSeverity.WARN,

@@ -3,27 +3,25 @@
 import dagster as dg
 import polars as pl
 
-from sop_pipeline.defs.metadata import markdown_table, table_metadata
+from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.demand.adjustments import load_adjustments
-from sop_pipeline.demand.new_products import (
-    PLAN_SCHEMA,
-    labor_hours,
-    labor_hours_per_unit_by_family,
-    launch_curves,
-    load_new_products,
-)
-from sop_pipeline.demand.plan import build_demand_plan
+from sop_pipeline.demand.new_products import launches_by_product, load_new_products, no_launches
+from sop_pipeline.demand.new_products import new_product_plan as new_product_plan_of
+from sop_pipeline.demand.plan import build_demand_plan, demand_plan_by_family
 from sop_pipeline.store import db
 
 GROUP = "demand"
 HISTORY = dg.AssetKey(["sop", "demand_history"])
+FORECAST = dg.AssetKey(["sop", "forecast"])
+NEW_PRODUCT_PLAN = dg.AssetKey(["sop", "new_product_plan"])
+DEMAND_PLAN = dg.AssetKey(["sop", "demand_plan"])
 
 
 @dg.asset(
-    key=["sop", "new_product_plan"],
-    deps=[HISTORY],
+    key=NEW_PRODUCT_PLAN,
+    ins={"history": dg.AssetIn(HISTORY)},
     partitions_def=plan_cycles,
     group_name=GROUP,
     kinds={"duckdb", "polars"},
@@ -31,61 +29,45 @@ HISTORY = dg.AssetKey(["sop", "demand_history"])
                 "ramp), with the labour hours each launch needs per month.",
 )
 def new_product_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
-                     database: PlanDatabase) -> dg.MaterializeResult:
+                     history: pl.DataFrame) -> dg.MaterializeResult:
     settings = sop_settings.load()
-    cycle = cycle_of(context)
     catalogue_path = settings.resolve(settings.new_products)
-    with database.connect() as conn:
-        history = db.read_cycle(conn, "demand_history", cycle)
     if catalogue_path is None:
-        plan = pl.DataFrame(schema={**PLAN_SCHEMA, "labor_hours_required": pl.Float64})
         context.log.info("No new-product catalogue in the settings (new_products): no launches planned")
+        plan = no_launches()
     else:
         catalogue = load_new_products(catalogue_path)
-        curves = launch_curves(catalogue, history, cycle, settings.forecast.horizon_months)
-        rates = labor_hours_per_unit_by_family(settings.planning, curves["family"].unique().to_list())
-        plan = labor_hours(curves, rates)
+        plan = new_product_plan_of(catalogue, history, cycle_of(context), settings)
         context.log.info(f"{catalogue.height} new product(s) from {catalogue_path.name}: "
                          f"{plan['planned_units'].sum():,.0f} units over the horizon")
-    with database.connect() as conn:
-        db.replace_cycle(conn, "new_product_plan", cycle, plan)
-    by_product = (plan.group_by("product", "family", "launch_month", "curve")
-                  .agg(pl.col("planned_units").sum(), pl.col("labor_hours_required").sum()).sort("launch_month"))
-    return dg.MaterializeResult(metadata=table_metadata(
-        plan, "sop.new_product_plan", launches=dg.MetadataValue.md(markdown_table(by_product, rows=50))))
+    return dg.MaterializeResult(value=plan, metadata={
+        "launches": dg.MetadataValue.md(markdown_table(launches_by_product(plan), rows=50))})
 
 
 @dg.asset(
-    key=["sop", "demand_plan"],
-    deps=[dg.AssetKey(["sop", "forecast"]), new_product_plan, HISTORY],
+    key=DEMAND_PLAN,
+    ins={"history": dg.AssetIn(HISTORY), "launches": dg.AssetIn(NEW_PRODUCT_PLAN)},
+    deps=[FORECAST],
     partitions_def=plan_cycles,
     group_name=GROUP,
     kinds={"duckdb", "polars"},
     description="The updated sales plan per family, SKU and month: statistical forecast + new-product units "
                 "− cannibalisation + consensus adjustments, with planned revenue at recent prices.",
 )
-def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
-                database: PlanDatabase) -> dg.MaterializeResult:
+def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings, database: PlanDatabase,
+                history: pl.DataFrame, launches: pl.DataFrame) -> dg.MaterializeResult:
     settings = sop_settings.load()
     cycle = cycle_of(context)
-    with database.connect() as conn:
-        history = db.read_cycle(conn, "demand_history", cycle)
+    with database.connect() as conn:  # the SKU rows of draft.forecast only, with their families
         sku_forecast = db.query_pl(conn, db.sql_text("forecast_sku_rows"), {"c": cycle})
-        launches = db.read_cycle(conn, "new_product_plan", cycle)
     adjustments_path = settings.resolve(settings.adjustments)
     adjustments = load_adjustments(adjustments_path) if adjustments_path else None
     plan = build_demand_plan(sku_forecast, launches if launches.height else None, adjustments, history, cycle,
                              horizon_months=settings.forecast.horizon_months)
-    with database.connect() as conn:
-        db.replace_cycle(conn, "demand_plan", cycle, plan)
-    by_family = (plan.group_by("family").agg(
-        pl.col("statistical_forecast").sum(), pl.col("new_product_units").sum(),
-        pl.col("cannibalized_units").sum(), pl.col("adjustment_units").sum(), pl.col("planned_units").sum(),
-        pl.col("planned_revenue").sum()).sort("family"))
     adjusted = 0 if adjustments is None else adjustments.height
     context.log.info(f"Demand plan: {plan['planned_units'].sum():,.0f} units, "
                      + (f"{plan['planned_revenue'].sum():,.0f} revenue" if plan["planned_revenue"].count()
                         else "no revenue (no revenue in the sales history)") + f"; {adjusted} consensus adjustment(s) applied")
-    return dg.MaterializeResult(metadata=table_metadata(
-        plan, "sop.demand_plan", by_family=dg.MetadataValue.md(markdown_table(by_family, rows=100)),
-        adjustments_applied=dg.MetadataValue.int(adjusted)))
+    return dg.MaterializeResult(value=plan, metadata={
+        "by_family": dg.MetadataValue.md(markdown_table(demand_plan_by_family(plan), rows=100)),
+        "adjustments_applied": dg.MetadataValue.int(adjusted)})

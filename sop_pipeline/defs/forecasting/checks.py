@@ -1,7 +1,9 @@
 """Blocking checks on the forecast: nothing missing or negative, horizon complete, band ordered, coherent."""
 
 import dagster as dg
+import polars as pl
 
+from sop_pipeline.defs.forecasting.assets import FORECAST
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.forecasting import validation
@@ -11,14 +13,12 @@ FORECAST_VALUES_VALID = "forecast_values_valid"
 FORECAST_HORIZON_COMPLETE = "forecast_horizon_complete"
 FORECAST_HIERARCHY_COHERENT = "forecast_hierarchy_coherent"
 COHERENCE_TOLERANCE = 1e-6
-FORECAST = dg.AssetKey(["sop", "forecast"])
 
 
 @dg.asset_check(asset=FORECAST, name=FORECAST_VALUES_VALID, blocking=True, partitions_def=plan_cycles,
                 description="Great Expectations: no missing or negative forecasts; yhat_lower <= yhat <= yhat_upper.")
-def forecast_values_valid(context: dg.AssetCheckExecutionContext, database: PlanDatabase) -> dg.AssetCheckResult:
-    with database.connect() as conn:
-        frame = db.read_cycle(conn, "forecast", cycle_of(context)).to_pandas()
+def forecast_values_valid(forecast: pl.DataFrame) -> dg.AssetCheckResult:
+    frame = forecast.to_pandas()
     report = validation.validate_forecast(frame)
     return dg.AssetCheckResult(passed=report.passed and len(frame) > 0, severity=dg.AssetCheckSeverity.ERROR,
                                description=report.summary() if len(frame) else "the forecast is empty",

@@ -5,7 +5,6 @@ from datetime import datetime
 
 import dagster as dg
 
-from sop_pipeline.defs.metadata import table_metadata
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.ingest import load as ingest
@@ -53,16 +52,14 @@ def raw_sales_history(context: dg.AssetExecutionContext, sop_settings: SopSettin
     description="Cleaned monthly demand per family and SKU (zero-filled between a SKU's first and last sale).",
 )
 def demand_history(context: dg.AssetExecutionContext, database: PlanDatabase) -> dg.MaterializeResult:
-    cycle = cycle_of(context)
     with database.connect() as conn:
-        monthly = db.query_pl(conn, db.sql_text("demand_history_monthly"), {"plan_cycle": cycle})
-        db.replace_cycle(conn, "demand_history", cycle, monthly.drop("plan_cycle"))
+        monthly = db.query_pl(conn, db.sql_text("demand_history_monthly"), {"plan_cycle": cycle_of(context)})
+    monthly = monthly.drop("plan_cycle")
     families = monthly["family"].n_unique() if monthly.height else 0
     skus = monthly.select(["family", "sku"]).unique().height if monthly.height else 0
     context.log.info(f"Monthly history: {families} families, {skus} SKUs, {monthly.height:,} SKU-months")
-    return dg.MaterializeResult(metadata=table_metadata(
-        monthly.drop("plan_cycle"), "sop.demand_history",
-        families=dg.MetadataValue.int(families), skus=dg.MetadataValue.int(skus),
-        first_month=str(monthly["month"].min()) if monthly.height else "",
-        last_month=str(monthly["month"].max()) if monthly.height else "",
-    ))
+    return dg.MaterializeResult(value=monthly, metadata={
+        "families": dg.MetadataValue.int(families), "skus": dg.MetadataValue.int(skus),
+        "first_month": str(monthly["month"].min()) if monthly.height else "",
+        "last_month": str(monthly["month"].max()) if monthly.height else "",
+    })

@@ -4,16 +4,17 @@ import dagster as dg
 import polars as pl
 
 from sop_pipeline.config.schema import SUPPLY_SKIPPED, Settings
+from sop_pipeline.defs.metadata import check_result
 from sop_pipeline.defs.partitions import plan_cycles
-from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
+from sop_pipeline.defs.resources import SopSettings
 from sop_pipeline.defs.supply.assets import (
     INVENTORY_PLAN,
     OPERATING_PLAN,
+    PLANNING_INS,
     PRODUCTION_PLAN,
     STRATEGY_COMPARISON,
     planning_inputs,
 )
-from sop_pipeline.store import db
 from sop_pipeline.supply import plans as supply_plan
 
 PRODUCTION_PLAN_BALANCES = "production_plan_balances"
@@ -22,6 +23,7 @@ CHOSEN_STRATEGY_OPTIMAL = "chosen_strategy_optimal"
 INVENTORY_PLAN_BALANCES = "inventory_plan_balances"
 OPERATING_PLAN_MATCHES_COST = "operating_plan_matches_production_cost"
 SOLVED = ("optimal", "optimal_inaccurate")
+CHOSEN_PLAN_INS = {"production_plan": dg.AssetIn(PRODUCTION_PLAN)}
 
 
 def _skipped(settings: Settings) -> dg.AssetCheckResult | None:
@@ -31,57 +33,47 @@ def _skipped(settings: Settings) -> dg.AssetCheckResult | None:
     return dg.AssetCheckResult(passed=True, description=f"supply planning skipped: {SUPPLY_SKIPPED}")
 
 
-def _result(errors: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                               description="; ".join(errors) or ok, metadata=metadata)
-
-
 @dg.asset_check(asset=PRODUCTION_PLAN, name=PRODUCTION_PLAN_BALANCES, blocking=True, partitions_def=plan_cycles,
+                additional_ins=PLANNING_INS,
                 description="Every family, strategy and month: ending inventory - backlog = previous + units made "
                             "(regular + overtime + subcontracted) - demand, starting from the initial inventory.")
-def production_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
-                             database: PlanDatabase) -> dg.AssetCheckResult:
-    cycle = cycle_of(context)
+def production_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings, frame: pl.DataFrame,
+                             demand_plan: pl.DataFrame, forecast: pl.DataFrame,
+                             accuracy: pl.DataFrame) -> dg.AssetCheckResult:
     settings = sop_settings.load()
     if skipped := _skipped(settings):
         return skipped
-    with database.connect() as conn:
-        _demand, _stocks, problems = planning_inputs(conn, cycle, settings)
-        frame = db.read_cycle(conn, "production_plan", cycle)
+    _stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
     errors = supply_plan.production_balance_errors(frame, problems)
-    return _result(errors, f"{frame.height:,} family-strategy-months balance",
-                   rows_checked=dg.MetadataValue.int(frame.height))
+    return check_result(errors, f"{frame.height:,} family-strategy-months balance",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=PRODUCTION_PLAN, name=PRODUCTION_PLAN_WITHIN_LIMITS, blocking=True, partitions_def=plan_cycles,
+                additional_ins=PLANNING_INS,
                 description="Overtime <= max_overtime_hours_per_worker x workforce, workforce within min/max, "
                             "subcontracting <= max_subcontract_units, nothing negative, and the plant hours of "
                             "each strategy's plans within planning.shared_capacity.")
 def production_plan_within_limits(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
-                                  database: PlanDatabase) -> dg.AssetCheckResult:
-    cycle = cycle_of(context)
+                                  frame: pl.DataFrame, demand_plan: pl.DataFrame, forecast: pl.DataFrame,
+                                  accuracy: pl.DataFrame) -> dg.AssetCheckResult:
     settings = sop_settings.load()
     if skipped := _skipped(settings):
         return skipped
-    with database.connect() as conn:
-        _demand, _stocks, problems = planning_inputs(conn, cycle, settings)
-        frame = db.read_cycle(conn, "production_plan", cycle)
+    _stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
     errors = supply_plan.limit_errors(frame, problems, settings.planning.shared_capacity)
-    return _result(errors, "overtime, workforce, subcontracting and shared capacity within their limits",
-                   rows_checked=dg.MetadataValue.int(frame.height))
+    return check_result(errors, "overtime, workforce, subcontracting and shared capacity within their limits",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=STRATEGY_COMPARISON, name=CHOSEN_STRATEGY_OPTIMAL, blocking=True, partitions_def=plan_cycles,
                 description="The chosen strategy has a plan for every family and the solver reported it optimal.")
 def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
-                            database: PlanDatabase) -> dg.AssetCheckResult:
-    cycle = cycle_of(context)
+                            comparison: pl.DataFrame) -> dg.AssetCheckResult:
     settings = sop_settings.load()
     if skipped := _skipped(settings):
         return skipped
     strategy = settings.planning.strategy
-    with database.connect() as conn:
-        comparison = db.read_cycle(conn, "strategy_comparison", cycle)
     chosen = comparison.filter(pl.col("chosen"))
     unsolved = chosen.filter(~pl.col("solver_status").is_in(SOLVED) | pl.col("solver_status").is_null())
     inaccurate = chosen.filter(pl.col("solver_status") == "optimal_inaccurate")
@@ -99,38 +91,32 @@ def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings
 
 
 @dg.asset_check(asset=INVENTORY_PLAN, name=INVENTORY_PLAN_BALANCES, blocking=True, partitions_def=plan_cycles,
+                additional_ins=CHOSEN_PLAN_INS,
                 description="Per SKU and month: beginning - beginning backlog + production - demand = ending - "
                             "backlog, beginning = previous ending; SKU production, demand and net stock add up "
                             "to the chosen family plan.")
 def inventory_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
-                            database: PlanDatabase) -> dg.AssetCheckResult:
-    cycle = cycle_of(context)
+                            frame: pl.DataFrame, production_plan: pl.DataFrame) -> dg.AssetCheckResult:
     settings = sop_settings.load()
     if skipped := _skipped(settings):
         return skipped
     strategy = settings.planning.strategy
-    with database.connect() as conn:
-        frame = db.read_cycle(conn, "inventory_plan", cycle)
-        plan_frame = db.read_cycle(conn, "production_plan", cycle)
-    errors = supply_plan.inventory_plan_errors(frame, plan_frame, strategy)
-    return _result(errors, f"{frame.height:,} SKU-months balance and add up to the family plans",
-                   rows_checked=dg.MetadataValue.int(frame.height))
+    errors = supply_plan.inventory_plan_errors(frame, production_plan, strategy)
+    return check_result(errors, f"{frame.height:,} SKU-months balance and add up to the family plans",
+                        rows_checked=dg.MetadataValue.int(frame.height))
 
 
 @dg.asset_check(asset=OPERATING_PLAN, name=OPERATING_PLAN_MATCHES_COST, blocking=True, partitions_def=plan_cycles,
+                additional_ins=CHOSEN_PLAN_INS,
                 description="Every cost of the operating plan equals the chosen production plan's, to the cent, per "
                             "family and month and in the all-families total.")
 def operating_plan_matches_cost(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
-                                database: PlanDatabase) -> dg.AssetCheckResult:
-    cycle = cycle_of(context)
+                                frame: pl.DataFrame, production_plan: pl.DataFrame) -> dg.AssetCheckResult:
     settings = sop_settings.load()
     if skipped := _skipped(settings):
         return skipped
     strategy = settings.planning.strategy
-    with database.connect() as conn:
-        frame = db.read_cycle(conn, "operating_plan", cycle)
-        plan_frame = db.read_cycle(conn, "production_plan", cycle)
-    errors = supply_plan.operating_money_errors(frame, plan_frame, strategy)
+    errors = supply_plan.operating_money_errors(frame, production_plan, strategy)
     total = float(frame.filter(pl.col("family") == supply_plan.ALL_FAMILIES)["total_cost"].sum())
-    return _result(errors, f"total cost {total:,.2f} equals the {strategy} production plan's",
-                   total_cost=dg.MetadataValue.float(total))
+    return check_result(errors, f"total cost {total:,.2f} equals the {strategy} production plan's",
+                        total_cost=dg.MetadataValue.float(total))

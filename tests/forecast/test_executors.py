@@ -1,0 +1,128 @@
+"""The same forecast from every executor, and warm start from last cycle's parameters."""
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from benchmarks.synthetic import synthetic_history
+from sop_pipeline.config.schema import ForecastSettings
+from sop_pipeline.forecasting import forecast_demand
+
+CYCLE = date(2026, 1, 1)
+KEYS = ["level", "series_key", "month"]
+
+
+def settings(**overrides) -> ForecastSettings:
+    base = dict(horizon_months=6, backtest_months=6, workers=1)
+    return ForecastSettings(**{**base, **overrides})
+
+
+def max_difference(a: pl.DataFrame, b: pl.DataFrame, column: str = "yhat") -> float:
+    joined = a.join(b, on=KEYS, suffix="_b", how="full", coalesce=True)
+    assert joined.height == a.height == b.height
+    return joined.select((pl.col(column) - pl.col(f"{column}_b")).abs().max()).item()
+
+
+@pytest.fixture(scope="module")
+def history():
+    return synthetic_history(n_skus=8, n_months=36, n_families=2, seed=11)
+
+
+@pytest.fixture(scope="module")
+def local_result(history):
+    return forecast_demand(history, settings(), CYCLE)
+
+
+@pytest.mark.slow
+def test_process_pool_and_dask_match_in_process(history, local_result):
+    import multiprocessing
+
+    from distributed import LocalCluster
+
+    calls, children = [], set()
+    # Pool processes of an earlier forecast may still be exiting (a released pool is not waited for).
+    earlier = {child.pid for child in multiprocessing.active_children()}
+
+    def progress(*args):
+        calls.append(args)
+        children.update(child.pid for child in multiprocessing.active_children() if child.pid not in earlier)
+
+    pooled = forecast_demand(history, settings(workers=2), CYCLE, progress=progress)
+    assert max_difference(local_result.forecast, pooled.forecast) < 1e-9
+    fits = pooled.stats["series_fitted"] + pooled.stats["fallback_fits"]
+    assert calls and calls[-1][0] == calls[-1][1] == fits  # every fit reported, against the right total
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert len(children) == 1  # two workers: this process and one pool process
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        on_dask = forecast_demand(
+            history, settings(executor="dask", dask_address=cluster.scheduler_address), CYCLE)
+    assert max_difference(local_result.forecast, on_dask.forecast) < 1e-9
+    for column in ("yhat_lower", "yhat_upper"):
+        assert max_difference(local_result.forecast, on_dask.forecast, column) < 1e-9
+    assert on_dask.approach_by_family == local_result.approach_by_family
+
+
+def test_warm_start_gives_equivalent_forecasts(history, local_result):
+    warm = forecast_demand(history, settings(), CYCLE, warm_start_params=local_result.params)
+    # The published fits start from last cycle's (the backtest origins' fits start cold).
+    assert warm.stats["warm_started"] == warm.params.height == local_result.params.height > 0
+    scale = local_result.forecast.filter(pl.col("level") == "total")["yhat"].mean()
+    assert max_difference(local_result.forecast, warm.forecast) < 1e-3 * scale
+
+
+def test_warm_start_only_when_changepoints_match(history, local_result):
+    # Parameters fitted on 20 months have 15 changepoints; the 36-month series have 25.
+    short = history.filter(pl.col("month") >= date(2024, 5, 1))
+    short_params = forecast_demand(short, settings(), CYCLE).params
+    assert set(short_params["n_changepoints"]) != set(local_result.params["n_changepoints"])
+    result = forecast_demand(history, settings(), CYCLE, warm_start_params=short_params)
+    assert result.stats["warm_started"] == 0
+    assert max_difference(local_result.forecast, result.forecast) < 1e-9
+
+
+def test_warm_start_can_be_switched_off(history, local_result):
+    result = forecast_demand(history, settings(warm_start=False), CYCLE, warm_start_params=local_result.params)
+    assert result.stats["warm_started"] == 0
+
+
+def test_chunks_keep_every_task_once_in_order_and_end_one_by_one():
+    from sop_pipeline.forecasting.executor import MAX_CHUNK, chunked
+
+    tasks = list(range(283))  # chunking only slices: any items will do
+    chunks = chunked(tasks, workers=2)
+    assert [t for chunk in chunks for t in chunk] == tasks
+    assert max(len(c) for c in chunks) == MAX_CHUNK
+    assert [len(c) for c in chunks[-2 * MAX_CHUNK:]] == [1] * (2 * MAX_CHUNK)
+    assert chunked([1, 2, 3], workers=4) == [[1], [2], [3]]
+    assert chunked([], workers=2) == []
+
+
+def _die() -> None:
+    import os
+
+    os._exit(3)
+
+
+@pytest.mark.slow
+def test_a_broken_pool_stops_the_forecast_with_its_error():
+    from concurrent.futures.process import BrokenProcessPool
+
+    import numpy as np
+
+    from sop_pipeline.forecasting.executor import _fit_here_and_on_pool, _new_pool, chunked
+    from sop_pipeline.forecasting.fitting import FitTask
+
+    months = np.arange("2024-01", "2026-01", dtype="datetime64[M]").astype("datetime64[D]")
+    future = np.arange("2026-01", "2026-07", dtype="datetime64[M]").astype("datetime64[D]")
+    tasks = [FitTask(key=f"final|sku|{i}", series_id=f"sku|{i}", stage="final", months=months,
+                     y=np.linspace(10, 30, len(months)) + i, future=future) for i in range(12)]
+    pool = _new_pool(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(_die).result()  # the pool's process dies: every later submit fails
+        with pytest.raises(BrokenProcessPool):
+            list(_fit_here_and_on_pool(pool, 1, chunked(tasks, 2)))
+    finally:
+        pool.shutdown()

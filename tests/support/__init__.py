@@ -1,0 +1,1 @@
+"""Helpers the tests share (plain functions and data; the fixtures are in tests/conftest.py)."""

@@ -12,7 +12,17 @@ subcontracted units, W/H/L workers, hired, laid off; I_0, B_0, W_0 the initial v
     labor_hours_per_unit * O_t <= max_overtime_hours_per_worker * W_t
     C_t <= max_subcontract_units;  min <= W_t <= max
     B_T = 0;  I_T >= ending_min;  B_t = 0 when allow_backlog is false
-    S_t >= safety_stock_t - I_t  (S >= 0: the shortfall below the soft safety-stock floor)
+    S_t >= safety_stock_t - (I_t - B_t)   in months with safety stock (S >= 0: net stock below the
+                                          soft safety-stock floor; a backlogged unit is below it too)
+    O_t = 0 in a month with no working days (a closed plant makes nothing in-house)
+
+Exactness. The shortfall is measured against net stock, so holding inventory and backlog in the same
+month buys nothing: lowering both by min(I_t, B_t) keeps every constraint (they see I - B only; at
+the horizon's end B_T = 0) and saves (holding + backlog) x min(I_t, B_t). With holding + backlog > 0
+an optimum therefore never holds both, and when both costs are 0 holding both costs nothing either
+way; so the objective is the plan's reported cost (`result.plan_result`: cash from net stock plus
+the penalty on max(safety_stock - net, 0)) to solver tolerance. (Measured against gross inventory
+the model kept its safety stock with units it had not made: "phantom stock".)
 
 Shared plant capacity (optional, hours per period): the labour hours actually spent making
 product, regular plus overtime, summed over families, may not exceed it:
@@ -168,9 +178,13 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         W == w_prev + H - L,
         B[:, -1] == 0,
         I[:, -1] >= data.ending_min,
-        S >= data.safety_stock - I,
         W >= col(data.w_min),
     ]
+    # Months without safety stock have no shortfall (a backlog there costs backlog only: textbook figures).
+    buffered = (data.safety_stock > 0).astype(float)
+    cons.append(S >= data.safety_stock - cp.multiply(buffered, I - B))
+    if (closed := data.hours_per_worker <= 0).any():
+        cons.append(cp.multiply(closed.astype(float), O) == 0)
     idle, exact = _rows(data.allow_idle), _rows(~data.allow_idle)
     if idle.size:
         cons.append(made_hours[idle, :] <= regular_hours[idle, :])

@@ -105,7 +105,9 @@ def plan_result(problem: Problem, strategy: str, workforce, regular_units, overt
     hires, layoffs = clean_solver_noise(np.maximum(change, 0.0)), clean_solver_noise(np.maximum(-change, 0.0))
     regular_hours = workforce * problem.hours_per_worker
     safety_stock = problem.safety_stock
-    shortfall = clean_solver_noise(np.maximum(safety_stock - ending_inventory, 0.0))
+    # Net stock below safety stock (a backlogged unit is below it too), in months that have safety stock:
+    # the shortfall the optimal model penalises (model.py, "Exactness").
+    shortfall = clean_solver_noise(np.where(safety_stock > 0, np.maximum(safety_stock - net, 0.0), 0.0))
 
     frame = pd.DataFrame({
         "period": problem.period_names,

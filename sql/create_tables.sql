@@ -96,6 +96,13 @@ ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_note VARCHAR;
 ALTER TABLE {schema}.forecast ADD COLUMN IF NOT EXISTS model VARCHAR;
 ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS model VARCHAR;
 ALTER TABLE {schema}.forecast_model_params ADD COLUMN IF NOT EXISTS model VARCHAR;
+-- What a strategy's plan minimises (optimal: cost_with_safety_stock_penalty), the solver's objective and the
+-- relative MIP gap it reached (optimal plans), and the crew before the horizon and at its end.
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS minimises VARCHAR;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS solver_objective DOUBLE;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS mip_gap DOUBLE;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS starting_workforce DOUBLE;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS ending_workforce DOUBLE;
 
 -- Scenarios (scenarios: in sop.yaml, and `sop-pipeline what-if --save`): the base plan is scenario 'base'.
 CREATE TABLE IF NOT EXISTS {schema}.scenario_plan (

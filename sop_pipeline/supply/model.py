@@ -50,6 +50,8 @@ import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
+from sop_pipeline.supply import interruptible
+from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, SolverLimits
 
 
 @dataclass
@@ -141,6 +143,7 @@ class OptimalSolution:
     status: str
     values: dict[str, np.ndarray]   # each (F, T)
     objective: float | None
+    mip_gap: float | None           # relative gap reached (0 for a linear model; None without a plan)
     build_seconds: float
     solve_seconds: float | None
     compile_seconds: float | None
@@ -257,35 +260,49 @@ def _quiet_stdout():
 
 
 def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
-          time_limit: float | None = None, mip_rel_gap: float = 1e-9,
+          limits: SolverLimits | None = None,
           resources: ResourceLimits | None = None, mip_options: dict | None = None) -> OptimalSolution:
     """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it).
 
+    `limits`: time limit and relative MIP gap (solver_limits.py). A model stopped at its time limit
+    with a plan has status "time_limit" and its values; without one, no values.
     `mip_options`: more HiGHS options for a model with whole workers (a MILP), e.g. how it searches;
-    the optimum is the same to `mip_rel_gap`, the plan may be another of equal cost."""
+    the optimum is the same to the MIP gap, the plan may be another of equal cost."""
+    limits = limits or DEFAULT_LIMITS
     start = time.perf_counter()
     problem, variables = build(data, shared_capacity_hours, resources)
     build_seconds = time.perf_counter() - start
-    options = {"mip_rel_gap": mip_rel_gap}
+    options = limits.highs_options()
     if mip_options and problem.is_mixed_integer():
         options.update(mip_options)
-    if time_limit:
-        options["time_limit"] = float(time_limit)
     try:
         with _quiet_stdout():
-            problem.solve(solver=cp.HIGHS, **options)
+            interruptible.run(lambda: problem.solve(solver=cp.HIGHS, **options))
     except cp.SolverError as exc:
         raise PlanningError(f"The HiGHS solver failed: {exc}", where="optimal plan",
                             fix="Check that highspy is installed; report the problem file if it persists") from None
     stats = problem.solver_stats
-    values = {}
-    if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+    info = getattr(stats, "extra_stats", None)
+    status = problem.status
+    has_plan = status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+    if status == cp.USER_LIMIT:
+        # HiGHS stopped at the time limit: a plan exists when its primal solution is feasible (status 2)
+        has_plan = info is not None and getattr(info, "primal_solution_status", 0) == 2
+        status = "time_limit" if has_plan else "time_limit_no_plan"
+    values, gap = {}, None
+    if has_plan:
         values = {name: np.asarray(var.value, dtype=float).reshape(data.demand.shape)
                   for name, var in variables.items()}
+        gap = 0.0
+        if problem.is_mixed_integer() and info is not None:
+            gap = float(getattr(info, "mip_gap", 0.0))
+            gap = gap if np.isfinite(gap) else None
     return OptimalSolution(
-        status=problem.status,
+        status=status,
         values=values,
-        objective=None if problem.value is None or not np.isfinite(problem.value) else float(problem.value),
+        objective=None if not has_plan or problem.value is None or not np.isfinite(problem.value)
+        else float(problem.value),
+        mip_gap=gap,
         build_seconds=build_seconds,
         solve_seconds=getattr(stats, "solve_time", None),
         compile_seconds=getattr(problem, "compilation_time", None),

@@ -36,7 +36,10 @@ from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import diagnose, model
 from sop_pipeline.supply.result import STRATEGIES, PlanResult, plan_result
+from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, SolverLimits
 from sop_pipeline.supply.work_centres import check_resource_use
+
+SOLVED = ("optimal", "optimal_inaccurate", "time_limit")  # statuses with a plan (time_limit: with its gap)
 
 _EPS = 1e-9
 
@@ -138,13 +141,14 @@ def chase_plan(problem: Problem) -> PlanResult:
 
 
 def _solver_info(solution: model.OptimalSolution) -> dict:
-    return {"status": solution.status, "objective": solution.objective, "build_seconds": solution.build_seconds,
+    return {"status": solution.status, "objective": solution.objective, "mip_gap": solution.mip_gap,
+            "build_seconds": solution.build_seconds,
             "solve_seconds": solution.solve_seconds, "compile_seconds": solution.compile_seconds}
 
 
 def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
                   resources: model.ResourceLimits | None = None, together: bool = False,
-                  mip_options: dict | None = None) -> dict[str, PlanResult]:
+                  mip_options: dict | None = None, limits: SolverLimits | None = None) -> dict[str, PlanResult]:
     """The least-cost plans of several families.
 
     Coupled by shared capacity they are one model. Otherwise the families are independent and each
@@ -162,14 +166,14 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
     for prob in probs:
         diagnose.check_feasible(prob)
     if shared_capacity_hours is None and len(names) > 1 and not (together and resources is not None):
-        plans = {name: _solve_together([name], [prob], None, mip_options=mip_options)[name]
+        plans = {name: _solve_together([name], [prob], None, mip_options=mip_options, limits=limits)[name]
                  for name, prob in zip(names, probs)}
         # Plans that already fit every work centre are also the coupled model's optimum (it only adds
         # constraints); otherwise the families are solved together (demo: 0.3 s alone, 5-10 s coupled).
         if resources is None or _fits(resources, plans):
             info = _total_info([plan.solver for plan in plans.values()])
             return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
-    return _solve_together(names, probs, shared_capacity_hours, resources, mip_options)
+    return _solve_together(names, probs, shared_capacity_hours, resources, mip_options, limits)
 
 
 def _made_in_house(plans: dict[str, PlanResult]) -> np.ndarray:
@@ -183,15 +187,24 @@ def _fits(resources: model.ResourceLimits, plans: dict[str, PlanResult]) -> bool
 
 
 def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours,
-                    resources: model.ResourceLimits | None = None, mip_options: dict | None = None) -> dict[str, PlanResult]:
+                    resources: model.ResourceLimits | None = None, mip_options: dict | None = None,
+                    limits: SolverLimits | None = None) -> dict[str, PlanResult]:
     data = model.stack(probs, names)
     capacity = model.capacity_array(shared_capacity_hours, len(data.periods))
     if capacity is not None:
         diagnose.check_shared_capacity(probs, names, capacity)
     if resources is not None:
         diagnose.check_resources(probs, resources.names, resources.hours, resources.per_unit)
-    solution = model.solve(data, capacity, resources=resources, mip_options=mip_options)
-    if solution.status not in ("optimal", "optimal_inaccurate"):
+    solution = model.solve(data, capacity, limits=limits, resources=resources, mip_options=mip_options)
+    if solution.status == "time_limit_no_plan":
+        seconds = (limits or DEFAULT_LIMITS).time_limit_seconds
+        raise PlanningError(
+            f"The optimal plan of {', '.join(p.label for p in probs[:3])}{' and more' if len(probs) > 3 else ''} "
+            f"found no feasible plan within the time limit of {seconds:g} s",
+            where="planning.solver.time_limit_seconds",
+            fix="Raise planning.solver.time_limit_seconds (or planning.solver.mip_gap), or check the limits "
+                "of these families")
+    if solution.status not in SOLVED:
         raise diagnose.explain_status(solution.status, [p.label for p in probs], capacity is not None,
                                       resources.names if resources is not None else None)
     info = _solver_info(solution)
@@ -205,10 +218,14 @@ def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hour
 
 def _total_info(infos: list[dict]) -> dict:
     statuses = {info["status"] for info in infos}
-    total = {"status": "optimal" if statuses == {"optimal"} else "optimal_inaccurate", "models": len(infos)}
+    status = ("optimal" if statuses == {"optimal"} else "time_limit" if "time_limit" in statuses
+              else "optimal_inaccurate")
+    total = {"status": status, "models": len(infos)}
     for key in ("objective", "build_seconds", "solve_seconds", "compile_seconds"):
         values = [info.get(key) for info in infos]
         total[key] = None if any(v is None for v in values) else float(sum(values))
+    gaps = [info.get("mip_gap") for info in infos]
+    total["mip_gap"] = None if any(g is None for g in gaps) else float(max(gaps, default=0.0))
     return total
 
 
@@ -231,14 +248,14 @@ def plan_all(problem: Problem) -> dict[str, PlanResult]:
 
 def plan_families(problems: dict[str, Problem], strategy: str, shared_capacity_hours=None,
                   resources: model.ResourceLimits | None = None, together: bool = False,
-                  mip_options: dict | None = None) -> dict[str, PlanResult]:
+                  mip_options: dict | None = None, limits: SolverLimits | None = None) -> dict[str, PlanResult]:
     """One strategy for every family. The optimal plans share `shared_capacity_hours` (plant hours
     per period, a number or one per period) in one model, see `optimal_plans` (and `together`); level
     and chase plans follow their definitions per family, and a PlanningError says so when together they
     need more plant hours than the shared capacity, or more hours of a work centre (`resources`, families
     in `problems` order) than it has, in some period."""
     if strategy == "optimal":
-        return optimal_plans(problems, shared_capacity_hours, resources, together, mip_options)
+        return optimal_plans(problems, shared_capacity_hours, resources, together, mip_options, limits)
     results = {name: plan(prob, strategy) for name, prob in problems.items()}
     if shared_capacity_hours is not None and results:
         first = next(iter(problems.values()))

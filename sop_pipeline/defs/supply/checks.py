@@ -15,13 +15,14 @@ from sop_pipeline.defs.supply.assets import (
 )
 from sop_pipeline.store import db
 from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.strategies import SOLVED  # statuses with a plan
 
 PRODUCTION_PLAN_BALANCES = "production_plan_balances"
 PRODUCTION_PLAN_WITHIN_LIMITS = "production_plan_within_limits"
 CHOSEN_STRATEGY_OPTIMAL = "chosen_strategy_optimal"
 INVENTORY_PLAN_BALANCES = "inventory_plan_balances"
 OPERATING_PLAN_MATCHES_COST = "operating_plan_matches_production_cost"
-SOLVED = ("optimal", "optimal_inaccurate")
+
 
 
 def _skipped(settings: Settings) -> dg.AssetCheckResult | None:
@@ -84,8 +85,10 @@ def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings
         comparison = db.read_cycle(conn, "strategy_comparison", cycle)
     chosen = comparison.filter(pl.col("chosen"))
     unsolved = chosen.filter(~pl.col("solver_status").is_in(SOLVED) | pl.col("solver_status").is_null())
-    inaccurate = chosen.filter(pl.col("solver_status") == "optimal_inaccurate")
+    inaccurate = chosen.filter(pl.col("solver_status").is_in(["optimal_inaccurate", "time_limit"]))
     errors = [f"{r['family']}: {r['solver_status']}" for r in unsolved.iter_rows(named=True)]
+    if "solver_objective" in comparison.columns:
+        errors += supply_plan.objective_errors(comparison)
     if chosen.is_empty():
         errors.append(f"no {strategy} plan was recorded")
     statuses = sorted(set(chosen["solver_status"].drop_nulls().to_list()))

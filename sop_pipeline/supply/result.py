@@ -62,7 +62,7 @@ class PlanResult:
         return self.periods
 
     def to_dict(self) -> dict:
-        """JSON-ready: total_cost, cost_breakdown, units_short and one dict per period."""
+        """JSON-ready: total_cost, cost_breakdown, units_short, the penalty, solver figures, one dict per period."""
         records = self.periods.to_dict(orient="records")
         return {
             "status": self.status,
@@ -70,6 +70,11 @@ class PlanResult:
             "cost_breakdown": self.cost_breakdown,
             "units_short": self.units_short,
             "safety_stock_penalty": self.safety_stock_penalty,
+            # what the optimal plan minimises; the model's objective equals it (model.py, "Exactness")
+            "cost_with_safety_stock_penalty": self.total_cost + self.safety_stock_penalty,
+            "solver_objective": self.solver.get("objective"),
+            "mip_gap": self.solver.get("mip_gap"),
+            "ending_workforce": float(self.periods["workforce"].iloc[-1]),
             "periods": [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in records],
         }
 

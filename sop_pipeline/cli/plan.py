@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         body = {name: ({**results[name].to_dict(), "starting_workforce": problem.workforce.initial}
                        if name in results else
-                       {"status": "infeasible", "reason": impossible[name].message, "total_cost": None,
+                       {"status": "infeasible", "reason": impossible[name].message,
                         "starting_workforce": problem.workforce.initial})
                 for name in (STRATEGIES if strategy == "all" else [strategy])}
         print(json.dumps(body, indent=2))

@@ -144,3 +144,19 @@ def test_red_tomato_published_optimum_agrees_with_reference(integer, published):
     result = plan(prob, "optimal")
     assert result.total_cost == pytest.approx(published, abs=0.01)
     assert _objective(result) == pytest.approx(published, rel=1e-6)
+
+
+def test_implausible_ending_stock_is_refused_naming_the_key():
+    """The issue's typo: inventory.ending_min: 1e12 kept a solve busy for minutes; now refused at once."""
+    from sop_pipeline.common.errors import SettingsError
+    from sop_pipeline.config.problem import problem_from_settings
+
+    params = {"workforce": {"initial": 5}, "production": {"labor_hours_per_unit": 1},
+              "inventory": {"ending_min": 1e12}}
+    periods = [{"name": "2027-01", "demand": 100.0, "working_days": 20}]
+    with pytest.raises(SettingsError) as caught:
+        problem_from_settings(params, periods, family="Cookware", overrides={})
+    assert any("planning.defaults.inventory.ending_min" in line for line in caught.value.problems)
+    with pytest.raises(SettingsError, match="problem"):
+        problem([100, 100], inventory={"safety_stock": [10, 1e9]})
+    problem([100, 100], inventory={"ending_min": 5000, "safety_stock": [150, 150]})  # large but plausible

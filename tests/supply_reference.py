@@ -94,6 +94,10 @@ def reference_optimum(problems, work_centres=None, shared_capacity=None) -> floa
             if not inv.allow_backlog:
                 row({ix(f, "N", t): 1.0}, 0.0, np.inf)
         last = n_t - 1
+        if wf.ending_min is not None:
+            lower[ix(f, "W", last)] = max(lower[ix(f, "W", last)], wf.ending_min)
+        if wf.ending_max is not None:
+            upper[ix(f, "W", last)] = min(upper[ix(f, "W", last)], wf.ending_max)
         row({ix(f, "N", last): 1.0}, inv.ending_min, np.inf)  # no backlog at the end, ending stock kept
     for t in range(n_t):
         for hours, per_unit in work_centres or []:

@@ -160,3 +160,24 @@ def test_implausible_ending_stock_is_refused_naming_the_key():
     with pytest.raises(SettingsError, match="problem"):
         problem([100, 100], inventory={"safety_stock": [10, 1e9]})
     problem([100, 100], inventory={"ending_min": 5000, "safety_stock": [150, 150]})  # large but plausible
+
+
+def test_ending_workforce_bounds():
+    """The issue's case: demand [1000, 1000, 3000] and 25 workers; chase ends with 75. With
+    workforce.ending_max: 40 chase is impossible (and says why); the optimum keeps to 40 (reference)."""
+    sections = dict(workforce={"initial": 25}, production={"labor_hours_per_unit": 2, "max_overtime_hours_per_worker": 8,
+                                                             "max_subcontract_units": 2000}, costs=COSTS)
+    free = problem([1000, 1000, 3000], **sections)
+    assert plan(free, "chase").periods["workforce"].iloc[-1] == pytest.approx(75)
+    bounded = problem([1000, 1000, 3000],
+                      **{**sections, "workforce": {"initial": 25, "ending_max": 40}})
+    with pytest.raises(PlanningError, match="ending_max"):
+        plan(bounded, "chase")
+    result = plan(bounded, "optimal")
+    assert result.periods["workforce"].iloc[-1] <= 40 + 1e-6
+    assert _reported(result) == pytest.approx(reference_optimum([bounded]), rel=1e-6)
+    kept = problem([1000, 1000, 1000],
+                   **{**sections, "workforce": {"initial": 25, "ending_min": 30}})
+    for strategy in ("level", "chase", "optimal"):
+        assert plan(kept, strategy).periods["workforce"].iloc[-1] >= 30 - 1e-6, strategy
+    assert _reported(plan(kept, "optimal")) == pytest.approx(reference_optimum([kept]), rel=1e-6)

@@ -58,9 +58,13 @@ class Workforce(_Strict):
     min: float | None = Field(0, ge=0)
     max: float | None = Field(None, ge=0)
     integer: bool = False
+    ending_min: float | None = Field(None, ge=0, description="workers at the end of the horizon, at least; null = any")
+    ending_max: float | None = Field(None, ge=0, description="workers at the end of the horizon, at most; null = any")
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.ending_min is not None and self.ending_max is not None and self.ending_min > self.ending_max:
+            raise ValueError(f"ending_min ({self.ending_min:g}) is larger than ending_max ({self.ending_max:g})")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
         if self.integer and not float(self.initial).is_integer():

@@ -10,7 +10,7 @@ subcontracted units, W/H/L workers, hired, laid off; I_0, B_0, W_0 the initial v
     W_t = W_{t-1} + H_t - L_t                                    workforce balance
     labor_hours_per_unit * P_t <= W_t * hours_per_day * days_t   (= when allow_idle is false)
     labor_hours_per_unit * O_t <= max_overtime_hours_per_worker * W_t
-    C_t <= max_subcontract_units;  min <= W_t <= max
+    C_t <= max_subcontract_units;  min <= W_t <= max;  ending_min <= W_T <= ending_max (workforce.*)
     B_T = 0;  I_T >= ending_min;  B_t = 0 when allow_backlog is false
     S_t >= safety_stock_t - (I_t - B_t)   in months with safety stock (S >= 0: net stock below the
                                           soft safety-stock floor; a backlogged unit is below it too)
@@ -70,6 +70,8 @@ class StackedData:
     safety_stock: np.ndarray      # (F, T)
     w_min: np.ndarray             # 0 where null
     w_max: np.ndarray             # inf where null
+    w_end_min: np.ndarray         # workers at the horizon's end: 0 where null
+    w_end_max: np.ndarray         # inf where null
     ot_max: np.ndarray            # overtime hours per worker, inf where null
     sub_max: np.ndarray           # inf where null
     allow_idle: np.ndarray        # bool
@@ -118,6 +120,8 @@ def stack(problems: list[Problem], names: list[str] | None = None) -> StackedDat
         safety_stock=np.vstack([p.safety_stock for p in problems]),
         w_min=col(lambda p: _none_to(p.workforce.min, 0.0)),
         w_max=col(lambda p: _none_to(p.workforce.max, np.inf)),
+        w_end_min=col(lambda p: _none_to(p.workforce.ending_min, 0.0)),
+        w_end_max=col(lambda p: _none_to(p.workforce.ending_max, np.inf)),
         ot_max=col(lambda p: _none_to(p.production.max_overtime_hours_per_worker, np.inf)),
         sub_max=col(lambda p: _none_to(p.production.max_subcontract_units, np.inf)),
         allow_idle=np.array([p.production.allow_idle for p in problems]),
@@ -195,6 +199,10 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         cons.append(made_hours[exact, :] == regular_hours[exact, :])
     if (r := _rows(np.isfinite(data.w_max))).size:
         cons.append(W[r, :] <= col(data.w_max[r]))
+    if (r := _rows(data.w_end_min > 0)).size:  # the crew the plan leaves behind (workforce.ending_min/max)
+        cons.append(W[r, -1] >= data.w_end_min[r])
+    if (r := _rows(np.isfinite(data.w_end_max))).size:
+        cons.append(W[r, -1] <= data.w_end_max[r])
     if (r := _rows(np.isfinite(data.ot_max))).size:
         cons.append(cp.multiply(col(data.lhpu[r]), O[r, :]) <= cp.multiply(col(data.ot_max[r]), W[r, :]))
     if (r := _rows(np.isfinite(data.sub_max))).size:

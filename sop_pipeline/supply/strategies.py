@@ -36,7 +36,7 @@ from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import diagnose, model
 from sop_pipeline.supply.result import STRATEGIES, PlanResult, plan_result
-from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, SolverLimits
+from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
 from sop_pipeline.supply.work_centres import check_resource_use
 
 SOLVED = ("optimal", "optimal_inaccurate", "time_limit")  # statuses with a plan (time_limit: with its gap)
@@ -110,8 +110,10 @@ def level_plan(problem: Problem) -> PlanResult:
         if cum_capacity[t] <= 0:
             raise _no_capacity(problem, "level", int(t), float(need[t]))
         ratios[t] = need[t] / cum_capacity[t]
-    workers = max(float(ratios.max()), problem.workforce.min or 0.0)
+    # One crew for the whole horizon, so also the crew it ends with: at least workforce.ending_min.
+    workers = max(float(ratios.max()), problem.workforce.min or 0.0, problem.workforce.ending_min or 0.0)
     workforce = np.full(len(demand), float(_whole(workers, problem)))
+    _check_ending(problem, "level", workforce)
     _check_max(problem, "level", workforce,
                lambda t: f"meeting demand on time{_and_buffers(problem)} from regular time up to "
                          f"{problem.period_names[int(np.argmax(ratios))]}")
@@ -134,10 +136,25 @@ def chase_plan(problem: Problem) -> PlanResult:
         workforce[t] = _whole(max(workers, fewest), problem)
         capacity = workforce[t] * per_worker[t]
         regular[t] = capacity if not allow_idle else min(capacity, need)
+        if t == n - 1 and problem.workforce.ending_min and workforce[t] < problem.workforce.ending_min:
+            workforce[t] = _whole(problem.workforce.ending_min, problem)  # the crew kept at the horizon's end
+            capacity = workforce[t] * per_worker[t]
+            regular[t] = capacity if not allow_idle else min(capacity, need)
         net += regular[t] - demand[t]
     _check_max(problem, "chase", workforce,
                lambda t: f"covering the demand{_and_buffers(problem)} of {problem.period_names[t]}")
+    _check_ending(problem, "chase", workforce)
     return plan_result(problem, "chase", workforce, regular)
+
+
+def _check_ending(problem: Problem, strategy: str, workforce: np.ndarray) -> None:
+    end_max = problem.workforce.ending_max
+    if end_max is not None and workforce[-1] > end_max + TOLERANCE:
+        name = problem.period_names[-1]
+        raise PlanningError(
+            f"A {strategy} plan is impossible: it needs {fmt(workforce[-1])} workers in {name} but "
+            f"workforce.ending_max allows {fmt(end_max)} at the end of the horizon",
+            where=f"{problem.label}, {name}", fix="Raise workforce.ending_max or use the optimal strategy")
 
 
 def _solver_info(solution: model.OptimalSolution) -> dict:

@@ -29,7 +29,6 @@ from sop_pipeline.common.limits import MAX_VALUE
 from sop_pipeline.common.readers import read_yaml_file
 from sop_pipeline.config.base import Strict, format_loc
 
-
 IMPLAUSIBLE_STOCK_FACTOR = 100  # stock targets above 100x the horizon's demand are refused as typos
 
 

@@ -336,6 +336,27 @@ def strategy_comparison_frame(plans: SupplyPlans) -> pl.DataFrame:
             .select(COMPARISON_COLUMNS).sort(["family", "strategy"]))
 
 
+def strategy_totals_line(comparison: pl.DataFrame) -> str:
+    """The console's one line: each strategy's cash + penalty over the families it has a plan for, how many
+    of them that is, and why the others have none (an impossible strategy is never a 0 cost)."""
+    n = comparison["family"].n_unique()
+    parts = []
+    for strategy in STRATEGIES:
+        rows = comparison.filter(pl.col("strategy") == strategy)
+        planned = rows.filter(pl.col("total_cost").is_not_null())
+        if planned.is_empty():
+            reason = rows["solver_status"].drop_nulls().head(1).to_list()
+            parts.append(f"{strategy} impossible for all {n} families"
+                         + (f" ({reason[0].removeprefix('infeasible: ')})" if reason else ""))
+            continue
+        total = planned["cost_with_safety_stock_penalty"].sum()
+        parts.append(f"{strategy} {total:,.0f}" + ("" if planned.height == n else
+                                                   f" ({planned.height} of {n} families; impossible for "
+                                                   + ", ".join(sorted(set(rows["family"]) - set(planned["family"])))
+                                                   + ")"))
+    return "Total cash + safety-stock penalty by strategy: " + "; ".join(parts)
+
+
 def cost_comparison(comparison: pl.DataFrame) -> pl.DataFrame:
     """Total cost per family (rows) and strategy (columns), for a planner's side-by-side view."""
     return (comparison.pivot(on="strategy", index="family", values="total_cost")

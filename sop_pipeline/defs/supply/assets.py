@@ -85,10 +85,7 @@ def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings
     solver = next(iter(plans.results["optimal"].values())).solver
     chosen = comparison.filter(pl.col("chosen"))
     costs = supply_plan.cost_comparison(comparison)
-    totals = comparison.group_by("strategy").agg(pl.col("total_cost").sum(), pl.col("solver_status").first())
-    context.log.info("Total cost by strategy: " + ", ".join(
-        f"{s} {c:,.0f}" if c is not None else f"{s} (no plan for some family)"
-        for s, c in totals.sort("strategy").select("strategy", "total_cost").iter_rows()))
+    context.log.info(supply_plan.strategy_totals_line(comparison))
     infeasible = comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
     # Bottom-up resource requirement of the chosen plan: labour hours per family and in total, per month.
     chosen_results = plans.results.get(settings.planning.strategy) or {}

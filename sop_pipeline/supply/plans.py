@@ -541,7 +541,7 @@ def limit_errors(production_plan: pl.DataFrame, problems: dict[str, Problem],
     if shared_capacity is not None and not production_plan.is_empty():
         used = (production_plan.group_by(["strategy", "month"])
                 .agg((pl.col("regular_hours") - pl.col("idle_hours") + pl.col("overtime_hours")).sum().alias("hours"))
-                .filter(pl.col("hours") > shared_capacity * (1 + 1e-6) + slack).sort(["strategy", "month"]))
+                .filter(pl.col("hours") > shared_capacity * (1 + TOLERANCE) + slack).sort(["strategy", "month"]))
         if used.height:
             errors.append(f"plant hours above planning.shared_capacity ({shared_capacity:,g}) in {used.height} "
                           "strategy-months: " + _first(used))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.config.problem import Problem
+from sop_pipeline.supply.solver_limits import TOLERANCE
 
 STRATEGIES = ("level", "chase", "optimal")
 
@@ -29,7 +30,6 @@ COST_COLUMNS = [
 # The safety-stock penalty steers the optimal plan but is not cash: it stays out of total_cost.
 PLAN_COLUMNS = QUANTITY_COLUMNS + COST_COLUMNS + ["total_cost", "safety_stock_penalty"]
 
-_TOLERANCE = 1e-6  # solver noise: 2599.9999999 units is 2600, -1e-9 is 0
 
 
 @dataclass
@@ -80,10 +80,10 @@ class PlanResult:
 
 
 def clean_solver_noise(values) -> np.ndarray:
-    """Values within 1e-6 of a whole number become that number (2599.9999999 -> 2600, -1e-9 -> 0)."""
+    """Values within TOLERANCE of a whole number become that number (2599.9999999 -> 2600, -1e-9 -> 0)."""
     out = np.array(values, dtype=float)
     whole = np.round(out)
-    near = np.abs(out - whole) < _TOLERANCE
+    near = np.abs(out - whole) < TOLERANCE
     out[near] = whole[near]
     return out + 0.0  # no -0.0
 

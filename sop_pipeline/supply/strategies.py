@@ -41,12 +41,11 @@ from sop_pipeline.supply.work_centres import check_resource_use
 
 SOLVED = ("optimal", "optimal_inaccurate", "time_limit")  # statuses with a plan (time_limit: with its gap)
 
-_EPS = 1e-9
 
 
 def _whole(workers: np.ndarray | float, problem: Problem):
     # A hair of tolerance so 64.0000000001 workers (float noise) is 64, not 65.
-    return np.ceil(np.asarray(workers) - 1e-7) if problem.workforce.integer else workers
+    return np.ceil(np.asarray(workers) - TOLERANCE) if problem.workforce.integer else workers
 
 
 def _net_initial(problem: Problem) -> float:
@@ -96,7 +95,7 @@ def _schedule(problem: Problem, workforce: np.ndarray) -> np.ndarray:
 
 def _check_max(problem: Problem, strategy: str, workforce: np.ndarray, reason) -> None:
     w_max = problem.workforce.max
-    if w_max is not None and (over := np.flatnonzero(workforce > w_max + 1e-7)).size:
+    if w_max is not None and (over := np.flatnonzero(workforce > w_max + TOLERANCE)).size:
         t = over[int(np.argmax(workforce[over]))]
         raise diagnose.strategy_limit(problem, strategy, float(workforce[t]), int(t), reason(t))
 
@@ -106,7 +105,7 @@ def level_plan(problem: Problem) -> PlanResult:
     need = np.cumsum(demand) - _net_initial(problem) + _stock_floor(problem)
     cum_capacity = np.cumsum(per_worker)
     ratios = np.zeros(len(demand))
-    for t in np.flatnonzero(need > _EPS):
+    for t in np.flatnonzero(need > TOLERANCE):
         if cum_capacity[t] <= 0:
             raise _no_capacity(problem, "level", int(t), float(need[t]))
         ratios[t] = need[t] / cum_capacity[t]
@@ -130,9 +129,9 @@ def chase_plan(problem: Problem) -> PlanResult:
     stock_floor = _stock_floor(problem)
     for t in range(n):
         need = max(0.0, demand[t] + stock_floor[t] - net)
-        if need > _EPS and per_worker[t] <= 0:
+        if need > TOLERANCE and per_worker[t] <= 0:
             raise _no_capacity(problem, "chase", t, need)
-        workers = need / per_worker[t] if need > _EPS else 0.0
+        workers = need / per_worker[t] if need > TOLERANCE else 0.0
         workforce[t] = _whole(max(workers, fewest), problem)
         capacity = workforce[t] * per_worker[t]
         regular[t] = capacity if not allow_idle else min(capacity, need)
@@ -200,7 +199,7 @@ def _made_in_house(plans: dict[str, PlanResult]) -> np.ndarray:
 
 def _fits(resources: model.ResourceLimits, plans: dict[str, PlanResult]) -> bool:
     used = resources.per_unit @ _made_in_house(plans)
-    return bool((used <= resources.hours + 1e-6 * np.maximum(1.0, resources.hours)).all())
+    return bool((used <= resources.hours + TOLERANCE * np.maximum(1.0, resources.hours)).all())
 
 
 def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours,
@@ -278,7 +277,7 @@ def plan_families(problems: dict[str, Problem], strategy: str, shared_capacity_h
         first = next(iter(problems.values()))
         capacity = model.capacity_array(shared_capacity_hours, len(first.periods))
         used = sum(_hours_used(r.periods) for r in results.values())
-        if (over := np.flatnonzero(used > capacity + 1e-6)).size:
+        if (over := np.flatnonzero(used > capacity + TOLERANCE)).size:
             t = over[0]
             raise PlanningError(
                 f"The {strategy} plans of all families need {fmt(used[t])} plant hours in {first.period_names[t]} "

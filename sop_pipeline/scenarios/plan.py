@@ -27,6 +27,7 @@ from sop_pipeline.config.preflight import BASE_SCENARIO, scenario_demand_problem
 from sop_pipeline.config.problem import Problem, merge_planning
 from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
 from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.solver_limits import TOLERANCE
 from sop_pipeline.supply.strategies import plan_families
 from sop_pipeline.supply.work_centres import check_resource_families
 
@@ -161,6 +162,13 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
                                  together=base is not None and _fills_a_work_centre(base.rows, list(changed), centres),
                                  mip_options=SCENARIO_MIP_OPTIONS, limits=settings.solver.limits)
                    if changed else {})
+        if settings.strategy == "optimal" and results:  # the invariant of supply.plans.objective_errors
+            objective = next(iter(results.values())).solver.get("objective")
+            reported = sum(r.total_cost + r.safety_stock_penalty for r in results.values())
+            if objective is not None and abs(objective - reported) > TOLERANCE * max(1.0, abs(reported)):
+                raise PlanningError(f"the optimal model's objective {objective:,.2f} differs from the reported "
+                                    f"cost of its plans {reported:,.2f}", where=f"scenario {scenario.name}",
+                                    fix="Report this problem: the model and the reported costs disagree")
     except PlanningError as exc:
         return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)
     rows = supply_plan.production_plan_frame({settings.strategy: results})

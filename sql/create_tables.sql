@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS {schema}.strategy_comparison (
     subcontract_cost DOUBLE, units_short DOUBLE, solver_status VARCHAR, chosen BOOLEAN NOT NULL,
     safety_stock_penalty DOUBLE,
     -- total_cost is cash; this adds the safety-stock shortfall penalty the optimal plan minimises with it
-    cost_with_safety_stock_penalty DOUBLE
+    cost_with_safety_stock_penalty DOUBLE,
+    minimises VARCHAR, solver_objective DOUBLE, mip_gap DOUBLE, starting_workforce DOUBLE, ending_workforce DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.inventory_plan (
@@ -100,6 +101,13 @@ ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS supply_note VARCHAR;
 ALTER TABLE {schema}.forecast ADD COLUMN IF NOT EXISTS model VARCHAR;
 ALTER TABLE {schema}.forecast_accuracy ADD COLUMN IF NOT EXISTS model VARCHAR;
 ALTER TABLE {schema}.forecast_model_params ADD COLUMN IF NOT EXISTS model VARCHAR;
+-- What a strategy's plan minimises (optimal: cost_with_safety_stock_penalty), the solver's objective and the
+-- relative MIP gap it reached (optimal plans), and the crew before the horizon and at its end.
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS minimises VARCHAR;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS solver_objective DOUBLE;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS mip_gap DOUBLE;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS starting_workforce DOUBLE;
+ALTER TABLE {schema}.strategy_comparison ADD COLUMN IF NOT EXISTS ending_workforce DOUBLE;
 
 -- Scenarios (scenarios: in sop.yaml, and `sop-pipeline what-if --save`): the base plan is scenario 'base'.
 CREATE TABLE IF NOT EXISTS {schema}.scenario_plan (

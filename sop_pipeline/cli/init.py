@@ -166,6 +166,9 @@ def settings_yaml(guess: SalesGuess, folder: Path) -> str:
         "      backlog_per_unit_period: 6",
         "      material_per_unit: 8",
         "      subcontract_per_unit: 25",
+        "      # per unit below safety stock a month; above the cost of making a unit (wages + material),",
+        "      # so the plan keeps its buffers to the horizon's end instead of selling them off",
+        "      safety_stock_shortfall_per_unit: 30",
         "  families: {}                  # per-family overrides, e.g.",
         f"  #   {_quote(next(iter(guess.families), 'FAMILY'))}: {{workforce: {{initial: {crew}}}, "
         f"inventory: {{initial: {stock}}}}}",

@@ -53,10 +53,14 @@ def _print_tables(results: dict[str, PlanResult]) -> None:
         console.print(table)
         parts = ", ".join(f"{c.removesuffix('_cost').replace('_', ' ')} {_money(v)}"
                           for c, v in result.cost_breakdown.items() if v)
+        gap = result.solver.get("mip_gap")
         console.print(f"[bold]Total cost {_money(result.total_cost)}[/bold] ({parts}); "
                       f"units short {fmt(result.units_short)}"
                       + (f"; safety-stock penalty {_money(result.safety_stock_penalty)}"
-                         if result.safety_stock_penalty else ""))
+                         if result.safety_stock_penalty else "")
+                      + f"; workforce {fmt(result.periods['workforce'].iloc[-1])} at the end"
+                      + (f"; minimises cash + safety-stock penalty, gap reached {gap:.1e}"
+                         if strategy == "optimal" and gap is not None else ""))
         console.print()
     if len(results) > 1:
         summary = Table(title="strategy comparison", title_justify="left")
@@ -101,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
             except PlanningError as exc:
                 impossible[name] = exc
     if args.json:
-        body = {name: (results[name].to_dict() if name in results else
-                       {"status": "infeasible", "reason": impossible[name].message})
+        body = {name: ({**results[name].to_dict(), "starting_workforce": problem.workforce.initial}
+                       if name in results else
+                       {"status": "infeasible", "reason": impossible[name].message,
+                        "starting_workforce": problem.workforce.initial})
                 for name in (STRATEGIES if strategy == "all" else [strategy])}
         print(json.dumps(body, indent=2))
     else:

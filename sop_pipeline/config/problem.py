@@ -29,6 +29,8 @@ from sop_pipeline.common.limits import MAX_VALUE
 from sop_pipeline.common.readers import read_yaml_file
 from sop_pipeline.config.base import Strict, format_loc
 
+IMPLAUSIBLE_STOCK_FACTOR = 100  # stock targets above 100x the horizon's demand are refused as typos
+
 
 class _Strict(Strict):
     """Strict, and every number finite and plausible."""
@@ -55,9 +57,13 @@ class Workforce(_Strict):
     min: float | None = Field(0, ge=0)
     max: float | None = Field(None, ge=0)
     integer: bool = False
+    ending_min: float | None = Field(None, ge=0, description="workers at the end of the horizon, at least; null = any")
+    ending_max: float | None = Field(None, ge=0, description="workers at the end of the horizon, at most; null = any")
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.ending_min is not None and self.ending_max is not None and self.ending_min > self.ending_max:
+            raise ValueError(f"ending_min ({self.ending_min:g}) is larger than ending_max ({self.ending_max:g})")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is larger than max ({self.max:g})")
         if self.integer and not float(self.initial).is_integer():
@@ -128,11 +134,28 @@ class Problem(_Strict):
                     f"{len(self.periods)} periods; give one per period")
             if any(v is not None for v in per_period):
                 raise ValueError("inventory.safety_stock: safety stock is also given per period; keep one")
+        self._plausible_stocks()
         names = [p.name for p in self.periods]
         if len(set(names)) != len(names):
             dup = next(n for n in names if names.count(n) > 1)
             raise ValueError(f"periods: the name {dup!r} appears more than once")
         return self
+
+    def _plausible_stocks(self) -> None:
+        """An ending stock or safety stock beyond IMPLAUSIBLE_STOCK_FACTOR x the horizon's demand (or the
+        initial stock, whichever is larger) is a typo, not a plan: it would keep a solver busy for nothing."""
+        scale = max(sum(p.demand for p in self.periods), self.inventory.initial)
+        if scale <= 0:
+            return
+        limit = IMPLAUSIBLE_STOCK_FACTOR * scale
+        hint = (f"is more than {IMPLAUSIBLE_STOCK_FACTOR:g} times the horizon's demand ({scale:,.0f}); "
+                "correct it (a typo?)")
+        if self.inventory.ending_min > limit:
+            raise ValueError(f"inventory.ending_min: {self.inventory.ending_min:,.0f} {hint}")
+        stocks = self.inventory.safety_stock or [p.safety_stock or 0.0 for p in self.periods]
+        if (bad := next((i for i, v in enumerate(stocks) if v > limit), None)) is not None:
+            field = f"inventory.safety_stock[{bad}]" if self.inventory.safety_stock else f"periods[{bad}].safety_stock"
+            raise ValueError(f"{field}: {stocks[bad]:,.0f} {hint}")
 
     # Arrays the model and the strategies work on (one value per period).
     @property

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sop_pipeline.common.months import month_range
 from sop_pipeline.config.base import Strict
+from sop_pipeline.supply.solver_limits import MIP_GAP, TIME_LIMIT_SECONDS, SolverLimits  # a leaf module too
 
 
 class SalesColumns(Strict):
@@ -152,6 +153,18 @@ class Resource(Strict):
         return value
 
 
+class SolverSettings(Strict):
+    """How far every optimal solve goes (supply/solver_limits.py has the defaults and their meaning)."""
+
+    time_limit_seconds: float = Field(TIME_LIMIT_SECONDS, gt=0, le=86_400,
+                                      description="per optimal model; a plan found by then is published with its gap")
+    mip_gap: float = Field(MIP_GAP, ge=0, lt=1, description="relative gap at which a whole-worker plan is solved")
+
+    @property
+    def limits(self) -> SolverLimits:
+        return SolverLimits(self.time_limit_seconds, self.mip_gap)
+
+
 class PlanningSettings(Strict):
     strategy: Literal["level", "chase", "optimal"] = "optimal"
     service_level: float = Field(0.95, gt=0.5, lt=1)
@@ -159,6 +172,7 @@ class PlanningSettings(Strict):
     defaults: dict[str, Any] = Field(default_factory=dict, description="problem parameters for every family")
     families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-family overrides")
     resources: list[Resource] = Field(default_factory=list, description="work centres every plan must fit")
+    solver: SolverSettings = Field(default_factory=SolverSettings, description="time limit and MIP gap")
 
     @field_validator("resources")
     @classmethod

@@ -284,8 +284,15 @@ def _cost_section(comparison: pl.DataFrame) -> str:
                                 name=part.replace("_", " ").removesuffix(" cost"),
                                 marker_color=PART_COLOURS[n % len(PART_COLOURS)]))
     grand = {r["strategy"]: r[ranked_on] for r in totals.iter_rows(named=True)}
-    figure.add_trace(go.Scatter(x=strategies, y=[grand.get(s, 0) for s in strategies], mode="text",
-                                text=[_num(grand.get(s)) for s in strategies], textposition="top center",
+    # An impossible strategy is shown as such, never as a 0 bar; totals say how many families they cover.
+    n_families = comparison["family"].n_unique()
+    planned = {s: comparison.filter((pl.col("strategy") == s) & pl.col("total_cost").is_not_null()).height
+               for s in strategies}
+    labels = [("impossible" if not planned[s] else _num(grand.get(s))
+               + ("" if planned[s] == n_families else f" ({planned[s]} of {n_families} families)"))
+              for s in strategies]
+    figure.add_trace(go.Scatter(x=strategies, y=[grand.get(s, 0) if planned[s] else 0 for s in strategies],
+                                mode="text", text=labels, textposition="top center",
                                 showlegend=False, hoverinfo="skip"))
     figure.update_layout(barmode="stack", height=440, yaxis_title="cost over the horizon, all families")
     wide = comparison.pivot(on="strategy", index="family", values=ranked_on, aggregate_function="sum")
@@ -297,11 +304,29 @@ def _cost_section(comparison: pl.DataFrame) -> str:
         short = comparison.filter(pl.col("chosen")).group_by("family").agg(pl.col("units_short").sum())
         wide = wide.join(short, on="family", how="left")
         ordered.append("units_short")
+    if "starting_workforce" in comparison.columns and "ending_workforce" in comparison.columns:
+        crew = comparison.filter(pl.col("chosen")).group_by("family").agg(
+            pl.col("starting_workforce").first().alias("workforce_start"),
+            pl.col("ending_workforce").first().alias("workforce_end"))
+        wide = wide.join(crew, on="family", how="left")
+        ordered += ["workforce_start", "workforce_end"]
+    if "solver_status" in comparison.columns:
+        why = (comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
+               .group_by("family").agg(pl.concat_str([pl.col("strategy"), pl.col("solver_status")
+                                                      .str.strip_prefix("infeasible: ")], separator=": ")
+                                       .str.join("; ").alias("impossible")))
+        if not why.is_empty():
+            wide = wide.join(why, on="family", how="left").with_columns(pl.col("impossible").fill_null(""))
+            ordered.append("impossible")
     table = _table(wide.select(ordered))
+    gaps = (comparison.filter(pl.col("strategy") == "optimal")["mip_gap"].drop_nulls()
+            if "mip_gap" in comparison.columns else pl.Series([], dtype=pl.Float64))
+    gap_note = (f"<p>The optimal plans are within {gaps.max():.2%} of the least possible cost (the solver's "
+                "relative gap reached).</p>" if not gaps.is_empty() else "")
     note = ("<p>Costs over the horizon. Cash cost plus the safety-stock penalty (each unit-month below safety "
             "stock at <code>costs.safety_stock_shortfall_per_unit</code>): what the optimal plan minimises.</p>"
             if ranked_on != "total_cost" else "")
-    return f'{note}<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
+    return f'{note}{gap_note}<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
 
 
 def _history_notes(accuracy: pl.DataFrame) -> str:

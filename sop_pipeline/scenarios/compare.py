@@ -24,12 +24,12 @@ import polars as pl
 from sop_pipeline.config.preflight import BASE_SCENARIO
 from sop_pipeline.scenarios.plan import ScenarioOutcome, plan_frame
 from sop_pipeline.supply.plans import ALL_FAMILIES, sum_or_null
+from sop_pipeline.supply.solver_limits import TOLERANCE
 
 KPIS = ["planned_units", "planned_revenue", "total_cost", "cost_with_safety_stock_penalty", "gross_margin",
         "units_short", "fill_rate",
         "average_inventory", "peak_headcount", "overtime_hours", "subcontracted_units", "peak_capacity_utilization"]
 COMPARISON_COLUMNS = ["scenario", "family", "description", "status", *KPIS, *[f"{k}_change" for k in KPIS]]
-_TOL = 1e-6
 
 
 def _kpis(rows: pl.DataFrame) -> pl.DataFrame:
@@ -100,7 +100,7 @@ def balance_errors(scenario_plan: pl.DataFrame) -> list[str]:
     frame = scenario_plan.sort("scenario", "family", "month").with_columns(
         gap=opening + pl.col("production") - pl.col("planned_units") - net,
         carry=opening - net.shift(1).over("scenario", "family"))
-    tol = _TOL * pl.max_horizontal(pl.lit(1.0), pl.col("planned_units").abs() + pl.col("production").abs())
+    tol = TOLERANCE * pl.max_horizontal(pl.lit(1.0), pl.col("planned_units").abs() + pl.col("production").abs())
     errors = []
     if (bad := frame.filter((pl.col("gap").abs() > tol) | pl.col("gap").is_null())).height:
         errors.append(f"{bad.height} scenario-family-months do not balance: "

@@ -27,6 +27,7 @@ from sop_pipeline.config.preflight import BASE_SCENARIO, scenario_demand_problem
 from sop_pipeline.config.problem import Problem, merge_planning
 from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
 from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.solver_limits import TOLERANCE
 from sop_pipeline.supply.strategies import plan_families
 from sop_pipeline.supply.work_centres import check_resource_families
 
@@ -42,7 +43,7 @@ SCENARIO_PLAN_COLUMNS = [
 
 
 # How HiGHS searches a scenario's whole-worker model (a MILP): without the RINS heuristic and without
-# presolve. The optimum is the same (to the model's mip_rel_gap of 1e-9); on twelve demo what-ifs it took
+# presolve. The optimum is the same (to the MIP gap of planning.solver); on twelve demo what-ifs it took
 # 44% less solver time in all (measured on the i14 branch). The published plan keeps HiGHS's defaults.
 SCENARIO_MIP_OPTIONS = {"mip_heuristic_run_rins": False, "presolve": "off"}
 
@@ -162,8 +163,15 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
         centres = supply_plan.work_centres(settings, changed)
         results = (plan_families(changed, settings.strategy, settings.shared_capacity, centres,
                                  together=base is not None and _fills_a_work_centre(base.rows, list(changed), centres),
-                                 mip_options=SCENARIO_MIP_OPTIONS)
+                                 mip_options=SCENARIO_MIP_OPTIONS, limits=settings.solver.limits)
                    if changed else {})
+        if settings.strategy == "optimal" and results:  # the invariant of supply.plans.objective_errors
+            objective = next(iter(results.values())).solver.get("objective")
+            reported = sum(r.total_cost + r.safety_stock_penalty for r in results.values())
+            if objective is not None and abs(objective - reported) > TOLERANCE * max(1.0, abs(reported)):
+                raise PlanningError(f"the optimal model's objective {objective:,.2f} differs from the reported "
+                                    f"cost of its plans {reported:,.2f}", where=f"scenario {scenario.name}",
+                                    fix="Report this problem: the model and the reported costs disagree")
     except PlanningError as exc:
         return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)
     rows = supply_plan.production_plan_frame({settings.strategy: results})

@@ -12,13 +12,14 @@ import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
+from sop_pipeline.supply.solver_limits import TOLERANCE
 
 
 def fmt(value: float) -> str:
     """1250 -> '1,250'; 12.5 -> '12.5'; inf -> 'unlimited'."""
     if not np.isfinite(value):
         return "unlimited"
-    return f"{value:,.0f}" if abs(value - round(value)) < 1e-6 else f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value - round(value)) < TOLERANCE else f"{value:,.2f}"
 
 
 def _times(a, b):
@@ -66,7 +67,7 @@ def check_feasible(problem: Problem) -> None:
            "subcontracting (production.max_subcontract_units)")
     where = f"{problem.label}, {{period}}"
     if not problem.inventory.allow_backlog:
-        bad = np.flatnonzero(slack < -1e-9)
+        bad = np.flatnonzero(slack < -TOLERANCE)
         if bad.size:
             t = bad[0]
             raise PlanningError(
@@ -76,7 +77,7 @@ def check_feasible(problem: Problem) -> None:
                 where=where.format(period=names[t]),
                 fix=fix + ", or set inventory.allow_backlog: true")
     short = problem.inventory.ending_min - slack[-1]
-    if short > 1e-9:
+    if short > TOLERANCE:
         target = (f"demand plus the ending inventory of {fmt(problem.inventory.ending_min)} (inventory.ending_min)"
                   if problem.inventory.ending_min else "demand")
         raise PlanningError(
@@ -116,7 +117,7 @@ def check_resources(problems: list[Problem], names: list[str], hours: np.ndarray
     forced = per_unit @ np.vstack([_forced_units(p) for p in problems])
     needed = per_unit @ np.vstack([_inhouse_units_by(p) for p in problems])
     for r, name in enumerate(names):
-        if (over := np.flatnonzero(forced[r] > hours[r] + 1e-9)).size:
+        if (over := np.flatnonzero(forced[r] > hours[r] + TOLERANCE)).size:
             t = over[0]
             raise PlanningError(
                 f"{name} needs {fmt(round(forced[r, t]))} h in {periods[t]}; {fmt(hours[r, t])} are available "
@@ -125,7 +126,7 @@ def check_resources(problems: list[Problem], names: list[str], hours: np.ndarray
                 where=f"planning.resources ({name}), {periods[t]}",
                 fix=f"Raise {name}'s hours_per_month, lower workforce.min or allow idle time")
         available = np.cumsum(hours[r])
-        if (over := np.flatnonzero(needed[r] > available + 1e-6)).size:
+        if (over := np.flatnonzero(needed[r] > available + TOLERANCE)).size:
             t = over[0]
             raise PlanningError(
                 f"{name} needs {fmt(round(needed[r, t]))} h by {periods[t]}; {fmt(available[t])} are available up "
@@ -141,7 +142,7 @@ def check_shared_capacity(problems: list[Problem], names: list[str], capacity: n
     # made in-house by each period
     forced = sum(prob.production.labor_hours_per_unit * _forced_units(prob) for prob in problems)
     needed = sum(prob.production.labor_hours_per_unit * _inhouse_units_by(prob) for prob in problems)
-    over = np.flatnonzero(forced > capacity + 1e-9)
+    over = np.flatnonzero(forced > capacity + TOLERANCE)
     if over.size:
         t = over[0]
         raise PlanningError(
@@ -150,7 +151,7 @@ def check_shared_capacity(problems: list[Problem], names: list[str], capacity: n
             f"the plant has {fmt(capacity[t])}",
             where=f"planning.shared_capacity, {periods[t]}",
             fix="Raise the shared capacity, lower workforce.min or allow idle time")
-    over = np.flatnonzero(needed > np.cumsum(capacity) + 1e-6)
+    over = np.flatnonzero(needed > np.cumsum(capacity) + TOLERANCE)
     if over.size:
         t = over[0]
         raise PlanningError(
@@ -169,7 +170,7 @@ def strategy_limit(problem: Problem, strategy: str, workers: float, period: int,
         f"A {strategy} plan is impossible: {reason} needs {fmt(workers)} workers in {names[period]} "
         f"but workforce.max is {fmt(problem.workforce.max)}",
         where=f"{problem.label}, {names[period]}",
-        fix=f"Raise workforce.max to at least {fmt(np.ceil(workers - 1e-9))} or use the optimal strategy, "
+        fix=f"Raise workforce.max to at least {fmt(np.ceil(workers - TOLERANCE))} or use the optimal strategy, "
             f"which can also use overtime, subcontracting and backlog")
 
 

@@ -10,9 +10,19 @@ subcontracted units, W/H/L workers, hired, laid off; I_0, B_0, W_0 the initial v
     W_t = W_{t-1} + H_t - L_t                                    workforce balance
     labor_hours_per_unit * P_t <= W_t * hours_per_day * days_t   (= when allow_idle is false)
     labor_hours_per_unit * O_t <= max_overtime_hours_per_worker * W_t
-    C_t <= max_subcontract_units;  min <= W_t <= max
+    C_t <= max_subcontract_units;  min <= W_t <= max;  ending_min <= W_T <= ending_max (workforce.*)
     B_T = 0;  I_T >= ending_min;  B_t = 0 when allow_backlog is false
-    S_t >= safety_stock_t - I_t  (S >= 0: the shortfall below the soft safety-stock floor)
+    S_t >= safety_stock_t - (I_t - B_t)   in months with safety stock (S >= 0: net stock below the
+                                          soft safety-stock floor; a backlogged unit is below it too)
+    O_t = 0 in a month with no working days (a closed plant makes nothing in-house)
+
+Exactness. The shortfall is measured against net stock, so holding inventory and backlog in the same
+month buys nothing: lowering both by min(I_t, B_t) keeps every constraint (they see I - B only; at
+the horizon's end B_T = 0) and saves (holding + backlog) x min(I_t, B_t). With holding + backlog > 0
+an optimum therefore never holds both, and when both costs are 0 holding both costs nothing either
+way; so the objective is the plan's reported cost (`result.plan_result`: cash from net stock plus
+the penalty on max(safety_stock - net, 0)) to solver tolerance. (Measured against gross inventory
+the model kept its safety stock with units it had not made: "phantom stock".)
 
 Shared plant capacity (optional, hours per period): the labour hours actually spent making
 product, regular plus overtime, summed over families, may not exceed it:
@@ -40,6 +50,8 @@ import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
+from sop_pipeline.supply import interruptible
+from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, SolverLimits
 
 
 @dataclass
@@ -58,6 +70,8 @@ class StackedData:
     safety_stock: np.ndarray      # (F, T)
     w_min: np.ndarray             # 0 where null
     w_max: np.ndarray             # inf where null
+    w_end_min: np.ndarray         # workers at the horizon's end: 0 where null
+    w_end_max: np.ndarray         # inf where null
     ot_max: np.ndarray            # overtime hours per worker, inf where null
     sub_max: np.ndarray           # inf where null
     allow_idle: np.ndarray        # bool
@@ -106,6 +120,8 @@ def stack(problems: list[Problem], names: list[str] | None = None) -> StackedDat
         safety_stock=np.vstack([p.safety_stock for p in problems]),
         w_min=col(lambda p: _none_to(p.workforce.min, 0.0)),
         w_max=col(lambda p: _none_to(p.workforce.max, np.inf)),
+        w_end_min=col(lambda p: _none_to(p.workforce.ending_min, 0.0)),
+        w_end_max=col(lambda p: _none_to(p.workforce.ending_max, np.inf)),
         ot_max=col(lambda p: _none_to(p.production.max_overtime_hours_per_worker, np.inf)),
         sub_max=col(lambda p: _none_to(p.production.max_subcontract_units, np.inf)),
         allow_idle=np.array([p.production.allow_idle for p in problems]),
@@ -131,6 +147,7 @@ class OptimalSolution:
     status: str
     values: dict[str, np.ndarray]   # each (F, T)
     objective: float | None
+    mip_gap: float | None           # relative gap reached (0 for a linear model; None without a plan)
     build_seconds: float
     solve_seconds: float | None
     compile_seconds: float | None
@@ -168,9 +185,13 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         W == w_prev + H - L,
         B[:, -1] == 0,
         I[:, -1] >= data.ending_min,
-        S >= data.safety_stock - I,
         W >= col(data.w_min),
     ]
+    # Months without safety stock have no shortfall (a backlog there costs backlog only: textbook figures).
+    buffered = (data.safety_stock > 0).astype(float)
+    cons.append(S >= data.safety_stock - cp.multiply(buffered, I - B))
+    if (closed := data.hours_per_worker <= 0).any():
+        cons.append(cp.multiply(closed.astype(float), O) == 0)
     idle, exact = _rows(data.allow_idle), _rows(~data.allow_idle)
     if idle.size:
         cons.append(made_hours[idle, :] <= regular_hours[idle, :])
@@ -178,6 +199,10 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         cons.append(made_hours[exact, :] == regular_hours[exact, :])
     if (r := _rows(np.isfinite(data.w_max))).size:
         cons.append(W[r, :] <= col(data.w_max[r]))
+    if (r := _rows(data.w_end_min > 0)).size:  # the crew the plan leaves behind (workforce.ending_min/max)
+        cons.append(W[r, -1] >= data.w_end_min[r])
+    if (r := _rows(np.isfinite(data.w_end_max))).size:
+        cons.append(W[r, -1] <= data.w_end_max[r])
     if (r := _rows(np.isfinite(data.ot_max))).size:
         cons.append(cp.multiply(col(data.lhpu[r]), O[r, :]) <= cp.multiply(col(data.ot_max[r]), W[r, :]))
     if (r := _rows(np.isfinite(data.sub_max))).size:
@@ -243,35 +268,49 @@ def _quiet_stdout():
 
 
 def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
-          time_limit: float | None = None, mip_rel_gap: float = 1e-9,
+          limits: SolverLimits | None = None,
           resources: ResourceLimits | None = None, mip_options: dict | None = None) -> OptimalSolution:
     """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it).
 
+    `limits`: time limit and relative MIP gap (solver_limits.py). A model stopped at its time limit
+    with a plan has status "time_limit" and its values; without one, no values.
     `mip_options`: more HiGHS options for a model with whole workers (a MILP), e.g. how it searches;
-    the optimum is the same to `mip_rel_gap`, the plan may be another of equal cost."""
+    the optimum is the same to the MIP gap, the plan may be another of equal cost."""
+    limits = limits or DEFAULT_LIMITS
     start = time.perf_counter()
     problem, variables = build(data, shared_capacity_hours, resources)
     build_seconds = time.perf_counter() - start
-    options = {"mip_rel_gap": mip_rel_gap}
+    options = limits.highs_options()
     if mip_options and problem.is_mixed_integer():
         options.update(mip_options)
-    if time_limit:
-        options["time_limit"] = float(time_limit)
     try:
         with _quiet_stdout():
-            problem.solve(solver=cp.HIGHS, **options)
+            interruptible.run(lambda: problem.solve(solver=cp.HIGHS, **options))
     except cp.SolverError as exc:
         raise PlanningError(f"The HiGHS solver failed: {exc}", where="optimal plan",
                             fix="Check that highspy is installed; report the problem file if it persists") from None
     stats = problem.solver_stats
-    values = {}
-    if problem.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+    info = getattr(stats, "extra_stats", None)
+    status = problem.status
+    has_plan = status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
+    if status == cp.USER_LIMIT:
+        # HiGHS stopped at the time limit: a plan exists when its primal solution is feasible (status 2)
+        has_plan = info is not None and getattr(info, "primal_solution_status", 0) == 2
+        status = "time_limit" if has_plan else "time_limit_no_plan"
+    values, gap = {}, None
+    if has_plan:
         values = {name: np.asarray(var.value, dtype=float).reshape(data.demand.shape)
                   for name, var in variables.items()}
+        gap = 0.0
+        if problem.is_mixed_integer() and info is not None:
+            gap = float(getattr(info, "mip_gap", 0.0))
+            gap = gap if np.isfinite(gap) else None
     return OptimalSolution(
-        status=problem.status,
+        status=status,
         values=values,
-        objective=None if problem.value is None or not np.isfinite(problem.value) else float(problem.value),
+        objective=None if not has_plan or problem.value is None or not np.isfinite(problem.value)
+        else float(problem.value),
+        mip_gap=gap,
         build_seconds=build_seconds,
         solve_seconds=getattr(stats, "solve_time", None),
         compile_seconds=getattr(problem, "compilation_time", None),

@@ -37,6 +37,7 @@ from sop_pipeline.common.months import add_months, month_label
 from sop_pipeline.config.problem import Problem, merge_params, problem_from_settings
 from sop_pipeline.config.schema import PlanningSettings
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult, clean_solver_noise
+from sop_pipeline.supply.solver_limits import TOLERANCE
 from sop_pipeline.supply.strategies import plan, plan_families
 from sop_pipeline.supply.work_centres import check_resource_families, resource_limits
 
@@ -44,7 +45,6 @@ ALL_FAMILIES = "ALL FAMILIES"
 COVER_MONTHS = 3          # months_of_supply: ending inventory / average demand of the next 3 months
 INITIAL_SPLIT_MONTHS = 3  # initial family stock goes to SKUs by their share of the first 3 months' demand
 _CENT = 0.005             # "to the cent": differences under half a cent
-_TOL = 1e-6               # solver noise in units and hours
 
 PRODUCTION_COLUMNS = [
     "family", "strategy", "month", "demand", "working_days", "workforce", "hires", "layoffs",
@@ -53,7 +53,11 @@ PRODUCTION_COLUMNS = [
     "safety_stock_penalty",
 ]
 COMPARISON_COLUMNS = ["family", "strategy", "total_cost", *COST_COLUMNS, "safety_stock_penalty",
-                      "cost_with_safety_stock_penalty", "units_short", "solver_status", "chosen"]
+                      "cost_with_safety_stock_penalty", "units_short", "solver_status", "chosen",
+                      "minimises", "solver_objective", "mip_gap", "starting_workforce", "ending_workforce"]
+# What each strategy's plan is chosen by (sop.strategy_comparison.minimises): level and chase follow a rule.
+MINIMISES = {"level": "rule: one workforce for the horizon", "chase": "rule: each month's workforce meets its demand",
+             "optimal": "cost_with_safety_stock_penalty"}
 INVENTORY_COLUMNS = ["family", "sku", "month", "beginning_inventory", "beginning_backlog", "production", "demand",
                      "ending_inventory", "backlog", "safety_stock", "months_of_supply"]
 LABOR_COST_COLUMNS = ["regular_labor_cost", "overtime_cost", "hiring_cost", "layoff_cost"]
@@ -218,6 +222,7 @@ class SupplyPlans:
     chosen_strategy: str
     results: dict[str, dict[str, PlanResult]]                           # strategy -> family -> plan
     infeasible: dict[str, dict[str, str]] = field(default_factory=dict)  # strategy -> family -> reason
+    starting_workforce: dict[str, float] = field(default_factory=dict)   # family -> workers before the horizon
 
     @property
     def chosen(self) -> dict[str, PlanResult]:
@@ -244,7 +249,7 @@ def _per_family(problems: dict[str, Problem], strategy: str,
     if (planning.shared_capacity is not None or planning.resources) and results:
         try:  # together they may need more plant hours than the shared capacity, or work-centre hours
             plan_families({n: problems[n] for n in results}, strategy, planning.shared_capacity,
-                          work_centres(planning, {n: problems[n] for n in results}))
+                          work_centres(planning, {n: problems[n] for n in results}), limits=planning.solver.limits)
         except PlanningError as exc:
             infeasible.update({n: exc for n in results})
             results = {}
@@ -271,10 +276,13 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
         if strategy == "optimal":
             log(f"Solving the optimal plans of {len(problems)} families together (CVXPY/HiGHS)")
             results[strategy] = plan_families(problems, "optimal", planning.shared_capacity,
-                                              work_centres(planning, problems))
+                                              work_centres(planning, problems), limits=planning.solver.limits)
             solver = next(iter(results[strategy].values())).solver if results[strategy] else {}
-            log(f"Optimal plans: {solver.get('status')} in {solver.get('solve_seconds', 0):.2f}s solve, "
-                f"{solver.get('build_seconds', 0):.2f}s build")
+            gap = solver.get("mip_gap")
+            log(f"Optimal plans: {solver.get('status')} in {solver.get('solve_seconds') or 0:.2f}s solve, "
+                f"{solver.get('build_seconds') or 0:.2f}s build, gap reached "
+                f"{'n/a' if gap is None else f'{gap:.2e}'} (limit {planning.solver.mip_gap:g}, "
+                f"{planning.solver.time_limit_seconds:g} s)")
             continue
         results[strategy], errors = _per_family(problems, strategy, planning)
         for name, exc in errors.items():
@@ -283,7 +291,12 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
                                     where=f"{exc.where}; planning.strategy = {strategy}", fix=exc.fix)
             log(f"No {strategy} plan for {name}: {exc.message}")
         infeasible[strategy] = {name: exc.message for name, exc in errors.items()}
-    return SupplyPlans(planning.strategy, results, infeasible)
+    plans = SupplyPlans(planning.strategy, results, infeasible,
+                        {name: p.workforce.initial for name, p in problems.items()})
+    if errors := objective_errors(plans.strategy_comparison):  # an invariant: fail loudly, publish nothing
+        raise PlanningError("; ".join(errors), where="optimal plan",
+                            fix="Report this problem: the model and the reported costs disagree")
+    return plans
 
 
 def production_plan_frame(results: dict[str, dict[str, PlanResult]]) -> pl.DataFrame:
@@ -308,13 +321,21 @@ def strategy_comparison_frame(plans: SupplyPlans) -> pl.DataFrame:
     rows = []
     for strategy in STRATEGIES:
         for family, result in plans.results.get(strategy, {}).items():
+            workforce = result.periods["workforce"]
             rows.append({"family": family, "strategy": strategy, "total_cost": result.total_cost,
                          **result.cost_breakdown, "safety_stock_penalty": result.safety_stock_penalty,
-                         "units_short": result.units_short, "solver_status": result.status})
+                         "units_short": result.units_short, "solver_status": result.status,
+                         "minimises": MINIMISES[strategy],
+                         "solver_objective": result.solver.get("objective") if strategy == "optimal" else None,
+                         "mip_gap": result.solver.get("mip_gap") if strategy == "optimal" else None,
+                         "starting_workforce": plans.starting_workforce.get(family),
+                         "ending_workforce": float(workforce.iloc[-1])})
         for family, reason in plans.infeasible.get(strategy, {}).items():
-            rows.append({"family": family, "strategy": strategy, "solver_status": f"infeasible: {reason}"})
+            rows.append({"family": family, "strategy": strategy, "solver_status": f"infeasible: {reason}",
+                         "minimises": MINIMISES[strategy], "starting_workforce": plans.starting_workforce.get(family)})
     schema = {c: pl.Float64 for c in COMPARISON_COLUMNS}
-    schema.update(family=pl.String, strategy=pl.String, solver_status=pl.String, chosen=pl.Boolean)
+    schema.update(family=pl.String, strategy=pl.String, solver_status=pl.String, chosen=pl.Boolean,
+                  minimises=pl.String)
     derived = ("chosen", "cost_with_safety_stock_penalty")
     frame = pl.DataFrame(rows, schema={k: v for k, v in schema.items() if k not in derived})
     # total_cost is cash; the optimal plan minimises cash plus the penalty for months below safety stock,
@@ -322,6 +343,27 @@ def strategy_comparison_frame(plans: SupplyPlans) -> pl.DataFrame:
     return (frame.with_columns(chosen=pl.col("strategy") == plans.chosen_strategy,
                                cost_with_safety_stock_penalty=pl.col("total_cost") + pl.col("safety_stock_penalty"))
             .select(COMPARISON_COLUMNS).sort(["family", "strategy"]))
+
+
+def strategy_totals_line(comparison: pl.DataFrame) -> str:
+    """The console's one line: each strategy's cash + penalty over the families it has a plan for, how many
+    of them that is, and why the others have none (an impossible strategy is never a 0 cost)."""
+    n = comparison["family"].n_unique()
+    parts = []
+    for strategy in STRATEGIES:
+        rows = comparison.filter(pl.col("strategy") == strategy)
+        planned = rows.filter(pl.col("total_cost").is_not_null())
+        if planned.is_empty():
+            reason = rows["solver_status"].drop_nulls().head(1).to_list()
+            parts.append(f"{strategy} impossible for all {n} families"
+                         + (f" ({reason[0].removeprefix('infeasible: ')})" if reason else ""))
+            continue
+        total = planned["cost_with_safety_stock_penalty"].sum()
+        parts.append(f"{strategy} {total:,.0f}" + ("" if planned.height == n else
+                                                   f" ({planned.height} of {n} families; impossible for "
+                                                   + ", ".join(sorted(set(rows["family"]) - set(planned["family"])))
+                                                   + ")"))
+    return "Total cash + safety-stock penalty by strategy: " + "; ".join(parts)
 
 
 def cost_comparison(comparison: pl.DataFrame) -> pl.DataFrame:
@@ -395,7 +437,7 @@ def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, pro
         for t in range(len(months)):
             begin[:, t] = net
             need = np.maximum(demand[:, t] + ss[:, t] - net, 0.0)
-            made[:, t] = production[t] * (need / need.sum() if need.sum() > _TOL else _shares(demand[:, t]))
+            made[:, t] = production[t] * (need / need.sum() if need.sum() > TOLERANCE else _shares(demand[:, t]))
             net = net + made[:, t] - demand[:, t]
         ending_net = begin + made - demand
         cum = np.cumsum(demand[:, ::-1], axis=1)[:, ::-1]  # demand from each month to the horizon's end
@@ -408,7 +450,7 @@ def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, pro
                 ahead[:, t] = (cum[:, t + 1] - (cum[:, stop] if stop < len(months) else 0.0)) / count[t]
         ending = clean_solver_noise(np.maximum(ending_net, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):
-            cover = np.where((ahead > _TOL) & (count > 0), ending / np.where(ahead > _TOL, ahead, 1.0), np.nan)
+            cover = np.where((ahead > TOLERANCE) & (count > 0), ending / np.where(ahead > TOLERANCE, ahead, 1.0), np.nan)
         n_sku, n_month = demand.shape
         frames.append(pl.DataFrame({
             "family": [family] * (n_sku * n_month),
@@ -473,7 +515,7 @@ def production_balance_errors(production_plan: pl.DataFrame, problems: dict[str,
              .with_columns(previous=pl.coalesce("previous", "initial_net"))
              .with_columns(gap=pl.col("previous") + pl.col("regular_units") + pl.col("overtime_units")
                            + pl.col("subcontract_units") - pl.col("demand") - pl.col("net")))
-    bad = frame.filter((pl.col("gap").abs() > _TOL * pl.max_horizontal(pl.lit(1.0), pl.col("demand").abs()))
+    bad = frame.filter((pl.col("gap").abs() > TOLERANCE * pl.max_horizontal(pl.lit(1.0), pl.col("demand").abs()))
                        | pl.col("gap").is_null())
     return [f"{bad.height} family-strategy-months do not balance: "
             + _first(bad.select("family", "strategy", "month", "gap"))] if bad.height else []
@@ -491,7 +533,7 @@ def limit_errors(production_plan: pl.DataFrame, problems: dict[str, Problem],
     }, schema={"family": pl.String, "ot_max": pl.Float64, "w_min": pl.Float64, "w_max": pl.Float64,
                "sub_max": pl.Float64})
     frame = production_plan.join(limits, on="family", how="left")
-    slack = _TOL * 100
+    slack = TOLERANCE * 100
     tests = {
         "overtime above max_overtime_hours_per_worker x workforce":
             pl.col("overtime_hours") > pl.col("ot_max") * pl.col("workforce") + slack,
@@ -509,7 +551,7 @@ def limit_errors(production_plan: pl.DataFrame, problems: dict[str, Problem],
     if shared_capacity is not None and not production_plan.is_empty():
         used = (production_plan.group_by(["strategy", "month"])
                 .agg((pl.col("regular_hours") - pl.col("idle_hours") + pl.col("overtime_hours")).sum().alias("hours"))
-                .filter(pl.col("hours") > shared_capacity * (1 + 1e-6) + slack).sort(["strategy", "month"]))
+                .filter(pl.col("hours") > shared_capacity * (1 + TOLERANCE) + slack).sort(["strategy", "month"]))
         if used.height:
             errors.append(f"plant hours above planning.shared_capacity ({shared_capacity:,g}) in {used.height} "
                           "strategy-months: " + _first(used))
@@ -528,7 +570,7 @@ def inventory_plan_errors(inventory: pl.DataFrame, production_plan: pl.DataFrame
         carry=(pl.col("beginning_inventory") - pl.col("beginning_backlog"))
         - (pl.col("ending_inventory") - pl.col("backlog")).shift(1).over(["family", "sku"]),
     )
-    tol = _TOL * pl.max_horizontal(pl.lit(1.0), pl.col("demand").abs() + pl.col("production").abs())
+    tol = TOLERANCE * pl.max_horizontal(pl.lit(1.0), pl.col("demand").abs() + pl.col("production").abs())
     if (bad := inv.filter(pl.col("gap").abs() > tol)).height:
         errors.append(f"{bad.height} SKU-months do not balance: " + _first(bad.select("family", "sku", "month", "gap")))
     if (bad := inv.filter(pl.col("carry").abs() > tol)).height:
@@ -544,11 +586,26 @@ def inventory_plan_errors(inventory: pl.DataFrame, production_plan: pl.DataFrame
     joined = family.join(sums, on=["family", "month"], how="full", coalesce=True)
     for column in ("production", "demand", "net"):
         diff = (pl.col(column) - pl.col(f"plan_{column}")).abs()
-        bad = joined.filter(diff.is_null() | (diff > _TOL * pl.max_horizontal(pl.lit(1.0), pl.col(f"plan_{column}").abs())))
+        bad = joined.filter(diff.is_null() | (diff > TOLERANCE * pl.max_horizontal(pl.lit(1.0), pl.col(f"plan_{column}").abs())))
         if bad.height:
             errors.append(f"SKU {column} does not add up to the family plan in {bad.height} family-months: "
                           + _first(bad.select("family", "month", column, f"plan_{column}")))
     return errors
+
+
+def objective_errors(comparison: pl.DataFrame) -> list[str]:
+    """The optimal model's objective equals the reported cost of its plans, cash + safety-stock penalty
+    recomputed from net stock, to TOLERANCE relative (the optimal plan is the optimum of what is reported).
+    Every optimal row carries the objective of all its families together, so it is compared with their sum."""
+    rows = comparison.filter((pl.col("strategy") == "optimal") & pl.col("solver_objective").is_not_null())
+    if rows.is_empty():
+        return []
+    objective = float(rows["solver_objective"][0])
+    reported = float(rows["cost_with_safety_stock_penalty"].sum())
+    if abs(objective - reported) > TOLERANCE * max(1.0, abs(reported)):
+        return [f"the optimal model's objective {objective:,.2f} differs from the reported cash + safety-stock "
+                f"penalty of its plans {reported:,.2f} (by {objective - reported:+,.2f})"]
+    return []
 
 
 def operating_money_errors(operating: pl.DataFrame, production_plan: pl.DataFrame,

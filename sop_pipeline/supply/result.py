@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.config.problem import Problem
+from sop_pipeline.supply.solver_limits import TOLERANCE
 
 STRATEGIES = ("level", "chase", "optimal")
 
@@ -29,7 +30,6 @@ COST_COLUMNS = [
 # The safety-stock penalty steers the optimal plan but is not cash: it stays out of total_cost.
 PLAN_COLUMNS = QUANTITY_COLUMNS + COST_COLUMNS + ["total_cost", "safety_stock_penalty"]
 
-_TOLERANCE = 1e-6  # solver noise: 2599.9999999 units is 2600, -1e-9 is 0
 
 
 @dataclass
@@ -62,7 +62,7 @@ class PlanResult:
         return self.periods
 
     def to_dict(self) -> dict:
-        """JSON-ready: total_cost, cost_breakdown, units_short and one dict per period."""
+        """JSON-ready: total_cost, cost_breakdown, units_short, the penalty, solver figures, one dict per period."""
         records = self.periods.to_dict(orient="records")
         return {
             "status": self.status,
@@ -70,15 +70,20 @@ class PlanResult:
             "cost_breakdown": self.cost_breakdown,
             "units_short": self.units_short,
             "safety_stock_penalty": self.safety_stock_penalty,
+            # what the optimal plan minimises; the model's objective equals it (model.py, "Exactness")
+            "cost_with_safety_stock_penalty": self.total_cost + self.safety_stock_penalty,
+            "solver_objective": self.solver.get("objective"),
+            "mip_gap": self.solver.get("mip_gap"),
+            "ending_workforce": float(self.periods["workforce"].iloc[-1]),
             "periods": [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in records],
         }
 
 
 def clean_solver_noise(values) -> np.ndarray:
-    """Values within 1e-6 of a whole number become that number (2599.9999999 -> 2600, -1e-9 -> 0)."""
+    """Values within TOLERANCE of a whole number become that number (2599.9999999 -> 2600, -1e-9 -> 0)."""
     out = np.array(values, dtype=float)
     whole = np.round(out)
-    near = np.abs(out - whole) < _TOLERANCE
+    near = np.abs(out - whole) < TOLERANCE
     out[near] = whole[near]
     return out + 0.0  # no -0.0
 
@@ -105,7 +110,9 @@ def plan_result(problem: Problem, strategy: str, workforce, regular_units, overt
     hires, layoffs = clean_solver_noise(np.maximum(change, 0.0)), clean_solver_noise(np.maximum(-change, 0.0))
     regular_hours = workforce * problem.hours_per_worker
     safety_stock = problem.safety_stock
-    shortfall = clean_solver_noise(np.maximum(safety_stock - ending_inventory, 0.0))
+    # Net stock below safety stock (a backlogged unit is below it too), in months that have safety stock:
+    # the shortfall the optimal model penalises (model.py, "Exactness").
+    shortfall = clean_solver_noise(np.where(safety_stock > 0, np.maximum(safety_stock - net, 0.0), 0.0))
 
     frame = pd.DataFrame({
         "period": problem.period_names,

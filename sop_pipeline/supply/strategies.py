@@ -36,14 +36,16 @@ from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import diagnose, model
 from sop_pipeline.supply.result import STRATEGIES, PlanResult, plan_result
+from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
 from sop_pipeline.supply.work_centres import check_resource_use
 
-_EPS = 1e-9
+SOLVED = ("optimal", "optimal_inaccurate", "time_limit")  # statuses with a plan (time_limit: with its gap)
+
 
 
 def _whole(workers: np.ndarray | float, problem: Problem):
     # A hair of tolerance so 64.0000000001 workers (float noise) is 64, not 65.
-    return np.ceil(np.asarray(workers) - 1e-7) if problem.workforce.integer else workers
+    return np.ceil(np.asarray(workers) - TOLERANCE) if problem.workforce.integer else workers
 
 
 def _net_initial(problem: Problem) -> float:
@@ -93,7 +95,7 @@ def _schedule(problem: Problem, workforce: np.ndarray) -> np.ndarray:
 
 def _check_max(problem: Problem, strategy: str, workforce: np.ndarray, reason) -> None:
     w_max = problem.workforce.max
-    if w_max is not None and (over := np.flatnonzero(workforce > w_max + 1e-7)).size:
+    if w_max is not None and (over := np.flatnonzero(workforce > w_max + TOLERANCE)).size:
         t = over[int(np.argmax(workforce[over]))]
         raise diagnose.strategy_limit(problem, strategy, float(workforce[t]), int(t), reason(t))
 
@@ -103,12 +105,14 @@ def level_plan(problem: Problem) -> PlanResult:
     need = np.cumsum(demand) - _net_initial(problem) + _stock_floor(problem)
     cum_capacity = np.cumsum(per_worker)
     ratios = np.zeros(len(demand))
-    for t in np.flatnonzero(need > _EPS):
+    for t in np.flatnonzero(need > TOLERANCE):
         if cum_capacity[t] <= 0:
             raise _no_capacity(problem, "level", int(t), float(need[t]))
         ratios[t] = need[t] / cum_capacity[t]
-    workers = max(float(ratios.max()), problem.workforce.min or 0.0)
+    # One crew for the whole horizon, so also the crew it ends with: at least workforce.ending_min.
+    workers = max(float(ratios.max()), problem.workforce.min or 0.0, problem.workforce.ending_min or 0.0)
     workforce = np.full(len(demand), float(_whole(workers, problem)))
+    _check_ending(problem, "level", workforce)
     _check_max(problem, "level", workforce,
                lambda t: f"meeting demand on time{_and_buffers(problem)} from regular time up to "
                          f"{problem.period_names[int(np.argmax(ratios))]}")
@@ -125,26 +129,42 @@ def chase_plan(problem: Problem) -> PlanResult:
     stock_floor = _stock_floor(problem)
     for t in range(n):
         need = max(0.0, demand[t] + stock_floor[t] - net)
-        if need > _EPS and per_worker[t] <= 0:
+        if need > TOLERANCE and per_worker[t] <= 0:
             raise _no_capacity(problem, "chase", t, need)
-        workers = need / per_worker[t] if need > _EPS else 0.0
+        workers = need / per_worker[t] if need > TOLERANCE else 0.0
         workforce[t] = _whole(max(workers, fewest), problem)
         capacity = workforce[t] * per_worker[t]
         regular[t] = capacity if not allow_idle else min(capacity, need)
+        if t == n - 1 and problem.workforce.ending_min and workforce[t] < problem.workforce.ending_min:
+            workforce[t] = _whole(problem.workforce.ending_min, problem)  # the crew kept at the horizon's end
+            capacity = workforce[t] * per_worker[t]
+            regular[t] = capacity if not allow_idle else min(capacity, need)
         net += regular[t] - demand[t]
     _check_max(problem, "chase", workforce,
                lambda t: f"covering the demand{_and_buffers(problem)} of {problem.period_names[t]}")
+    _check_ending(problem, "chase", workforce)
     return plan_result(problem, "chase", workforce, regular)
 
 
+def _check_ending(problem: Problem, strategy: str, workforce: np.ndarray) -> None:
+    end_max = problem.workforce.ending_max
+    if end_max is not None and workforce[-1] > end_max + TOLERANCE:
+        name = problem.period_names[-1]
+        raise PlanningError(
+            f"A {strategy} plan is impossible: it needs {fmt(workforce[-1])} workers in {name} but "
+            f"workforce.ending_max allows {fmt(end_max)} at the end of the horizon",
+            where=f"{problem.label}, {name}", fix="Raise workforce.ending_max or use the optimal strategy")
+
+
 def _solver_info(solution: model.OptimalSolution) -> dict:
-    return {"status": solution.status, "objective": solution.objective, "build_seconds": solution.build_seconds,
+    return {"status": solution.status, "objective": solution.objective, "mip_gap": solution.mip_gap,
+            "build_seconds": solution.build_seconds,
             "solve_seconds": solution.solve_seconds, "compile_seconds": solution.compile_seconds}
 
 
 def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
                   resources: model.ResourceLimits | None = None, together: bool = False,
-                  mip_options: dict | None = None) -> dict[str, PlanResult]:
+                  mip_options: dict | None = None, limits: SolverLimits | None = None) -> dict[str, PlanResult]:
     """The least-cost plans of several families.
 
     Coupled by shared capacity they are one model. Otherwise the families are independent and each
@@ -162,14 +182,14 @@ def optimal_plans(problems: dict[str, Problem], shared_capacity_hours=None,
     for prob in probs:
         diagnose.check_feasible(prob)
     if shared_capacity_hours is None and len(names) > 1 and not (together and resources is not None):
-        plans = {name: _solve_together([name], [prob], None, mip_options=mip_options)[name]
+        plans = {name: _solve_together([name], [prob], None, mip_options=mip_options, limits=limits)[name]
                  for name, prob in zip(names, probs)}
         # Plans that already fit every work centre are also the coupled model's optimum (it only adds
         # constraints); otherwise the families are solved together (demo: 0.3 s alone, 5-10 s coupled).
         if resources is None or _fits(resources, plans):
             info = _total_info([plan.solver for plan in plans.values()])
             return {name: dataclasses.replace(plan, solver=info) for name, plan in plans.items()}
-    return _solve_together(names, probs, shared_capacity_hours, resources, mip_options)
+    return _solve_together(names, probs, shared_capacity_hours, resources, mip_options, limits)
 
 
 def _made_in_house(plans: dict[str, PlanResult]) -> np.ndarray:
@@ -179,19 +199,28 @@ def _made_in_house(plans: dict[str, PlanResult]) -> np.ndarray:
 
 def _fits(resources: model.ResourceLimits, plans: dict[str, PlanResult]) -> bool:
     used = resources.per_unit @ _made_in_house(plans)
-    return bool((used <= resources.hours + 1e-6 * np.maximum(1.0, resources.hours)).all())
+    return bool((used <= resources.hours + TOLERANCE * np.maximum(1.0, resources.hours)).all())
 
 
 def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hours,
-                    resources: model.ResourceLimits | None = None, mip_options: dict | None = None) -> dict[str, PlanResult]:
+                    resources: model.ResourceLimits | None = None, mip_options: dict | None = None,
+                    limits: SolverLimits | None = None) -> dict[str, PlanResult]:
     data = model.stack(probs, names)
     capacity = model.capacity_array(shared_capacity_hours, len(data.periods))
     if capacity is not None:
         diagnose.check_shared_capacity(probs, names, capacity)
     if resources is not None:
         diagnose.check_resources(probs, resources.names, resources.hours, resources.per_unit)
-    solution = model.solve(data, capacity, resources=resources, mip_options=mip_options)
-    if solution.status not in ("optimal", "optimal_inaccurate"):
+    solution = model.solve(data, capacity, limits=limits, resources=resources, mip_options=mip_options)
+    if solution.status == "time_limit_no_plan":
+        seconds = (limits or DEFAULT_LIMITS).time_limit_seconds
+        raise PlanningError(
+            f"The optimal plan of {', '.join(p.label for p in probs[:3])}{' and more' if len(probs) > 3 else ''} "
+            f"found no feasible plan within the time limit of {seconds:g} s",
+            where="planning.solver.time_limit_seconds",
+            fix="Raise planning.solver.time_limit_seconds (or planning.solver.mip_gap), or check the limits "
+                "of these families")
+    if solution.status not in SOLVED:
         raise diagnose.explain_status(solution.status, [p.label for p in probs], capacity is not None,
                                       resources.names if resources is not None else None)
     info = _solver_info(solution)
@@ -205,10 +234,14 @@ def _solve_together(names: list[str], probs: list[Problem], shared_capacity_hour
 
 def _total_info(infos: list[dict]) -> dict:
     statuses = {info["status"] for info in infos}
-    total = {"status": "optimal" if statuses == {"optimal"} else "optimal_inaccurate", "models": len(infos)}
+    status = ("optimal" if statuses == {"optimal"} else "time_limit" if "time_limit" in statuses
+              else "optimal_inaccurate")
+    total = {"status": status, "models": len(infos)}
     for key in ("objective", "build_seconds", "solve_seconds", "compile_seconds"):
         values = [info.get(key) for info in infos]
         total[key] = None if any(v is None for v in values) else float(sum(values))
+    gaps = [info.get("mip_gap") for info in infos]
+    total["mip_gap"] = None if any(g is None for g in gaps) else float(max(gaps, default=0.0))
     return total
 
 
@@ -231,20 +264,20 @@ def plan_all(problem: Problem) -> dict[str, PlanResult]:
 
 def plan_families(problems: dict[str, Problem], strategy: str, shared_capacity_hours=None,
                   resources: model.ResourceLimits | None = None, together: bool = False,
-                  mip_options: dict | None = None) -> dict[str, PlanResult]:
+                  mip_options: dict | None = None, limits: SolverLimits | None = None) -> dict[str, PlanResult]:
     """One strategy for every family. The optimal plans share `shared_capacity_hours` (plant hours
     per period, a number or one per period) in one model, see `optimal_plans` (and `together`); level
     and chase plans follow their definitions per family, and a PlanningError says so when together they
     need more plant hours than the shared capacity, or more hours of a work centre (`resources`, families
     in `problems` order) than it has, in some period."""
     if strategy == "optimal":
-        return optimal_plans(problems, shared_capacity_hours, resources, together, mip_options)
+        return optimal_plans(problems, shared_capacity_hours, resources, together, mip_options, limits)
     results = {name: plan(prob, strategy) for name, prob in problems.items()}
     if shared_capacity_hours is not None and results:
         first = next(iter(problems.values()))
         capacity = model.capacity_array(shared_capacity_hours, len(first.periods))
         used = sum(_hours_used(r.periods) for r in results.values())
-        if (over := np.flatnonzero(used > capacity + 1e-6)).size:
+        if (over := np.flatnonzero(used > capacity + TOLERANCE)).size:
             t = over[0]
             raise PlanningError(
                 f"The {strategy} plans of all families need {fmt(used[t])} plant hours in {first.period_names[t]} "

@@ -17,8 +17,7 @@ from sop_pipeline.common.errors import PlanningError, SettingsError
 from sop_pipeline.config.schema import Resource
 from sop_pipeline.supply.diagnose import fmt
 from sop_pipeline.supply.model import ResourceLimits
-
-_TOL = 1e-6
+from sop_pipeline.supply.solver_limits import TOLERANCE
 
 
 def hours_available(resource: Resource, months: list[str]) -> np.ndarray:
@@ -69,7 +68,7 @@ def check_resource_use(limits: ResourceLimits | None, made: np.ndarray, months: 
     if limits is None:
         return
     used = limits.per_unit @ made
-    over = used > limits.hours + _TOL * np.maximum(1.0, limits.hours)
+    over = used > limits.hours + TOLERANCE * np.maximum(1.0, limits.hours)
     if not over.any():
         return
     r, t = map(int, np.argwhere(over)[0])

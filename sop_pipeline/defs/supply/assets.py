@@ -78,10 +78,7 @@ def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings
     plan_frame, comparison = plans.production_plan, plans.strategy_comparison
 
     solver = next(iter(plans.results["optimal"].values())).solver
-    totals = comparison.group_by("strategy").agg(pl.col("total_cost").sum(), pl.col("solver_status").first())
-    context.log.info("Total cost by strategy: " + ", ".join(
-        f"{s} {c:,.0f}" if c is not None else f"{s} (no plan for some family)"
-        for s, c in totals.sort("strategy").select("strategy", "total_cost").iter_rows()))
+    context.log.info(supply_plan.strategy_totals_line(comparison))
     infeasible = comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
     hours = labour_hour_totals(problems, plans.results.get(planning.strategy))
     if hours is not None and (peak := peak_month(hours[1])) is not None:

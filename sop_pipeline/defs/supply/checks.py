@@ -16,13 +16,13 @@ from sop_pipeline.defs.supply.assets import (
     planning_inputs,
 )
 from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.strategies import SOLVED  # statuses with a plan
 
 PRODUCTION_PLAN_BALANCES = "production_plan_balances"
 PRODUCTION_PLAN_WITHIN_LIMITS = "production_plan_within_limits"
 CHOSEN_STRATEGY_OPTIMAL = "chosen_strategy_optimal"
 INVENTORY_PLAN_BALANCES = "inventory_plan_balances"
 OPERATING_PLAN_MATCHES_COST = "operating_plan_matches_production_cost"
-SOLVED = ("optimal", "optimal_inaccurate")
 CHOSEN_PLAN_INS = {"production_plan": dg.AssetIn(PRODUCTION_PLAN)}
 
 
@@ -76,8 +76,10 @@ def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings
     strategy = settings.planning.strategy
     chosen = comparison.filter(pl.col("chosen"))
     unsolved = chosen.filter(~pl.col("solver_status").is_in(SOLVED) | pl.col("solver_status").is_null())
-    inaccurate = chosen.filter(pl.col("solver_status") == "optimal_inaccurate")
+    inaccurate = chosen.filter(pl.col("solver_status").is_in(["optimal_inaccurate", "time_limit"]))
     errors = [f"{r['family']}: {r['solver_status']}" for r in unsolved.iter_rows(named=True)]
+    if "solver_objective" in comparison.columns:
+        errors += supply_plan.objective_errors(comparison)
     if chosen.is_empty():
         errors.append(f"no {strategy} plan was recorded")
     statuses = sorted(set(chosen["solver_status"].drop_nulls().to_list()))

@@ -1,0 +1,39 @@
+"""Run a solve so that Ctrl-C and SIGTERM still stop the run within moments.
+
+HiGHS's C++ solve holds the calling thread until it returns, and Python runs signal handlers only in
+the main thread between bytecodes: a solve on the main thread makes a run deaf to signals for as long
+as it lasts. So the solve runs on a daemon thread (highspy releases the GIL while HiGHS works) and the
+main thread waits in short slices, free to take a signal: KeyboardInterrupt (or the SIGTERM handler's
+exception) is raised here, nothing is published, and the process may exit with the solver thread
+still running (a daemon thread does not hold the process open).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+_WAIT_SECONDS = 0.1
+
+
+def run(solve: Callable[[], T]) -> T:
+    """`solve()` on a daemon thread; its result or its exception, as if called here."""
+    if threading.current_thread() is not threading.main_thread():
+        return solve()  # signals reach only the main thread: nothing to gain from another thread
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = solve()
+        except BaseException as exc:  # re-raised on the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="highs-solve", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(_WAIT_SECONDS)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -76,7 +76,7 @@ def test_adopted_tables_are_the_scenarios_and_add_up(published_copy, run_cli):
     report = (published_copy.parent / "reports" / f"sop_report_{SMALL_CYCLE}.html").read_text()
     assert f"scenario {SCENARIO}, adopted" in report and "Against the base plan it changes" in report
     assert "the retailer deal" in report
-    assert frame(published_copy, "SELECT decision, scenario, decided_by FROM sop.decisions").rows() == [
+    assert frame(published_copy, "SELECT decision, scenario, decided_by FROM sop.decisions WHERE plan_cycle = $c").rows() == [
         ("adopted", SCENARIO, "Exec team")]
 
 
@@ -96,4 +96,4 @@ def test_adopting_an_unknown_or_infeasible_scenario_fails_cleanly(name, expected
     assert result.code == 2, result.text
     assert expected in " ".join(result.err.split())
     assert snapshot(published_copy) == before
-    assert frame(published_copy, "SELECT count(*) AS n FROM sop_versions.plan_runs")["n"][0] == 1
+    assert frame(published_copy, "SELECT count(*) AS n FROM sop_versions.plan_runs WHERE plan_cycle = $c")["n"][0] == 1

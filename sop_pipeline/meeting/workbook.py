@@ -78,13 +78,14 @@ def demand_sheet(demand_plan: pl.DataFrame) -> pl.DataFrame:
 
 def next_adjustments(demand_plan: pl.DataFrame, cycle: date, horizon_months: int) -> pl.DataFrame:
     """The next cycle's adjustments pre-filled: this cycle's requested changes (per SKU and month, as units)
-    in months of the next cycle's horizon, with their reasons. Rows the planner does not want, they delete."""
+    in months of the next cycle's horizon (to 0.01 unit), with their reasons. Rows the planner does not want, they delete."""
     first, last = add_months(cycle, 1), add_months(cycle, horizon_months)
     kept = demand_plan.filter(pl.col("month").is_between(first, last) & (pl.col("adjustment_requested").abs() > 0)
                               & pl.col("adjustment_reasons").is_not_null())
     return (kept.sort("family", "sku", "month")
             .select("family", "sku", pl.col("month").dt.strftime("%Y-%m"),
-                    pl.col("adjustment_requested").alias("units"), pl.lit(None, pl.Float64).alias("percent"),
+                    # to the hundredth of a unit: what a planner reads and types, and what reads back exactly
+                    pl.col("adjustment_requested").round(2).alias("units"), pl.lit(None, pl.Float64).alias("percent"),
                     pl.col("adjustment_reasons").alias("reason"), pl.lit(None, pl.String).alias("author")))
 
 

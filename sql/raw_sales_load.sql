@@ -3,14 +3,16 @@
 --   {reader}   read_csv($file, ...) or read_parquet($file)
 --   {date} {sku} {family} {units} {revenue}: the user's column names, quoted, or NULL / 'all'
 --   {parse_date}: the date parse expression over the source column {date}
--- Parameters: $plan_cycle, $file, $loaded_at (and $date_format, CSV options inside {reader}).
+-- Parameters: $plan_cycle, $file, $loaded_at, $before (and $date_format, CSV options inside {reader}).
+-- $before (a backfilled cycle: its first day) leaves out sales dated on or after it, so a past cycle reads
+-- the history as it stood then; rows whose date does not parse stay, for the data checks. NULL: every row.
 -- The original text is kept only where it did not parse, so the data checks can show it.
 -- NaN and infinity ('inf' text, or in Parquet) count as not numbers.
 INSERT INTO raw.sales_history
 SELECT
     $plan_cycle::DATE,
     $file,
-    row_number() OVER (),
+    source_row,
     $loaded_at::TIMESTAMP,
     CASE WHEN sale_date IS NULL THEN NULLIF(TRIM(CAST(date_value AS VARCHAR)), '') END,
     sale_date,
@@ -22,6 +24,7 @@ SELECT
     revenue
 FROM (
     SELECT
+        row_number() OVER () AS source_row,
         {date} AS date_value,
         {parse_date} AS sale_date,
         NULLIF(CAST({sku} AS VARCHAR), '') AS sku,
@@ -31,4 +34,5 @@ FROM (
         {revenue} AS revenue_value,
         CASE WHEN isfinite(TRY_CAST({revenue} AS DOUBLE)) THEN TRY_CAST({revenue} AS DOUBLE) END AS revenue
     FROM {reader}
-);
+) AS parsed
+WHERE $before::DATE IS NULL OR sale_date IS NULL OR sale_date < $before::DATE;

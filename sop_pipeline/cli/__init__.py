@@ -234,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop at once (exit 4) if another run is using the database, instead of waiting for it")
     run.set_defaults(func=cmd_run)
 
+    from sop_pipeline.cli import backfill as backfill_cli
     from sop_pipeline.cli import init as init_cli
     from sop_pipeline.cli import plan as planning_cli
     from sop_pipeline.cli import what_if as what_if_cli
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     planning_cli.register(sub)
     init_cli.register(sub)
     what_if_cli.register(sub)
+    backfill_cli.register(sub)
 
     ui = sub.add_parser("ui", help="start the Dagster UI for this project")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -240,8 +240,9 @@ def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
     return source, slots, parse_date
 
 
-def load_sales(conn, settings: Settings, cycle: date) -> dict:
-    """Replace `raw.sales_history` rows of the cycle with the sales files' rows.
+def load_sales(conn, settings: Settings, cycle: date, before: date | None = None) -> dict:
+    """Replace `raw.sales_history` rows of the cycle with the sales files' rows (with `before`, only
+    those dated before it: a backfilled cycle reads the history as it stood then).
 
     Returns a summary (files, rows) for the run's metadata.
     """
@@ -252,7 +253,7 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
     conn.execute(sql_text("raw_sales_delete_cycle"), {"plan_cycle": cycle})
     for file in source.files:
         _run_on_file(conn, "raw_sales_load", file, source.kind, settings.sales, slots, parse_date,
-                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at})
+                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at, "before": before})
     rows = count_cycle(conn, "raw.sales_history", cycle)
     return {"files": list(source.files), "rows": int(rows), "format": source.kind}
 

@@ -20,6 +20,7 @@ from sop_pipeline.defs.supply.assets import (
 )
 from sop_pipeline.store import db
 from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.track_record import backfill
 
 GROUP = "alignment"
 CAPACITY_PLAN = dg.AssetKey(["sop", "capacity_plan"])
@@ -85,6 +86,8 @@ def budget_gap(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     budget = budget_core.load_budget(path) if path is not None else pl.DataFrame(schema=budget_core.BUDGET_SCHEMA)
     if path is None:
         context.log.info("No budget in the settings (budget:): no gap to budget")
+    elif backfill.is_backfill(context.run.tags):
+        budget = backfill.within_horizon(budget, cycle, settings.forecast.horizon_months)
     months = sorted(demand_plan["month"].unique().to_list())
     in_horizon = budget_core.check_budget(budget, sorted(demand_plan["family"].unique().to_list()), months) \
         if months else budget.clear()

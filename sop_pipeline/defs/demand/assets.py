@@ -16,6 +16,7 @@ from sop_pipeline.demand.new_products import (
 )
 from sop_pipeline.demand.plan import build_demand_plan
 from sop_pipeline.store import db
+from sop_pipeline.track_record import backfill
 
 GROUP = "demand"
 HISTORY = dg.AssetKey(["sop", "demand_history"])
@@ -74,6 +75,8 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         launches = db.read_cycle(conn, "new_product_plan", cycle)
     adjustments_path = settings.resolve(settings.adjustments)
     adjustments = load_adjustments(adjustments_path) if adjustments_path else None
+    if adjustments is not None and backfill.is_backfill(context.run.tags):
+        adjustments = backfill.within_horizon(adjustments, cycle, settings.forecast.horizon_months)
     plan = build_demand_plan(sku_forecast, launches if launches.height else None, adjustments, history, cycle,
                              horizon_months=settings.forecast.horizon_months)
     with database.connect() as conn:

@@ -138,7 +138,7 @@ def _finish(db_path: Path) -> None:
     if summary.height:
         from rich.table import Table
 
-        table = Table(title="Forecast value added, all families (WAPE; value added = error removed)")
+        table = Table(title="Forecast value added, all families: WAPE by months ahead (adds = WAPE removed)")
         for column in summary.columns:
             table.add_column(column.replace("_", " "), justify="left" if column == "lag" else "right")
         for row in summary.iter_rows():

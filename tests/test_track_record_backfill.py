@@ -50,7 +50,7 @@ def test_backfilled_cycles_equal_runs_on_the_history_cut_at_each_cycle(run_cli, 
     settings = write_settings(tmp_path, small_sales)
     result = run_cli("backfill", "--from", "2026-08", "--to", "2026-09", "--config", settings, "--db", backfilled)
     assert result.code == 0, result.text[-3000:]
-    assert "[2/2] cycle 2026-09 backfilled" in result.out
+    assert "[2/2] cycle 2026-09 published" in result.out
 
     # The reference: `run` month by month, each on a copy of the sales file cut at its cycle.
     reference = tmp_path / "reference" / "sop.duckdb"

@@ -96,13 +96,20 @@ def cmd_backfill(args) -> int:
             run_id = str(uuid.uuid4())
             log_path = run_log_path(db_path, cycle, run_id)
             cycle_started = time.monotonic()
-            with run_logging(log_path, args.log_level, lambda _text: None) as run_logger, \
-                    dg.DagsterInstance.get() as instance:
-                result = job.with_logger_defs({"sop_run": run_logger}).execute_in_process(
-                    partition_key=cycle.isoformat(), instance=instance, raise_on_error=False, run_id=run_id,
-                    run_config={"loggers": {"sop_run": {}}}, asset_selection=selection,
-                    tags={"sop/trigger": "backfill", core.RUN_KIND_TAG: core.BACKFILL,
-                          "sop/backfill_id": backfill_id})
+            _say(f"  [{index}/{len(plan.to_run)}] cycle {cycle:%Y-%m}: planning on the sales before "
+                 f"{cycle.isoformat()} (log {log_path})")
+            try:
+                with run_logging(log_path, args.log_level, lambda _text: None) as run_logger, \
+                        dg.DagsterInstance.get() as instance:
+                    result = job.with_logger_defs({"sop_run": run_logger}).execute_in_process(
+                        partition_key=cycle.isoformat(), instance=instance, raise_on_error=False, run_id=run_id,
+                        run_config={"loggers": {"sop_run": {}}}, asset_selection=selection,
+                        tags={"sop/trigger": "backfill", core.RUN_KIND_TAG: core.BACKFILL,
+                              "sop/backfill_id": backfill_id})
+            except KeyboardInterrupt:
+                _say(f"Interrupted during cycle {cycle:%Y-%m}: it was not published; the {len(plan.done) + index - 1} "
+                     "cycle(s) before it are. Run the same command again to resume.")
+                return 130
             if not result.success:
                 message, code = explain_failure(result, log_path)
                 print_error(f"Cycle {cycle:%Y-%m} could not be backfilled: {message}")
@@ -114,7 +121,7 @@ def cmd_backfill(args) -> int:
                 return code
             elapsed = time.monotonic() - started
             left = elapsed / index * (len(plan.to_run) - index)
-            _say(f"  [green]✓[/green] [{index}/{len(plan.to_run)}] cycle {cycle:%Y-%m} backfilled in "
+            _say(f"  [green]✓[/green] [{index}/{len(plan.to_run)}] cycle {cycle:%Y-%m} published in "
                  f"{time.monotonic() - cycle_started:.0f} s"
                  + (f" (about {left / 60:.1f} min left)" if index < len(plan.to_run) else ""))
         _finish(db_path)

@@ -80,10 +80,10 @@ KPI_PANELS = (
                                        ("naive_wape_lag1", "naive", STEP_COLOURS["naive"])], ".0%"),
     ("Consensus bias, 1 and 3 months ahead", [("bias_lag1", "1 month", STEP_COLOURS["consensus"]),
                                               ("bias_lag3", "3 months", "#6d4c41")], "+.0%"),
-    ("Planned fill rate", [("fill_rate", "fill rate", "#2e7d32")], ".1%"),
+    ("Planned fill rate", [("fill_rate", "fill rate", "#2e7d32")], ".2%"),
     ("Days of supply and inventory turns", [("days_of_supply", "days of supply", "#1565c0"),
                                             ("inventory_turns", "turns a year", "#8e24aa")], ",.1f"),
-    ("Peak capacity utilisation", [("peak_capacity_utilization", "peak", "#c62828")], ".0%"),
+    ("Peak capacity utilisation", [("peak_capacity_utilization", "peak", "#c62828")], ".1%"),
     ("Revenue against budget", [("revenue_gap_pct", "plan − budget", "#00838f")], "+.1%"),
 )
 

@@ -128,3 +128,19 @@ def test_bad_ranges_exit_2_and_change_nothing(run_cli, published_copy, small_sal
     assert expected in result.err and "Traceback" not in result.err
     assert "Nothing was published" in result.err or "not a month" in result.err or "after --to" in result.err
     assert snapshot(published_copy) == before
+
+
+def test_a_backfilled_cycle_keeps_only_the_planner_rows_it_could_have_planned():
+    from sop_pipeline.track_record.backfill import plannable_launches, within_horizon
+
+    cycle = date(2025, 11, 1)
+    history = pl.DataFrame({"sku": ["OLD-1", "OLD-2"], "month": [date(2025, 10, 1)] * 2})
+    catalogue = pl.DataFrame({
+        "product": ["NEW-A", "NEW-B", "NEW-C", "OLD-2"],
+        "launch_month": [date(2026, 3, 1), date(2026, 3, 1), date(2027, 6, 1), date(2026, 1, 1)],
+        "analogs": [[{"sku": "OLD-1", "weight": 1.0}], [{"sku": "LATER-9", "weight": 1.0}], [], []],
+    })
+    # NEW-B's analog had not sold yet, NEW-C launches after the 6-month horizon, OLD-2 already sells.
+    assert plannable_launches(catalogue, history, cycle, 6)["product"].to_list() == ["NEW-A"]
+    adjustments = pl.DataFrame({"month": [date(2025, 10, 1), date(2025, 11, 1), date(2026, 4, 1), date(2026, 5, 1)]})
+    assert within_horizon(adjustments, cycle, 6)["month"].to_list() == [date(2025, 11, 1), date(2026, 4, 1)]

@@ -112,3 +112,16 @@ def within_horizon(frame, cycle: date, horizon_months: int, column: str = "month
 
     end = add_months(cycle, horizon_months)
     return frame.filter((pl.col(column) >= cycle) & (pl.col(column) < end))
+
+
+def plannable_launches(catalogue, history, cycle: date, horizon_months: int):
+    """The new products of today's catalogue a backfilled cycle could have planned: launching in its horizon,
+    not yet selling, and with every analog SKU already in its history (the others were not known then)."""
+    import polars as pl
+
+    sold = set(history["sku"].unique().to_list()) if history.height else set()
+    end = add_months(cycle, horizon_months)
+    keep = [row["launch_month"] is not None and cycle <= row["launch_month"] < end and row["product"] not in sold
+            and all(analog["sku"] in sold for analog in row["analogs"])
+            for row in catalogue.iter_rows(named=True)]
+    return catalogue.filter(pl.Series(keep, dtype=pl.Boolean))

@@ -43,6 +43,8 @@ def new_product_plan(context: dg.AssetExecutionContext, sop_settings: SopSetting
         context.log.info("No new-product catalogue in the settings (new_products): no launches planned")
     else:
         catalogue = load_new_products(catalogue_path)
+        if backfill.is_backfill(context.run.tags):
+            catalogue = backfill.plannable_launches(catalogue, history, cycle, settings.forecast.horizon_months)
         curves = launch_curves(catalogue, history, cycle, settings.forecast.horizon_months)
         rates = labor_hours_per_unit_by_family(settings.planning, curves["family"].unique().to_list())
         plan = labor_hours(curves, rates)

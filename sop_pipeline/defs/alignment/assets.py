@@ -87,7 +87,10 @@ def budget_gap(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     if path is None:
         context.log.info("No budget in the settings (budget:): no gap to budget")
     elif backfill.is_backfill(context.run.tags):
+        listed = budget.height
         budget = backfill.within_horizon(budget, cycle, settings.forecast.horizon_months)
+        context.log.info(f"Backfilled cycle: {listed - budget.height} of {listed} budget row(s) outside the "
+                         "horizon left out")
     months = sorted(demand_plan["month"].unique().to_list())
     in_horizon = budget_core.check_budget(budget, sorted(demand_plan["family"].unique().to_list()), months) \
         if months else budget.clear()

@@ -44,7 +44,10 @@ def new_product_plan(context: dg.AssetExecutionContext, sop_settings: SopSetting
     else:
         catalogue = load_new_products(catalogue_path)
         if backfill.is_backfill(context.run.tags):
+            listed = catalogue.height
             catalogue = backfill.plannable_launches(catalogue, history, cycle, settings.forecast.horizon_months)
+            context.log.info(f"Backfilled cycle: {listed - catalogue.height} of {listed} new product(s) left out "
+                             "(launch outside the horizon, or analogs not sold yet)")
         curves = launch_curves(catalogue, history, cycle, settings.forecast.horizon_months)
         rates = labor_hours_per_unit_by_family(settings.planning, curves["family"].unique().to_list())
         plan = labor_hours(curves, rates)
@@ -78,7 +81,10 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     adjustments_path = settings.resolve(settings.adjustments)
     adjustments = load_adjustments(adjustments_path) if adjustments_path else None
     if adjustments is not None and backfill.is_backfill(context.run.tags):
+        listed = adjustments.height
         adjustments = backfill.within_horizon(adjustments, cycle, settings.forecast.horizon_months)
+        context.log.info(f"Backfilled cycle: {listed - adjustments.height} of {listed} adjustment(s) left out "
+                         "(months outside the horizon)")
     plan = build_demand_plan(sku_forecast, launches if launches.height else None, adjustments, history, cycle,
                              horizon_months=settings.forecast.horizon_months)
     with database.connect() as conn:

@@ -1,6 +1,7 @@
 -- The plan tables, created in two schemas with the same shape:
 --   draft.*  each stage writes its rows for the cycle being planned (not for readers);
---   sop.*    the published plans, one version per plan_cycle, replaced only by publish_cycle.
+--   sop.*    the published plans, one version per plan_cycle (the approved one, else the latest);
+--   sop_versions.*  every version of every cycle, with a version column (store/versions.py).
 -- {schema} is 'draft' or 'sop'. Every table carries plan_cycle (first day of the cycle month).
 CREATE SCHEMA IF NOT EXISTS {schema};
 
@@ -149,3 +150,14 @@ CREATE TABLE IF NOT EXISTS {schema}.exceptions (
     plan_cycle DATE NOT NULL, severity VARCHAR NOT NULL, kind VARCHAR NOT NULL, family VARCHAR, sku VARCHAR,
     resource VARCHAR, month DATE, value DOUBLE, threshold DOUBLE, money_at_stake DOUBLE, message VARCHAR NOT NULL
 );
+
+-- Plan versions (store/versions.py): each run of a cycle publishes a new version; status is
+-- 'proposed', 'approved' or 'superseded'; adopted_scenario names the scenario an `adopt` made the plan.
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS version INTEGER;
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS status VARCHAR;
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS adopted_scenario VARCHAR;
+-- Exceptions: a key that names one across versions and cycles (kind/resource/family/sku/month, set at
+-- publication), which `sop-pipeline decide` records decisions against; carried_from: the cycle an open
+-- exception was first raised in, when it is carried forward from an earlier cycle's open decisions.
+ALTER TABLE {schema}.exceptions ADD COLUMN IF NOT EXISTS exception_key VARCHAR;
+ALTER TABLE {schema}.exceptions ADD COLUMN IF NOT EXISTS carried_from DATE;

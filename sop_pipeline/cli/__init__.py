@@ -120,10 +120,15 @@ def _print_summary(db_path: Path, cycle: date, run_id: str) -> None:
             table.add_row(f"sop.{name}", f"{rows:,}")
         skipped_note = conn.execute(db.sql_text("supply_skipped_note"), {"c": cycle}).fetchall()
         skipped_note = skipped_note[0][0] if skipped_note else None
+        from sop_pipeline.store import versions
+
+        version_note = versions.latest_publication(conn, cycle)
     finally:
         conn.close()
     _say(f"[bold]Published plan cycle {cycle:%Y-%m}[/bold] (run {run_id[:8]}):")
     out.print(table)
+    if version_note:
+        out.print(version_note, highlight=False, soft_wrap=True)
     if skipped_note:
         out.print(f"Supply planning skipped: {skipped_note}.", highlight=False)
     report = report_path(db_path, cycle)
@@ -234,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop at once (exit 4) if another run is using the database, instead of waiting for it")
     run.set_defaults(func=cmd_run)
 
+    from sop_pipeline.cli import adopt as adopt_cli
+    from sop_pipeline.cli import approve as approve_cli
+    from sop_pipeline.cli import decide as decide_cli
+    from sop_pipeline.cli import export as export_cli
     from sop_pipeline.cli import backfill as backfill_cli
     from sop_pipeline.cli import init as init_cli
     from sop_pipeline.cli import plan as planning_cli
@@ -242,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     planning_cli.register(sub)
     init_cli.register(sub)
     what_if_cli.register(sub)
+    approve_cli.register(sub)
+    decide_cli.register(sub)
+    adopt_cli.register(sub)
+    export_cli.register(sub)
     backfill_cli.register(sub)
 
     ui = sub.add_parser("ui", help="start the Dagster UI for this project")

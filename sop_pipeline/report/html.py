@@ -44,6 +44,10 @@ def read_published(conn, cycle: date) -> dict[str, pl.DataFrame]:
     """The published rows of one cycle for every table the report shows, plus the plan-over-plan view."""
     frames = {t: db.read_cycle(conn, t, cycle, schema="sop") for t in REPORT_TABLES}
     frames["plan_over_plan"] = db.read_cycle(conn, "plan_over_plan", cycle, schema="sop")
+    from sop_pipeline.store import decisions
+
+    frames["exception_decisions"] = decisions.exception_decisions(conn, cycle)
+    frames["decisions"] = decisions.decision_log(conn, cycle)
     frames.update(track_record.read_track_record(conn, cycle))
     return frames
 
@@ -91,6 +95,9 @@ def _figure_html(figure: go.Figure) -> str:
                        config={"displaylogo": False, "responsive": True})
 
 
+LONG_TEXT = 40  # characters from which a table cell wraps (td.text)
+
+
 def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight: str | None = None) -> str:
     """An HTML table; numbers right-aligned with separators; rows where `highlight` is true in bold."""
     digits = digits or {}
@@ -106,10 +113,14 @@ def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight:
             elif value is None:
                 cells.append('<td class="n">—</td>')
             else:
-                cells.append(f"<td>{html.escape(str(value))}</td>")
+                text = str(value)
+                # A long text (a scenario's description) wraps in a readable column instead of widening the table.
+                wide = ' class="text"' if len(text) > LONG_TEXT else ""
+                cells.append(f"<td{wide}>{html.escape(text)}</td>")
         marked = ' class="chosen"' if highlight and row.get(highlight) else ""
         rows.append(f"<tr{marked}>{''.join(cells)}</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    # Inside its own scrolling box: a table wider than its card scrolls there, never past the card.
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def _chosen_production(production_plan: pl.DataFrame, strategy_comparison: pl.DataFrame) -> pl.DataFrame:
@@ -399,33 +410,94 @@ KIND_WORDS = {"capacity_over": "work centre near or at capacity", "below_safety_
               "forecast_bias": "biased forecast", "budget_gap": "off budget"}
 
 
-def _decisions_section(exceptions: pl.DataFrame) -> str:
-    """The exceptions ranked by money at stake, the largest first: what the meeting must decide."""
+def _decision_text(row: dict) -> str:
+    """'open', or what was decided, by whom (and the note)."""
+    decision = row.get("decision")
+    if not decision:
+        return '<span class="open">open</span>'
+    text = decision + (f" with scenario {row['decision_scenario']}" if row.get("decision_scenario") else "")
+    note = f": {row['decision_note']}" if row.get("decision_note") else ""
+    return (f'<span class="decided {html.escape(decision)}">{html.escape(text)}</span><br>'
+            f'<small>{html.escape(str(row.get("decided_by") or ""))}{html.escape(note)}</small>')
+
+
+ADOPTION_CHANGES = {"planned_revenue_change": "revenue", "total_cost_change": "total cost",
+                    "gross_margin_change": "gross margin", "units_short_change": "units short"}
+
+
+def _adoption_changes(comparison: pl.DataFrame, scenario: str) -> str:
+    """What an adopted scenario changed against the base plan, over the horizon, all families."""
+    if not _has(comparison, "scenario", "family", *ADOPTION_CHANGES):
+        return ""
+    row = comparison.filter((pl.col("scenario") == scenario) & (pl.col("family") == ALL_FAMILIES))
+    if row.height == 0:
+        return ""
+    values = row.row(0, named=True)
+    parts = [f"{label} {values[c]:+,.0f}" for c, label in ADOPTION_CHANGES.items() if values.get(c) is not None]
+    return f" Against the base plan it changes {', '.join(parts)} over the horizon." if parts else ""
+
+
+def _plan_decisions(log: pl.DataFrame, plan_runs: pl.DataFrame, comparison: pl.DataFrame | None = None) -> str:
+    """The version shown and the decisions on the plan and its scenarios (approved, adopted, rejected)."""
+    parts = []
+    if _has(plan_runs, "version", "status"):
+        run = plan_runs.row(0, named=True)
+        if run.get("version") is not None:
+            scenario = run.get("adopted_scenario")
+            adopted = (f"; it is scenario {scenario}, adopted.{_adoption_changes(comparison, scenario)}"
+                       if scenario and comparison is not None else ".")
+            parts.append(f"This report shows version {run['version']} of the plan ({run['status']}){adopted}")
+    if _has(log, "decision", "subject_kind"):
+        for row in log.filter(pl.col("subject_kind").is_null() | (pl.col("subject_kind") == "scenario")).iter_rows(named=True):
+            subject = f"scenario {row['subject']} " if row.get("subject_kind") == "scenario" else f"version {row['version']} "
+            note = f" ({row['note']})" if row.get("note") else ""
+            parts.append(f"{subject}{row['decision']} by {row['decided_by']} on {row['decided_at']:%Y-%m-%d}{note}.")
+    return "".join(f"<p class=note>{html.escape(p[0].upper() + p[1:])}</p>" for p in parts)
+
+
+def _decisions_section(exceptions: pl.DataFrame, decided: pl.DataFrame | None = None) -> str:
+    """The exceptions ranked by money at stake, the largest first: what the meeting must decide, with what it
+    decided (`decided`: sop.exceptions numbered with their latest decision, store/decisions.py)."""
+    if decided is not None and _has(decided, "number", "severity"):
+        exceptions = decided
     if "severity" not in exceptions.columns:
         return _not_available("Exceptions")
     if exceptions.height == 0:
         return "<p>No exceptions this cycle: nothing needs a decision beyond approving the plan.</p>"
+    if "number" not in exceptions.columns:
+        exceptions = (exceptions.sort("money_at_stake", descending=True, nulls_last=True)
+                      .with_row_index("number", offset=1))
+    with_decisions = "decision" in exceptions.columns
     counts = {s: exceptions.filter(pl.col("severity") == s).height for s in ("high", "medium", "low")}
     # Every high-severity exception, then the others with the most money at stake, ranked by money.
-    ranked = exceptions.sort("money_at_stake", descending=True, nulls_last=True).with_row_index("_rank")
+    ranked = exceptions.sort("number")
     high = ranked.filter(pl.col("severity") == "high")
     others = ranked.filter(pl.col("severity") != "high").head(max(DECISIONS_SHOWN - high.height, 0))
-    shown = pl.concat([high, others]).sort("_rank")
+    shown = pl.concat([high, others], how="vertical_relaxed").sort("number")
     rows = []
-    for n, row in enumerate(shown.iter_rows(named=True), start=1):
+    for row in shown.iter_rows(named=True):
         where = " · ".join(str(v) for v in (row.get("resource"), row.get("family"), row.get("sku")) if v)
         month = row["month"].strftime("%Y-%m") if row.get("month") else "horizon"
-        rows.append(f'<tr><td class="n">{n}</td><td><span class="sev {html.escape(row["severity"])}">'
+        carried = (f"<br><small>open since {row['carried_from']:%Y-%m}</small>" if row.get("carried_from") else "")
+        decision = f"<td>{_decision_text(row)}</td>" if with_decisions else ""
+        rows.append(f'<tr><td class="n">{row["number"]}</td><td><span class="sev {html.escape(row["severity"])}">'
                     f'{html.escape(row["severity"])}</span></td>'
                     f'<td>{html.escape(KIND_WORDS.get(row["kind"], row["kind"]))}<br><small>{html.escape(where)}, '
-                    f'{month}</small></td><td class="n">{_num(row["money_at_stake"])}</td>'
-                    f'<td>{html.escape(row["message"])}</td></tr>')
+                    f'{month}</small>{carried}</td><td class="n">{_num(row["money_at_stake"])}</td>'
+                    f'<td>{html.escape(row["message"])}</td>{decision}</tr>')
     more = exceptions.height - shown.height
     summary = (f"{exceptions.height} exception(s): {counts['high']} high, {counts['medium']} medium, "
                f"{counts['low']} low severity. Every high one and the others with the most money at stake"
                f"{f'; {more} more in' if more else ', all in'} <code>sop.exceptions</code>.")
-    return (f"<p>{summary}</p><table class='decisions'><thead><tr><th>#</th><th>severity</th><th>what</th>"
-            f"<th>money at stake</th><th>decision needed</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    if with_decisions:
+        decided_n = exceptions.filter(pl.col("decision").is_not_null() & (pl.col("decision") != "deferred")).height
+        deferred = exceptions.filter(pl.col("decision") == "deferred").height
+        summary += (f" <b>{decided_n} decided, {deferred} deferred, {exceptions.height - decided_n - deferred} open</b> "
+                    f"(<code>sop-pipeline decide --exception N</code>).")
+    head = "<th>decision</th>" if with_decisions else ""
+    return (f"<p>{summary}</p><div class='scroll'><table class='decisions'><thead><tr><th>#</th><th>severity</th>"
+            f"<th>what</th><th>money at stake</th><th>decision needed</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _budget_measure(gap: pl.DataFrame) -> str | None:
@@ -568,7 +640,12 @@ table { border-collapse:collapse; width:auto; min-width:50%; font-size:13px; mar
 th { text-align:left; background:#f0f4f8; color:var(--muted); font-weight:600; padding:7px 10px;
      border-bottom:2px solid var(--line); text-transform:capitalize; }
 td { padding:6px 10px; border-bottom:1px solid var(--line); }
-td.n { text-align:right; font-variant-numeric:tabular-nums; }
+td.n { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+td.text { min-width:14em; max-width:30em; white-space:normal; }
+.scroll { max-width:100%; overflow-x:auto; }
+.scroll > table { margin-top:8px; }
+section, .two > div { min-width:0; }
+.decided { font-weight:600; color:#2e7d32; } .decided.deferred { color:#ef6c00; } .open { font-weight:600; color:#c62828; }
 tr.chosen td { font-weight:600; }
 .two { display:grid; grid-template-columns:3fr 2fr; gap:20px; align-items:start; }
 .na { color:var(--muted); font-style:italic; background:#f8f9fb; border:1px dashed var(--line);
@@ -597,6 +674,7 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
                   production_plan=None, strategy_comparison=None, operating_plan=None,
                   plan_over_plan=None, scenario_comparison=None, generated_at: datetime | None = None,
                   plan_runs=None, budget_gap=None, capacity_plan=None, exceptions=None,
+                  exception_decisions=None, decisions=None,
                   kpi_history=None, forecast_value_added=None) -> str:
     """The report as one HTML document.
 
@@ -609,7 +687,8 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
         "demand_plan": demand_plan, "production_plan": production_plan,
         "strategy_comparison": strategy_comparison, "operating_plan": operating_plan, "plan_over_plan": plan_over_plan,
         "plan_runs": plan_runs, "scenario_comparison": scenario_comparison,
-        "budget_gap": budget_gap, "capacity_plan": capacity_plan, "exceptions": exceptions}.items()}
+        "budget_gap": budget_gap, "capacity_plan": capacity_plan, "exceptions": exceptions,
+        "exception_decisions": exception_decisions, "decisions": decisions}.items()}
     chosen = _chosen_production(frames["production_plan"], frames["strategy_comparison"])
     families, n_families = _panel_families(frames)
     shown = (f"The {len(families)} largest of {n_families} families by planned volume."
@@ -655,7 +734,8 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
                    for title, lead, content in sections)
     decisions = ('<section class="decisions"><h2>Decisions needed</h2><p class=lead>What this plan asks the '
                  'meeting to decide, the most money at stake first (thresholds: alerts: in sop.yaml).</p>'
-                 f'{_decisions_section(frames["exceptions"])}</section>')
+                 f'{_plan_decisions(frames["decisions"], frames["plan_runs"], frames["scenario_comparison"])}'
+                 f'{_decisions_section(frames["exceptions"], frames["exception_decisions"])}</section>')
     stamp = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
     title = f"S&OP executive report — plan cycle {cycle:%Y-%m}"
     return f"""<!DOCTYPE html>

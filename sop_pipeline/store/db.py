@@ -1,7 +1,8 @@
 """DuckDB access: the SQL files, schema set-up, idempotent cycle writes and atomic publication.
 
-Stages write their rows for a cycle into `draft.<table>`; `publish_cycle` then replaces that
-cycle's rows in every `sop.<table>` inside one transaction. A run that fails or is killed part-way
+Stages write their rows for a cycle into `draft.<table>`; `publish_cycle` then publishes them as a new
+version of the cycle (`sop_versions.*`) and, unless an approved version stays, replaces that cycle's rows
+in every `sop.<table>`, inside one transaction. A run that fails or is killed part-way
 therefore never leaves a half-written cycle in `sop.*`: readers see the previous complete plan.
 """
 
@@ -104,7 +105,7 @@ VIEWS = ("plan_over_plan", "forecast_accuracy_over_time",
 
 
 _SCHEMA_READY: set[str] = set()  # database files whose DDL this process has run
-_DDL_FILES = ("create_raw", "create_tables") + tuple(f"view_{view}" for view in VIEWS)
+_DDL_FILES = ("create_raw", "create_tables", "create_decisions") + tuple(f"view_{view}" for view in VIEWS)
 
 
 @cache
@@ -115,7 +116,7 @@ def _schema_objects() -> frozenset[tuple[str, str]]:
     objects = set()
     for name in _DDL_FILES:
         for schema, table in pattern.findall(sql_text(name)):
-            objects |= {(s, table) for s in (("draft", "sop") if schema == "{schema}" else (schema,))}
+            objects |= {(s, table) for s in (("draft", "sop", "sop_versions") if schema == "{schema}" else (schema,))}
     return frozenset(objects)
 
 
@@ -132,9 +133,22 @@ def ensure_schema(conn) -> None:
     conn.execute(sql_text("create_raw"))
     for schema in ("draft", "sop"):
         conn.execute(sql_text("create_tables").format(schema=schema))
+    from sop_pipeline.store import versions
+
+    versions.create_schema(conn)  # sop_versions.* and sop.decisions; cycles of an older release become version 1
     for view in VIEWS:
         conn.execute(sql_text(f"view_{view}"))
     _SCHEMA_READY.add(path)
+
+
+def run_script(conn, name: str, params: dict | None = None, **identifiers: str) -> None:
+    """Run `sql/<name>.sql`, a script of statements each ending with `;` at the end of a line, one by one
+    (DuckDB binds parameters to one statement at a time); each is given the parameters it names."""
+    for text in re.split(r";\s*\n", statement(name, **identifiers)):
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()
+        if body:
+            used = {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", body)}
+            conn.execute(body, used)
 
 
 @contextmanager
@@ -171,25 +185,32 @@ def _insert(conn, target: str, cycle: date, frame) -> None:
 
 
 def publish_scenario(conn, cycle: date, scenario: str, plan, comparison) -> None:
-    """Replace one scenario of a published cycle in `sop.scenario_plan` and `sop.scenario_comparison` and
-    list it in the cycle's `sop.plan_runs` row, in one transaction (`sop-pipeline what-if --save`)."""
+    """Replace one scenario of a published cycle in `sop.scenario_plan` and `sop.scenario_comparison` (and
+    in the version of them sop.* shows, in `sop_versions`) and list it in the cycle's `sop.plan_runs` row,
+    in one transaction (`sop-pipeline what-if --save`)."""
+    from sop_pipeline.store import versions
+
     with transaction(conn):
+        version = versions.shown_version(conn, cycle)
         for table, frame in (("scenario_plan", plan), ("scenario_comparison", comparison)):
             conn.execute(statement("scenario_delete", table=table), {"c": cycle, "s": scenario})
             _insert(conn, f"sop.{table}", cycle, frame)
         names = conn.execute(sql_text("cycle_scenarios").format(schema="sop"), {"plan_cycle": cycle}).fetchall()[0][0]
         conn.execute(sql_text("plan_runs_set_scenarios"), {"n": names, "c": cycle})
+        if version is not None:
+            # The shown version's scenario tables and plan_runs row, copied back from sop.* as they are now.
+            for table in ("scenario_plan", "scenario_comparison", "plan_runs"):
+                conn.execute(statement("version_delete_cycle", table=f"sop_versions.{table}"), {"c": cycle, "v": version})
+                columns = "* REPLACE ($v AS version)" if table == "plan_runs" else "*, $v AS version"
+                conn.execute(statement("version_from_sop", table=table, columns=columns), {"c": cycle, "v": version})
 
 
-def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES) -> dict[str, int]:
-    """Copy one cycle's draft rows of every plan table into `sop.*` in a single transaction."""
-    counts: dict[str, int] = {}
-    with transaction(conn):
-        for table in tables:
-            conn.execute(statement("cycle_delete", table=f"sop.{table}"), {"c": cycle})
-            conn.execute(statement("cycle_publish", table=table), {"c": cycle})
-            counts[table] = count_cycle(conn, f"sop.{table}", cycle)
-    return counts
+def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES):
+    """Publish one cycle's draft rows of every plan table as a new version of it, in a single transaction
+    (store/versions.py): sop.* shows it unless the cycle has an approved version. Returns `Published`."""
+    from sop_pipeline.store import versions
+
+    return versions.publish(conn, cycle, tables)
 
 
 def count_cycle(conn, table: str, cycle: date) -> int:

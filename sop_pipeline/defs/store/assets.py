@@ -58,8 +58,10 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         }, schema_overrides={"solver_status": pl.Utf8, "strategy": pl.Utf8, "supply_note": pl.Utf8,
                              "scenarios": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)
-        counts = db.publish_cycle(conn, cycle)
+        published = db.publish_cycle(conn, cycle)
+        counts = published.counts
         snapshot = db.write_published_snapshot(conn, database.database)
+    context.log.info(published.describe())
     context.log.info(f"Published plan cycle {cycle:%Y-%m}: " + ", ".join(f"sop.{t}={n:,}" for t, n in counts.items()))
     context.log.info(f"Read-only copy of all published plans for SQL readers: {snapshot}")
     summary = pl.DataFrame({"table": [f"sop.{t}" for t in counts], "rows": list(counts.values())})
@@ -68,5 +70,6 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         "published_rows": dg.MetadataValue.md(markdown_table(summary, rows=50)),
         "published": dg.MetadataValue.json(json.loads(json.dumps(counts))),
         "published_snapshot": dg.MetadataValue.path(str(snapshot)),
+        "version": dg.MetadataValue.int(published.version),
         "supply_planning": "planned" if settings.plans_supply else f"skipped: {SUPPLY_SKIPPED}",
     })

@@ -1,0 +1,1 @@
+"""What the S&OP meeting does with a published plan: adopt a scenario, export the planner's workbook."""

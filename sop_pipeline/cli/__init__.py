@@ -241,9 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sop_pipeline.cli import adopt as adopt_cli
     from sop_pipeline.cli import approve as approve_cli
+    from sop_pipeline.cli import backfill as backfill_cli
     from sop_pipeline.cli import decide as decide_cli
     from sop_pipeline.cli import export as export_cli
-    from sop_pipeline.cli import backfill as backfill_cli
     from sop_pipeline.cli import init as init_cli
     from sop_pipeline.cli import plan as planning_cli
     from sop_pipeline.cli import what_if as what_if_cli

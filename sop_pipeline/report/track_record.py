@@ -88,15 +88,24 @@ KPI_PANELS = (
 )
 
 
+def _has_data(kpis: pl.DataFrame, column: str) -> bool:
+    return column in kpis.columns and not kpis[column].is_null().all()
+
+
 def _kpi_chart(kpis: pl.DataFrame, figure_html) -> str:
-    figure = make_subplots(rows=3, cols=2, subplot_titles=[title for title, _, _ in KPI_PANELS],
-                           vertical_spacing=0.12, horizontal_spacing=0.08)
+    # Only panels with figures: without a planning section or a budget those KPIs do not exist.
+    panels = [p for p in KPI_PANELS if any(_has_data(kpis, column) for column, _, _ in p[1])]
+    if not panels:
+        return ""
+    rows = (len(panels) + 1) // 2
+    figure = make_subplots(rows=rows, cols=2, subplot_titles=[title for title, _, _ in panels],
+                           vertical_spacing=0.36 / rows, horizontal_spacing=0.08)
     cycles = [c.strftime("%Y-%m") for c in kpis["plan_cycle"]]
     symbols = ["circle-open" if kind == BACKFILL else "circle" for kind in kpis["run_kind"]]
-    for n, (_title, series, fmt) in enumerate(KPI_PANELS):
+    for n, (_title, series, fmt) in enumerate(panels):
         row, col = n // 2 + 1, n % 2 + 1
         for column, name, colour in series:
-            if column not in kpis.columns or kpis[column].is_null().all():
+            if not _has_data(kpis, column):
                 continue
             figure.add_scatter(x=cycles, y=kpis[column], name=name, mode="lines+markers", showlegend=False,
                                line={"color": colour}, marker={"symbol": symbols, "size": 7, "color": colour},
@@ -104,7 +113,7 @@ def _kpi_chart(kpis: pl.DataFrame, figure_html) -> str:
                                hovertemplate="cycle %{x}: %{y:" + fmt + "}<extra>" + name + "</extra>")
         figure.update_yaxes(tickformat=fmt.replace("+", ""), row=row, col=col)
     figure.update_xaxes(type="category")
-    figure.update_layout(height=820)
+    figure.update_layout(height=280 * rows)
     return figure_html(figure)
 
 

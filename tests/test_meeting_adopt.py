@@ -35,7 +35,7 @@ def test_adopted_tables_are_the_scenarios_and_add_up(published_copy, run_cli):
     assert "as version 2" in result.out
     runs = frame(published_copy, "SELECT version, status, adopted_scenario FROM sop_versions.plan_runs "
                                  "WHERE plan_cycle = $c ORDER BY version")
-    assert runs.rows() == [(1, "proposed", None), (2, "approved", SCENARIO)]
+    assert runs.rows() == [(1, "superseded", None), (2, "approved", SCENARIO)]
     # Demand: the published plan's planned units and revenue, 10% up, row by row.
     demand = frame(published_copy, "SELECT s.family, s.sku, s.month, s.planned_units, v.planned_units AS base_units, "
                                    "s.planned_revenue, v.planned_revenue AS base_revenue FROM sop.demand_plan s "
@@ -63,7 +63,7 @@ def test_adopted_tables_are_the_scenarios_and_add_up(published_copy, run_cli):
         tables = {t: db.read_cycle(conn, t, CYCLE, schema="sop") for t in db.PLAN_TABLES}
     finally:
         conn.close()
-    planning = scenario_planning(settings.planning, settings.scenarios[0])
+    planning = scenario_planning(settings.planning, next(s for s in settings.scenarios if s.name == SCENARIO))
     stocks, problems = supply_plan.planning_inputs(tables["demand_plan"], tables["forecast"],
                                                    tables["forecast_accuracy"], planning,
                                                    settings.forecast.interval_width)

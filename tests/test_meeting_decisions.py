@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sop_pipeline.store import db
+from sop_pipeline.store import db, versions
 from tests.conftest import SMALL_CYCLE, snapshot
 
 CYCLE = date(2026, 11, 1)
@@ -24,7 +24,23 @@ def exceptions_of(path, cycle):
                 {"c": cycle})
 
 
+def add_exceptions(path, n: int) -> None:
+    """Give the published cycle (sop.* and its version 1) `n` more exceptions, with less money at stake than
+    the run's: the small plan raises only one, and the decision log needs a few to tell them apart."""
+    conn = db.connect(path)
+    try:
+        for i in range(n):
+            for table, extra in (("sop.exceptions", ""), ("sop_versions.exceptions", ", 1 AS version")):
+                conn.execute(f"INSERT INTO {table} BY NAME SELECT $c AS plan_cycle, 'low' AS severity, "
+                             f"'plan_change' AS kind, 'Family {i}' AS family, 1.0 AS value, 0.5 AS threshold, "
+                             f"{i} AS money_at_stake, 'Plan change {i}' AS message, "
+                             f"'plan_change//Family {i}//horizon' AS exception_key{extra}", {"c": CYCLE})
+    finally:
+        conn.close()
+
+
 def test_a_decision_is_recorded_shown_and_open_ones_carried_forward(published_copy, run_cli):
+    add_exceptions(published_copy, 3)
     numbered = rows(published_copy, "SELECT exception_key, money_at_stake FROM sop.exceptions WHERE plan_cycle = $c "
                                     "ORDER BY money_at_stake DESC NULLS LAST, exception_key", {"c": CYCLE})
     assert len(numbered) >= 3, "the small plan should raise a few exceptions"
@@ -60,7 +76,7 @@ def test_a_decision_is_recorded_shown_and_open_ones_carried_forward(published_co
                      {"n": nxt, "k": first_key})
         conn.execute("UPDATE draft.exceptions SET exception_key = NULL, carried_from = NULL WHERE plan_cycle = $n",
                      {"n": nxt})
-        db.publish_cycle(conn, nxt)
+        versions.publish(conn, nxt)
     finally:
         conn.close()
     carried = dict(exceptions_of(published_copy, date(2026, 12, 1)))

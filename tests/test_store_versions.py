@@ -45,7 +45,7 @@ def republish_changed_draft(db_path: Path, factor: float) -> versions.Published:
         db.ensure_schema(conn)
         conn.execute("UPDATE draft.demand_plan SET planned_units = planned_units * $f WHERE plan_cycle = $c",
                      {"f": factor, "c": CYCLE})
-        return db.publish_cycle(conn, CYCLE)
+        return versions.publish(conn, CYCLE)
     finally:
         conn.close()
 

@@ -56,7 +56,8 @@ def months_across(frame: pl.DataFrame, index: list[str], measures: list[str]) ->
                          *[pl.col(m).cast(pl.Float64) for m in measures])
             .unpivot(index=[*index, "month"], on=measures, variable_name="measure", value_name="value"))
     order = pl.DataFrame({"measure": measures, "_order": list(range(len(measures)))})
-    wide = long.pivot(on="month", index=[*index, "measure"], values="value", aggregate_function="sum",
+    # One value per index, measure and month (the tables' grain): "first" keeps an empty cell empty.
+    wide = long.pivot(on="month", index=[*index, "measure"], values="value", aggregate_function="first",
                       sort_columns=True)
     return (wide.join(order, on="measure").sort([*index, "_order"], nulls_last=False).drop("_order")
             .with_columns(pl.col(index).cast(pl.String)))

@@ -1,6 +1,6 @@
 """DuckDB access: the SQL files, schema set-up, idempotent cycle writes and atomic publication.
 
-Stages write their rows for a cycle into `draft.<table>`; `publish_cycle` then publishes them as a new
+Stages write their rows for a cycle into `draft.<table>`; `versions.publish` then publishes them as a new
 version of the cycle (`sop_versions.*`) and, unless an approved version stays, replaces that cycle's rows
 in every `sop.<table>`, inside one transaction. A run that fails or is killed part-way
 therefore never leaves a half-written cycle in `sop.*`: readers see the previous complete plan.
@@ -22,7 +22,7 @@ import polars as pl
 
 from sop_pipeline.common import resources
 
-# Tables published per cycle, in the order publish_cycle copies them.
+# Tables published per cycle, in the order versions.publish copies them.
 PLAN_TABLES = (
     "demand_history",
     "forecast",
@@ -133,12 +133,29 @@ def ensure_schema(conn) -> None:
     conn.execute(sql_text("create_raw"))
     for schema in ("draft", "sop"):
         conn.execute(sql_text("create_tables").format(schema=schema))
-    from sop_pipeline.store import versions
-
-    versions.create_schema(conn)  # sop_versions.* and sop.decisions; cycles of an older release become version 1
+    _create_versions(conn)  # sop_versions.* and sop.decisions; cycles of an older release become version 1
     for view in VIEWS:
         conn.execute(sql_text(f"view_{view}"))
     _SCHEMA_READY.add(path)
+
+
+VERSIONS = "sop_versions"  # every version of every cycle (store/versions.py)
+
+
+def _create_versions(conn) -> None:
+    """The sop_versions tables (the shape of sop.*, plus version) and sop.decisions; cycles published before
+    versions existed are backfilled as their version 1 (an old database upgrades in place, keeping every cycle)."""
+    conn.execute(sql_text("create_tables").format(schema=VERSIONS))
+    for table in PLAN_TABLES:
+        conn.execute(statement("versions_add_column", table=table))
+    conn.execute(sql_text("create_decisions"))
+    with transaction(conn):
+        for table in PLAN_TABLES:
+            if table != "plan_runs":
+                conn.execute(statement("versions_backfill", table=table))
+        run_script(conn, "versions_backfill_runs")
+        for schema in ("sop", VERSIONS):
+            conn.execute(statement("exceptions_set_keys", table=f"{schema}.exceptions"))
 
 
 def run_script(conn, name: str, params: dict | None = None, **identifiers: str) -> None:
@@ -188,10 +205,9 @@ def publish_scenario(conn, cycle: date, scenario: str, plan, comparison) -> None
     """Replace one scenario of a published cycle in `sop.scenario_plan` and `sop.scenario_comparison` (and
     in the version of them sop.* shows, in `sop_versions`) and list it in the cycle's `sop.plan_runs` row,
     in one transaction (`sop-pipeline what-if --save`)."""
-    from sop_pipeline.store import versions
-
     with transaction(conn):
-        version = versions.shown_version(conn, cycle)
+        shown = conn.execute(sql_text("version_shown"), {"c": cycle}).fetchall()
+        version = shown[0][0] if shown else None
         for table, frame in (("scenario_plan", plan), ("scenario_comparison", comparison)):
             conn.execute(statement("scenario_delete", table=table), {"c": cycle, "s": scenario})
             _insert(conn, f"sop.{table}", cycle, frame)
@@ -203,14 +219,6 @@ def publish_scenario(conn, cycle: date, scenario: str, plan, comparison) -> None
                 conn.execute(statement("version_delete_cycle", table=f"sop_versions.{table}"), {"c": cycle, "v": version})
                 columns = "* REPLACE ($v AS version)" if table == "plan_runs" else "*, $v AS version"
                 conn.execute(statement("version_from_sop", table=table, columns=columns), {"c": cycle, "v": version})
-
-
-def publish_cycle(conn, cycle: date, tables: tuple[str, ...] = PLAN_TABLES):
-    """Publish one cycle's draft rows of every plan table as a new version of it, in a single transaction
-    (store/versions.py): sop.* shows it unless the cycle has an approved version. Returns `Published`."""
-    from sop_pipeline.store import versions
-
-    return versions.publish(conn, cycle, tables)
 
 
 def count_cycle(conn, table: str, cycle: date) -> int:
@@ -269,7 +277,7 @@ def write_published_snapshot(conn, db_path: str | Path) -> Path:
     attach(conn, staging, "snapshot")
     try:
         conn.execute(sql_text("snapshot_create_schema"))
-        for table in PLAN_TABLES:
+        for table in (*PLAN_TABLES, "decisions"):  # the decision log too: what the meeting decided
             conn.execute(statement("snapshot_copy_table", table=table))
     finally:
         conn.execute(statement("detach_database", alias="snapshot"))

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sop_pipeline.common.errors import SopError
 from sop_pipeline.store import db
 
-SCHEMA = "sop_versions"
+SCHEMA = db.VERSIONS
 PROPOSED, APPROVED, SUPERSEDED = "proposed", "approved", "superseded"
 
 
@@ -39,22 +39,6 @@ class Published:
                     f"(the new version is in {SCHEMA}.*; `sop-pipeline approve --cycle {self.cycle:%Y-%m} "
                     f"--version {self.version} --by NAME` makes it the plan)")
         return text + "; sop.* shows it until a version is approved"
-
-
-def create_schema(conn) -> None:
-    """The sop_versions tables (the shape of sop.*, plus version), and cycles published before versions
-    existed backfilled as their version 1 (an old database upgrades in place, keeping every cycle)."""
-    conn.execute(db.sql_text("create_tables").format(schema=SCHEMA))
-    for table in db.PLAN_TABLES:
-        conn.execute(db.statement("versions_add_column", table=table))
-    conn.execute(db.sql_text("create_decisions"))
-    with db.transaction(conn):
-        for table in db.PLAN_TABLES:
-            if table != "plan_runs":
-                conn.execute(db.statement("versions_backfill", table=table))
-        db.run_script(conn, "versions_backfill_runs")
-        for schema in ("sop", SCHEMA):
-            conn.execute(db.statement("exceptions_set_keys", table=f"{schema}.exceptions"))
 
 
 def versions(conn, cycle: date) -> list[tuple]:

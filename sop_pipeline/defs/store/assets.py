@@ -11,7 +11,7 @@ from sop_pipeline.config.schema import SUPPLY_SKIPPED
 from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
-from sop_pipeline.store import db
+from sop_pipeline.store import db, versions
 from sop_pipeline.track_record import backfill
 
 GROUP = "publish"
@@ -58,7 +58,7 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
         }, schema_overrides={"solver_status": pl.Utf8, "strategy": pl.Utf8, "supply_note": pl.Utf8,
                              "scenarios": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)
-        published = db.publish_cycle(conn, cycle)
+        published = versions.publish(conn, cycle)
         counts = published.counts
         snapshot = db.write_published_snapshot(conn, database.database)
     context.log.info(published.describe())

@@ -138,6 +138,8 @@ CREATE TABLE IF NOT EXISTS {schema}.scenario_comparison (
 -- `sop-pipeline what-if` rebuilds the cycle's planning settings. Added to databases made before them too.
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS scenarios VARCHAR;
 ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS settings_json VARCHAR;
+-- How the cycle was made: 'run' (a live cycle) or 'backfill' (replayed on the history as it stood then).
+ALTER TABLE {schema}.plan_runs ADD COLUMN IF NOT EXISTS run_kind VARCHAR;
 
 -- Hours available, used by the chosen plan and needed by the unconstrained demand plan, per work
 -- centre (planning.resources, and 'plant labour'), family (and 'ALL FAMILIES') and month.

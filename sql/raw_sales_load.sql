@@ -3,15 +3,17 @@
 --   {reader}   read_csv($file, ...) or read_parquet($file)
 --   {date} {sku} {family} {units} {revenue}: the user's column names, quoted, or NULL / 'all'
 --   {parse_date}: the date parse expression over the source column {date}
--- Parameters: $plan_cycle, $file, $loaded_at, $sku_is_family (and $date_format,
+-- Parameters: $plan_cycle, $file, $loaded_at, $sku_is_family, $before (and $date_format,
 -- CSV options inside {reader}).
+-- $before (a backfilled cycle: its first day) leaves out sales dated on or after it, so a past cycle reads
+-- the history as it stood then; rows whose date does not parse stay, for the data checks. NULL: every row.
 -- The original text is kept only where it did not parse, so the data checks can show it.
 -- NaN and infinity ('inf' text, or in Parquet) count as not numbers.
 INSERT INTO raw.sales_history
 SELECT
     $plan_cycle::DATE,
     $file,
-    row_number() OVER (),
+    source_row,
     $loaded_at::TIMESTAMP,
     CASE WHEN sale_date IS NULL THEN NULLIF(TRIM(CAST(date_value AS VARCHAR)), '') END,
     sale_date,
@@ -27,6 +29,8 @@ FROM (
     SELECT *, CASE WHEN $sku_is_family THEN family ELSE sku_given END AS sku
     FROM (
         SELECT
+            -- numbered before the cut, so a row keeps its number in the file
+            row_number() OVER () AS source_row,
             {date} AS date_value,
             {parse_date} AS sale_date,
             -- Blank (or only spaces) is no value.
@@ -37,5 +41,6 @@ FROM (
             {revenue} AS revenue_value,
             CASE WHEN isfinite(TRY_CAST({revenue} AS DOUBLE)) THEN TRY_CAST({revenue} AS DOUBLE) END AS revenue
         FROM {reader}
-    )
+    ) AS parsed
+    WHERE $before::DATE IS NULL OR sale_date IS NULL OR sale_date < $before::DATE
 );

@@ -242,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sop_pipeline.cli import adopt as adopt_cli
     from sop_pipeline.cli import approve as approve_cli
+    from sop_pipeline.cli import backfill as backfill_cli
     from sop_pipeline.cli import decide as decide_cli
     from sop_pipeline.cli import export as export_cli
     from sop_pipeline.cli import init as init_cli
@@ -255,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     decide_cli.register(sub)
     adopt_cli.register(sub)
     export_cli.register(sub)
+    backfill_cli.register(sub)
 
     ui = sub.add_parser("ui", help="start the Dagster UI for this project")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")

@@ -240,8 +240,9 @@ def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
     return source, slots, parse_date
 
 
-def load_sales(conn, settings: Settings, cycle: date) -> dict:
-    """Replace `raw.sales_history` rows of the cycle with the sales files' rows.
+def load_sales(conn, settings: Settings, cycle: date, before: date | None = None) -> dict:
+    """Replace `raw.sales_history` rows of the cycle with the sales files' rows (with `before`, only
+    those dated before it: a backfilled cycle reads the history as it stood then).
 
     Returns a summary (files, rows) for the run's metadata.
     """
@@ -254,7 +255,8 @@ def load_sales(conn, settings: Settings, cycle: date) -> dict:
     sku_is_family = sales.columns.sku is None
     for file in source.files:
         _run_on_file(conn, "raw_sales_load", file, source.kind, sales, slots, parse_date,
-                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at, "sku_is_family": sku_is_family})
+                     {"plan_cycle": cycle, "file": file, "loaded_at": loaded_at, "sku_is_family": sku_is_family,
+                      "before": before})
     blanks = {"plan_cycle": cycle, "missing_family": sales.missing_family, "missing_sku": sales.missing_sku,
               "sku_is_family": sku_is_family}
     for step in sql_text("raw_sales_fill_blank").split(";\n"):

@@ -23,6 +23,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from sop_pipeline.common.errors import SopError
+from sop_pipeline.report import track_record
 from sop_pipeline.store import db
 from sop_pipeline.supply.plans import ALL_FAMILIES
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
@@ -47,6 +48,7 @@ def read_published(conn, cycle: date) -> dict[str, pl.DataFrame]:
 
     frames["exception_decisions"] = decisions.exception_decisions(conn, cycle)
     frames["decisions"] = decisions.decision_log(conn, cycle)
+    frames.update(track_record.read_track_record(conn, cycle))
     return frames
 
 
@@ -697,7 +699,8 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
                   production_plan=None, strategy_comparison=None, operating_plan=None,
                   plan_over_plan=None, scenario_comparison=None, generated_at: datetime | None = None,
                   plan_runs=None, budget_gap=None, capacity_plan=None, exceptions=None,
-                  exception_decisions=None, decisions=None) -> str:
+                  exception_decisions=None, decisions=None,
+                  kpi_history=None, forecast_value_added=None) -> str:
     """The report as one HTML document.
 
     Frames (Polars or pandas; None or empty where a stage has not run) have the columns of the
@@ -748,6 +751,8 @@ def render_report(cycle: date, demand_history=None, forecast=None, forecast_accu
          "Backtest WAPE of the published forecast against the seasonal-naive baseline (same month last year).",
          _accuracy_section(frames["forecast_accuracy"])),
         ("Change since the previous plan", "", _plan_over_plan_section(frames["plan_over_plan"])),
+        ("Track record", track_record.LEAD, track_record.track_record_section(
+            _frame(kpi_history), _frame(forecast_value_added), _figure_html, _table)),
     ]
     body = "".join(f'<section><h2>{html.escape(title)}</h2>'
                    f'{f"<p class=lead>{html.escape(lead)}</p>" if lead else ""}{content}</section>'

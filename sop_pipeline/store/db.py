@@ -99,7 +99,9 @@ def attach(conn, path: str | Path, alias: str, read_only: bool = False) -> None:
 
 
 # Views over the published tables (sql/view_<name>.sql), for the S&OP meeting and for analysts.
-VIEWS = ("plan_over_plan", "forecast_accuracy_over_time")
+VIEWS = ("plan_over_plan", "forecast_accuracy_over_time",
+         # the track record (in this order: each reads the one before)
+         "demand_waterfall", "forecast_value_added_by_cycle", "forecast_value_added", "kpi_history")
 
 
 _SCHEMA_READY: set[str] = set()  # database files whose DDL this process has run

@@ -24,9 +24,15 @@ def test_plan_change_compares_the_draft_with_the_latest_published_cycle(conn):  
 
 def test_forecast_bias_reads_recent_cycles_first_months_against_actuals(conn):  # noqa: F811
     published(conn, AUG, SEP, OCT)
-    # Actuals: the newest published cycle's history. Forecasts: family level, 10% and 30% high at lags 0-2.
-    insert(conn, "demand_history", [{"plan_cycle": OCT, "family": "A", "sku": "A1", "month": m, "units": 100.0,
-                                     "revenue": 0.0} for m in (AUG, SEP)])
+    # Actuals: the history of the cycle being planned (draft), as it stood then. Forecasts: family level, 10% and
+    # 30% high at lags 0-2.
+    history = pl.DataFrame([{"plan_cycle": NOV, "family": "A", "sku": "A1", "month": m, "units": 100.0,
+                             "revenue": 0.0} for m in (AUG, SEP)])
+    conn.register("_history", history)
+    conn.execute("INSERT INTO draft.demand_history BY NAME SELECT * FROM _history")
+    # A later published cycle (a live run, when November is backfilled after it) knows other actuals: unread.
+    insert(conn, "demand_history", [{"plan_cycle": DEC, "family": "A", "sku": "A1", "month": m, "units": 1.0,
+                                     "revenue": 0.0} for m in (AUG, SEP, OCT, NOV)])
     insert(conn, "forecast", [
         {"plan_cycle": c, "level": "family", "series_key": "A", "family": "A", "month": m, "method": "m",
          "yhat": y, "yhat_lower": y, "yhat_upper": y}

@@ -15,7 +15,8 @@ LINEAGE_SNAPSHOT = Path(__file__).resolve().parent / "lineage_snapshot.yaml"
 
 # common <- config <- store <- stages <- defs <- definitions <- cli: a module imports its own layer or lower ones.
 LAYERS = {"common": 0, "config": 1, "store": 2, "ingest": 3, "forecasting": 3, "demand": 3, "supply": 3,
-          "scenarios": 3, "alignment": 3, "report": 3, "meeting": 3, "demo": 3, "defs": 4, "definitions": 5, "cli": 6}
+          "scenarios": 3, "alignment": 3, "report": 3, "meeting": 3, "track_record": 3, "demo": 3, "defs": 4,
+          "definitions": 5, "cli": 6}
 
 
 def _module_names() -> dict[str, Path]:

@@ -21,6 +21,7 @@ from sop_pipeline.defs.supply.assets import (
 )
 from sop_pipeline.store import db
 from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.track_record import backfill
 
 GROUP = "alignment"
 CAPACITY_PLAN = dg.AssetKey(["sop", "capacity_plan"])
@@ -77,6 +78,11 @@ def budget_gap(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     budget = budget_core.load_budget(path) if path is not None else pl.DataFrame(schema=budget_core.BUDGET_SCHEMA)
     if path is None:
         context.log.info("No budget in the settings (budget:): no gap to budget")
+    elif backfill.is_backfill(context.run.tags):
+        listed = budget.height
+        budget = backfill.within_horizon(budget, cycle_of(context), settings.forecast.horizon_months)
+        context.log.info(f"Backfilled cycle: {listed - budget.height} of {listed} budget row(s) outside the "
+                         "horizon left out")
     in_horizon = budget_core.budget_in_horizon(budget, demand_plan)
     if (past := budget.height - in_horizon.height) > 0:
         context.log.info(f"{past} budget row(s) are for months before the cycle {cycle_of(context):%Y-%m} (history): "

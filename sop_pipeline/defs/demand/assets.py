@@ -11,6 +11,7 @@ from sop_pipeline.demand.new_products import launches_by_product, load_new_produ
 from sop_pipeline.demand.new_products import new_product_plan as new_product_plan_of
 from sop_pipeline.demand.plan import build_demand_plan, demand_plan_by_family
 from sop_pipeline.store import db
+from sop_pipeline.track_record import backfill
 
 GROUP = "demand"
 HISTORY = dg.AssetKey(["sop", "demand_history"])
@@ -37,6 +38,12 @@ def new_product_plan(context: dg.AssetExecutionContext, sop_settings: SopSetting
         plan = no_launches()
     else:
         catalogue = load_new_products(catalogue_path)
+        if backfill.is_backfill(context.run.tags):
+            listed = catalogue.height
+            catalogue = backfill.plannable_launches(catalogue, history, cycle_of(context),
+                                                    settings.forecast.horizon_months)
+            context.log.info(f"Backfilled cycle: {listed - catalogue.height} of {listed} new product(s) left out "
+                             "(launch outside the horizon, or analogs not sold yet)")
         plan = new_product_plan_of(catalogue, history, cycle_of(context), settings)
         context.log.info(f"{catalogue.height} new product(s) from {catalogue_path.name}: "
                          f"{plan['planned_units'].sum():,.0f} units over the horizon")
@@ -62,6 +69,11 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings, da
         sku_forecast = db.query_pl(conn, db.sql_text("forecast_sku_rows"), {"c": cycle})
     adjustments_path = settings.resolve(settings.adjustments)
     adjustments = load_adjustments(adjustments_path) if adjustments_path else None
+    if adjustments is not None and backfill.is_backfill(context.run.tags):
+        listed = adjustments.height
+        adjustments = backfill.within_horizon(adjustments, cycle, settings.forecast.horizon_months)
+        context.log.info(f"Backfilled cycle: {listed - adjustments.height} of {listed} adjustment(s) left out "
+                         "(months outside the horizon)")
     plan = build_demand_plan(sku_forecast, launches if launches.height else None, adjustments, history, cycle,
                              horizon_months=settings.forecast.horizon_months)
     adjusted = 0 if adjustments is None else adjustments.height

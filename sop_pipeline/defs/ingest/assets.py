@@ -9,6 +9,7 @@ from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.ingest import load as ingest
 from sop_pipeline.store import db
+from sop_pipeline.track_record import backfill
 
 GROUP = "ingest"
 
@@ -27,7 +28,10 @@ def raw_sales_history(context: dg.AssetExecutionContext, sop_settings: SopSettin
     context.log.info(f"Loading sales history from {settings.sales_path} for plan cycle {cycle:%Y-%m}")
     started = datetime.now()
     with database.connect() as conn:
-        summary = ingest.load_sales(conn, settings, cycle)
+        before = backfill.history_cut(context.run.tags, cycle)
+        if before is not None:
+            context.log.info(f"Backfilled cycle: only sales dated before {before.isoformat()} are read")
+        summary = ingest.load_sales(conn, settings, cycle, before=before)
     seconds = (datetime.now() - started).total_seconds()
     context.log.info(f"Loaded {summary['rows']:,} sales rows from {len(summary['files'])} file(s) in {seconds:.1f}s")
     if summary["dropped_blank_rows"]:

@@ -12,6 +12,7 @@ from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import PlanDatabase, SopSettings, cycle_of
 from sop_pipeline.store import db, versions
+from sop_pipeline.track_record import backfill
 
 GROUP = "publish"
 
@@ -53,6 +54,7 @@ def plan_runs(context: dg.AssetExecutionContext, sop_settings: SopSettings,
             "scenarios": [scenarios],
             # The settings as planned: `sop-pipeline what-if` rebuilds this cycle's planning settings from them.
             "settings_json": [json.dumps(settings.model_dump(mode="json"), sort_keys=True)],
+            "run_kind": [backfill.BACKFILL if backfill.is_backfill(context.run.tags) else backfill.RUN],
         }, schema_overrides={"solver_status": pl.Utf8, "strategy": pl.Utf8, "supply_note": pl.Utf8,
                              "scenarios": pl.Utf8})
         db.replace_cycle(conn, "plan_runs", cycle, run)

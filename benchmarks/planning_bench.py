@@ -20,9 +20,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sop_pipeline.common.solver_limits import SolverLimits
 from sop_pipeline.config.problem import parse_problem
 from sop_pipeline.supply import model
-from sop_pipeline.supply.solver_limits import SolverLimits
 
 
 def synthetic_families(n_families: int, n_periods: int, seed: int = 7, integer: bool = False):

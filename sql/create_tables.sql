@@ -160,7 +160,8 @@ CREATE TABLE IF NOT EXISTS {schema}.budget_gap (
 -- What needs a decision: one row per exception, with the money at stake and a sentence for the meeting.
 CREATE TABLE IF NOT EXISTS {schema}.exceptions (
     plan_cycle DATE NOT NULL, severity VARCHAR NOT NULL, kind VARCHAR NOT NULL, family VARCHAR, sku VARCHAR,
-    resource VARCHAR, month DATE, value DOUBLE, threshold DOUBLE, money_at_stake DOUBLE, message VARCHAR NOT NULL
+    resource VARCHAR, month DATE, value DOUBLE, threshold DOUBLE, money_at_stake DOUBLE, message VARCHAR NOT NULL,
+    exception_key VARCHAR, carried_from DATE
 );
 
 -- Plan versions (store/versions.py): each run of a cycle publishes a new version; status is

@@ -39,6 +39,9 @@ from sop_pipeline.supply.plans import ALL_FAMILIES
 
 EXCEPTION_COLUMNS = ["severity", "kind", "family", "sku", "resource", "month", "value", "threshold",
                      "money_at_stake", "message"]
+# Set when a cycle is published (sql/exceptions_carry_forward.sql), not by the finders: the key decisions
+# name an exception by across versions and cycles, and the cycle an open one was first raised in.
+PUBLICATION_COLUMNS = ["exception_key", "carried_from"]
 EXCEPTION_SCHEMA = {"severity": pl.String, "kind": pl.String, "family": pl.String, "sku": pl.String,
                     "resource": pl.String, "month": pl.Date, "value": pl.Float64, "threshold": pl.Float64,
                     "money_at_stake": pl.Float64, "message": pl.String}

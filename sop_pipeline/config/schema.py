@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sop_pipeline.common.months import month_range
+from sop_pipeline.common.solver_limits import MIP_GAP, TIME_LIMIT_SECONDS, SolverLimits
 from sop_pipeline.config.base import Strict
-from sop_pipeline.supply.solver_limits import MIP_GAP, TIME_LIMIT_SECONDS, SolverLimits  # a leaf module too
 
 
 class SalesColumns(Strict):
@@ -154,7 +154,7 @@ class Resource(Strict):
 
 
 class SolverSettings(Strict):
-    """How far every optimal solve goes (supply/solver_limits.py has the defaults and their meaning)."""
+    """How far every optimal solve goes (common/solver_limits.py has the defaults and their meaning)."""
 
     time_limit_seconds: float = Field(TIME_LIMIT_SECONDS, gt=0, le=86_400,
                                       description="per optimal model; a plan found by then is published with its gap")

@@ -23,11 +23,11 @@ import numpy as np
 import polars as pl
 
 from sop_pipeline.common.errors import PlanningError, SettingsError
+from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.preflight import BASE_SCENARIO, scenario_demand_problems, scenario_problems
 from sop_pipeline.config.problem import Problem, merge_planning
 from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
 from sop_pipeline.supply import plans as supply_plan
-from sop_pipeline.supply.solver_limits import TOLERANCE
 from sop_pipeline.supply.strategies import plan_families
 from sop_pipeline.supply.work_centres import check_resource_families
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.problem import Problem
-from sop_pipeline.supply.solver_limits import TOLERANCE
 
 
 def fmt(value: float) -> str:

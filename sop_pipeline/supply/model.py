@@ -49,9 +49,9 @@ import cvxpy as cp
 import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, SolverLimits
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import interruptible
-from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, SolverLimits
 
 
 @dataclass

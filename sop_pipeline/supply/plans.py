@@ -34,10 +34,10 @@ import polars as pl
 
 from sop_pipeline.common.errors import InputDataError, PlanningError, SettingsError
 from sop_pipeline.common.months import add_months, month_label
+from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.problem import Problem, merge_params, problem_from_settings
 from sop_pipeline.config.schema import PlanningSettings
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES, PlanResult, clean_solver_noise
-from sop_pipeline.supply.solver_limits import TOLERANCE
 from sop_pipeline.supply.strategies import plan, plan_families
 from sop_pipeline.supply.work_centres import check_resource_families, resource_limits
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.problem import Problem
-from sop_pipeline.supply.solver_limits import TOLERANCE
 
 STRATEGIES = ("level", "chase", "optimal")
 

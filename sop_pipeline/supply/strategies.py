@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import diagnose, model
 from sop_pipeline.supply.result import STRATEGIES, PlanResult, plan_result
-from sop_pipeline.supply.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
 from sop_pipeline.supply.work_centres import check_resource_use
 
 SOLVED = ("optimal", "optimal_inaccurate", "time_limit")  # statuses with a plan (time_limit: with its gap)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from sop_pipeline.common.errors import PlanningError, SettingsError
+from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.schema import Resource
 from sop_pipeline.supply.diagnose import fmt
 from sop_pipeline.supply.model import ResourceLimits
-from sop_pipeline.supply.solver_limits import TOLERANCE
 
 
 def hours_available(resource: Resource, months: list[str]) -> np.ndarray:

@@ -22,7 +22,7 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 import numpy as np
 from planning_bench import synthetic_families
 from sop_pipeline.supply import model
-from sop_pipeline.supply.solver_limits import SolverLimits
+from sop_pipeline.common.solver_limits import SolverLimits
 problems, capacity = synthetic_families(300, 24, integer=True)
 per_unit = np.array([[p.production.labor_hours_per_unit for p in problems]])
 centre = model.ResourceLimits(["Assembly"], np.full((1, 24), capacity), per_unit)

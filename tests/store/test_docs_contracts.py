@@ -66,7 +66,7 @@ def test_the_frames_the_stages_build_have_their_tables_columns(tmp_path):
     """The column lists in Python (a frame's schema before it is written) name exactly the columns of the
     table in sql/create_tables.sql, which is the one definition: a column added to one must be added to both."""
     from sop_pipeline.alignment.capacity import CAPACITY_COLUMNS
-    from sop_pipeline.alignment.exceptions import EXCEPTION_COLUMNS
+    from sop_pipeline.alignment.exceptions import EXCEPTION_COLUMNS, PUBLICATION_COLUMNS
     from sop_pipeline.forecasting.publish import ACCURACY_SCHEMA, FORECAST_SCHEMA, PARAMS_SCHEMA
     from sop_pipeline.scenarios.compare import COMPARISON_COLUMNS as SCENARIO_COMPARISON_COLUMNS
     from sop_pipeline.scenarios.plan import SCENARIO_PLAN_COLUMNS
@@ -74,7 +74,7 @@ def test_the_frames_the_stages_build_have_their_tables_columns(tmp_path):
 
     python_columns = {
         "forecast": FORECAST_SCHEMA, "forecast_accuracy": ACCURACY_SCHEMA, "forecast_model_params": PARAMS_SCHEMA,
-        "capacity_plan": CAPACITY_COLUMNS, "exceptions": EXCEPTION_COLUMNS,
+        "capacity_plan": CAPACITY_COLUMNS, "exceptions": EXCEPTION_COLUMNS + PUBLICATION_COLUMNS,
         "scenario_plan": SCENARIO_PLAN_COLUMNS, "scenario_comparison": SCENARIO_COMPARISON_COLUMNS,
         "production_plan": plans.PRODUCTION_COLUMNS, "strategy_comparison": plans.COMPARISON_COLUMNS,
         "inventory_plan": plans.INVENTORY_COLUMNS, "operating_plan": plans.OPERATING_COLUMNS,

@@ -115,3 +115,16 @@ def test_a_published_combination_is_the_mean_of_its_members_own_forecasts():
 def test_new_model_keys_are_checked(bad):
     with pytest.raises(ValueError):
         ForecastSettings(models=[{"name": "a", **bad}])
+
+
+def test_a_window_fitted_at_the_later_origins_only_does_not_break_the_choice():
+    """A 8-year window on a history that passes 8 years between the backtest's origins."""
+    y = _series(112, seed=5)  # origins at 90..100 months: the window is a candidate at the last two only
+    specs = [{"name": "all", "seasonality_mode": "multiplicative"},
+             {"name": "recent", "seasonality_mode": "multiplicative", "window_years": 8},
+             {"name": "log", "transform": "log"}]
+    settings = ForecastSettings(models=specs, workers=1, horizon_months=12, warm_start=False,
+                                backtest_origins=6, backtest_step_months=2)
+    result = forecast_demand(_history(y), settings, date(2021, 5, 1))
+    chosen = result.accuracy.filter((pl.col("level") == "family") & (pl.col("method") == "chosen"))
+    assert "recent" not in chosen["model"][0]  # scored on fewer origins: not comparable, not chosen

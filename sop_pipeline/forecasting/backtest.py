@@ -150,6 +150,10 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
                 pools[task.series_id][name].add(actual, forecast, train)
     chosen = {}
     for sid, by_model in pools.items():
+        # Only configurations scored at every origin of the series compete (a training window is no
+        # candidate at the origins where the history is not longer than it): the same months pooled.
+        n_origins = max(len(pool.actual) for pool in by_model.values())
+        by_model = {m: pool for m, pool in by_model.items() if len(pool.actual) == n_origins}
         scores = {m: pool.wape() for m, pool in by_model.items()}
         single = choose_model(scores, names, incumbent.get(sid))
         chosen[sid] = ModelChoice((single,))

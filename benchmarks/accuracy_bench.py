@@ -6,11 +6,17 @@
     .venv/bin/python benchmarks/accuracy_bench.py --set approach=top_down   # pipeline only, baselines cached
     python benchmarks/accuracy_bench.py --only singles --origins 5 --step 6 --csv /tmp/wape.csv
 
-Series (65 of them, all in ../shared/data, see its README.md)
+Series (65 of them plus the 752 of the competitions, all in ../shared/data, see its README.md)
 - singles: US retail sales, Australian wine sales, air passengers; each forecast alone as
   family = sku = "all".
 - superstore: the 17 Sub-Categories (family), Product ID as SKU, Quantity as units; the whole
   data set (17 families and their SKUs) is one forecast, as a user's would be.
+- m1, tourism (competition_monthly.csv): 386 M1 series and the tourism competition's 366 monthly
+  series, each a family that is its own only SKU, scored once on the competition's own test months
+  (M1 18, tourism 24; the pipeline's horizon set to match), every series' training months ending in
+  the same calendar month (the corpus has none of its own). The series of one test length are one
+  forecast with `approach: top_down`, so each publishes its own fit as a line forecast alone would.
+  `--sample N` keeps every N-th series of each competition (development runs).
 - walmart: the 45 stores (family = sku = store), Weekly_Sales summed per calendar month of each
   week's date (the week ending on that Friday, as the holiday flags show); the 45 stores are one forecast.
 Only whole months count. A first or last month counts as partial when the data stops more days
@@ -34,7 +40,12 @@ Columns
 - prophet_additive, prophet_multiplicative: stock Prophet with its own CmdStan backend and defaults
   (yearly seasonality as Prophet's "auto" decides: on from two years of history), weekly and daily
   seasonality off, on month-start dates; uncertainty_samples=0 (the point forecast is the same).
-- auto_ets, auto_theta: statsforecast's AutoETS and AutoTheta, season_length=12.
+- auto_ets, auto_theta, auto_arima: statsforecast's AutoETS, AutoTheta and AutoARIMA, season_length=12.
+
+Scores: WAPE (above), sMAPE (mean of 200 |f - a| / (|a| + |f|), percent) and MASE (mean |f - a|
+over the in-sample mean absolute error of the seasonal naive forecast), each per series and origin,
+averaged as WAPE is; the bench says per group whether the pipeline beats the best of AutoETS,
+AutoTheta and AutoARIMA (the issue's criterion).
 
 Two interpreters, one cache. statsforecast needs pandas<3, the project's venv has pandas 3, so the
 baselines run in the bench venv (`pip install -e '.[dev,bench]'`); the pipeline runs in either (the
@@ -59,6 +70,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,18 +84,21 @@ import yaml
 from sop_pipeline.common.months import add_months, month_end, months_between
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("SOP_SHARED_DATA") or ROOT.parent / "shared" / "data")  # as tests/conftest.py
 CACHE = ROOT / "benchmarks" / ".cache" / "accuracy_baselines.json"
 CACHE_VERSION = 1  # raise it when a baseline's definition changes: older cached forecasts are then dropped
 HORIZON = 12
 MIN_TRAIN_MONTHS = 12
 SEASON = 12
-GROUPS = ("singles", "superstore", "walmart")
+GROUPS = ("singles", "superstore", "walmart", "m1", "tourism")
+COMPETITION_GROUPS = ("m1", "tourism")
+COMPETITION_END = date(2019, 12, 1)  # a competition series' last training month (its `t` has no calendar)
+METRICS = ("wape", "smape", "mase")
 PIPELINE = "pipeline"
-BASELINES = ("seasonal_naive", "prophet_additive", "prophet_multiplicative", "auto_ets", "auto_theta")
+BASELINES = ("seasonal_naive", "prophet_additive", "prophet_multiplicative", "auto_ets", "auto_theta", "auto_arima")
 COLUMNS = (PIPELINE, *BASELINES)
 LIBRARY = {"seasonal_naive": None, "prophet_additive": "prophet", "prophet_multiplicative": "prophet",
-           "auto_ets": "statsforecast", "auto_theta": "statsforecast"}
+           "auto_ets": "statsforecast", "auto_theta": "statsforecast", "auto_arima": "statsforecast"}
 SINGLE = "all"  # family and SKU of a single series
 
 
@@ -98,6 +113,11 @@ class Dataset:
     first_month: date
     last_month: date
     notes: tuple[str, ...] = ()
+    test_months: int | None = None  # a competition's test months: one origin, at the first of them
+
+    @property
+    def horizon(self) -> int:
+        return self.test_months or HORIZON
 
     @property
     def families(self) -> list[str]:
@@ -180,8 +200,34 @@ def read_walmart(data: Path) -> list[Dataset]:
     return [monthly_dataset("walmart", "walmart", weeks)]
 
 
+def read_competition(data: Path, competition: str, every: int = 1) -> list[Dataset]:
+    """The `competition` series of competition_monthly.csv (`every`-th only: a sample), each a family
+    that is its own only SKU, its training months ending at COMPETITION_END and its test months after
+    it. One data set per test length (M1: 18 months, tourism: 24), so a data set is one forecast."""
+    frame = pl.read_csv(data / "competition_monthly.csv").filter(pl.col("series").str.starts_with(f"{competition}|"))
+    names = frame["series"].unique(maintain_order=True).to_list()[::every]
+    frame = frame.filter(pl.col("series").is_in(names))
+    lengths = frame.group_by("series").agg(n_train=(pl.col("split") == "train").sum(),
+                                           n_test=(pl.col("split") == "test").sum())
+    frame = frame.join(lengths, on="series")
+    end = COMPETITION_END.year * 12 + COMPETITION_END.month - 1
+    month = end - pl.col("n_train") + pl.col("t")
+    frame = frame.with_columns(pl.date(month // 12, month % 12 + 1, 1).alias("month"))
+    out = []
+    for (n_test,), part in frame.group_by("n_test", maintain_order=True):
+        sales = part.select(pl.col("series").alias("family"), pl.col("series").alias("sku"), "month",
+                            pl.col("value").cast(pl.Float64).alias("units")).sort("family", "month")
+        out.append(Dataset(f"{competition}_{n_test}m", competition, sales, sales["month"].min(), sales["month"].max(),
+                           (f"{part['series'].n_unique()} series, {n_test} test months after "
+                            f"{COMPETITION_END:%Y-%m} (training months ending there)",), test_months=int(n_test)))
+    return out
+
+
 READERS: dict[str, Callable[[Path], list[Dataset]]] = {
-    "singles": read_singles, "superstore": read_superstore, "walmart": read_walmart}
+    "singles": read_singles, "superstore": read_superstore, "walmart": read_walmart,
+    "m1": lambda data: read_competition(data, "m1", SAMPLE_EVERY),
+    "tourism": lambda data: read_competition(data, "tourism", SAMPLE_EVERY)}
+SAMPLE_EVERY = 1  # --sample: every n-th competition series
 
 
 def family_series(dataset: Dataset) -> dict[str, np.ndarray]:
@@ -226,6 +272,24 @@ def floored_wape(actual: np.ndarray, forecast: np.ndarray) -> float | None:
     return wape(actual, np.clip(np.asarray(forecast, float), 0.0, None))
 
 
+def floored_smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """mean of 200 |f - a| / (|a| + |f|) in percent (a month with a = f = 0 scores 0), forecasts floored."""
+    a, f = np.asarray(actual, float), np.clip(np.asarray(forecast, float), 0.0, None)
+    denominator = np.abs(a) + np.abs(f)
+    return float(np.mean(np.where(denominator > 0, 200 * np.abs(f - a) / np.where(denominator > 0, denominator, 1), 0)))
+
+
+def floored_mase(actual: np.ndarray, forecast: np.ndarray, train: np.ndarray) -> float | None:
+    """mean |f - a| over the in-sample mean absolute error of the seasonal naive forecast (lag 12;
+    lag 1 on a history shorter than 13 months), forecasts floored; None when that error is zero."""
+    train = np.asarray(train, float)
+    lag = SEASON if len(train) > SEASON else 1
+    scale = float(np.mean(np.abs(train[lag:] - train[:-lag]))) if len(train) > lag else 0.0
+    if scale == 0:
+        return None
+    return float(np.mean(np.abs(np.clip(np.asarray(forecast, float), 0.0, None) - np.asarray(actual, float))) / scale)
+
+
 @dataclass(frozen=True)
 class Score:
     group: str
@@ -235,20 +299,25 @@ class Score:
     train_months: int
     actual_sum: float
     wape: dict[str, float | None]  # per column
+    smape: dict[str, float | None] = field(default_factory=dict)
+    mase: dict[str, float | None] = field(default_factory=dict)
 
 
-def series_means(scores: Sequence[Score], columns: Sequence[str]) -> dict[tuple[str, str, str], dict[str, float]]:
-    """Per (group, dataset, series): each column's mean WAPE over the origins every column scored."""
+def series_means(scores: Sequence[Score], columns: Sequence[str],
+                 metric: str = "wape") -> dict[tuple[str, str, str], dict[str, float]]:
+    """Per (group, dataset, series): each column's mean `metric` over the origins every column scored."""
     by_series: dict[tuple[str, str, str], list[Score]] = {}
     for s in scores:
-        if all(s.wape.get(c) is not None for c in columns):
+        if all(getattr(s, metric).get(c) is not None for c in columns):
             by_series.setdefault((s.group, s.dataset, s.series), []).append(s)
-    return {key: {c: float(np.mean([s.wape[c] for s in group])) for c in columns} for key, group in by_series.items()}
+    return {key: {c: float(np.mean([getattr(s, metric)[c] for s in group])) for c in columns}
+            for key, group in by_series.items()}
 
 
-def group_means(scores: Sequence[Score], columns: Sequence[str]) -> dict[str, tuple[int, dict[str, float]]]:
+def group_means(scores: Sequence[Score], columns: Sequence[str],
+                metric: str = "wape") -> dict[str, tuple[int, dict[str, float]]]:
     """Per group and "overall": (number of series, each column's mean over series of the series' means)."""
-    means = series_means(scores, columns)
+    means = series_means(scores, columns, metric)
     rows = {}
     for group in [*GROUPS, "overall"]:
         members = [m for (g, _, _), m in means.items() if group in (g, "overall")]
@@ -266,43 +335,44 @@ def lowest(values: dict[str, float]) -> set[str]:
 # ----------------------------------------------------------------------------------------------
 # Baseline forecasts (cached) and the pipeline's.
 
-def seasonal_naive_forecast(months: list[date], train: np.ndarray) -> np.ndarray:
+def seasonal_naive_forecast(months: list[date], train: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
     from sop_pipeline.forecasting.metrics import seasonal_naive
 
-    return seasonal_naive(train, HORIZON)
+    return seasonal_naive(train, horizon)
 
 
-def _prophet(mode: str) -> Callable[[list[date], np.ndarray], np.ndarray]:
-    def forecast(months: list[date], train: np.ndarray) -> np.ndarray:
+def _prophet(mode: str) -> Callable[[list[date], np.ndarray, int], np.ndarray]:
+    def forecast(months: list[date], train: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
         import pandas as pd
         from prophet import Prophet
 
         model = Prophet(seasonality_mode=mode, weekly_seasonality=False, daily_seasonality=False,
                         uncertainty_samples=0)
         model.fit(pd.DataFrame({"ds": pd.to_datetime(months), "y": train}))
-        future = model.make_future_dataframe(periods=HORIZON, freq="MS", include_history=False)
+        future = model.make_future_dataframe(periods=horizon, freq="MS", include_history=False)
         return model.predict(future)["yhat"].to_numpy()
     return forecast
 
 
-def _statsforecast(model_name: str) -> Callable[[list[date], np.ndarray], np.ndarray]:
-    def forecast(months: list[date], train: np.ndarray) -> np.ndarray:
+def _statsforecast(model_name: str) -> Callable[[list[date], np.ndarray, int], np.ndarray]:
+    def forecast(months: list[date], train: np.ndarray, horizon: int = HORIZON) -> np.ndarray:
         from statsforecast import models
 
         model = getattr(models, model_name)(season_length=SEASON)
         # On a series barely longer than a season ETS divides by zero degrees of freedom (its variance,
         # not its point forecast): quiet, as statsforecast's own StatsForecast wrapper is not.
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(model.forecast(y=np.asarray(train, float), h=HORIZON)["mean"], float)
+            return np.asarray(model.forecast(y=np.asarray(train, float), h=horizon)["mean"], float)
     return forecast
 
 
-FORECASTERS: dict[str, Callable[[list[date], np.ndarray], np.ndarray]] = {
+FORECASTERS: dict[str, Callable[[list[date], np.ndarray, int], np.ndarray]] = {
     "seasonal_naive": seasonal_naive_forecast,
     "prophet_additive": _prophet("additive"),
     "prophet_multiplicative": _prophet("multiplicative"),
     "auto_ets": _statsforecast("AutoETS"),
     "auto_theta": _statsforecast("AutoTheta"),
+    "auto_arima": _statsforecast("AutoARIMA"),
 }
 
 
@@ -352,12 +422,18 @@ def pipeline_settings(assignments: Sequence[str]):
 
 
 def pipeline_forecasts(dataset: Dataset, origin: date, settings) -> dict[str, np.ndarray]:
-    """The pipeline's published family forecasts for the HORIZON months from `origin`."""
+    """The pipeline's published family forecasts for the data set's horizon from `origin`.
+
+    A competition data set's series are families that are their own only SKU, forecast top_down:
+    each publishes its own fit, as a line forecast alone would (the total of unrelated series, and
+    approaches that mix it in, would be an artefact of running them as one forecast)."""
     from sop_pipeline.forecasting import forecast_demand
 
+    if dataset.test_months:
+        settings = settings.model_copy(update={"horizon_months": dataset.horizon, "approach": "top_down"})
     result = forecast_demand(pipeline_history(dataset.sales, origin), settings, origin)
     family = (result.forecast.filter((pl.col("level") == "family") & (pl.col("month") >= origin)
-                                     & (pl.col("month") < add_months(origin, HORIZON)))
+                                     & (pl.col("month") < add_months(origin, dataset.horizon)))
               .sort("series_key", "month"))
     return {key: frame["yhat"].to_numpy() for (key,), frame in family.group_by("series_key", maintain_order=True)}
 
@@ -382,26 +458,35 @@ def score_dataset(dataset: Dataset, origins: list[date], settings, cache: dict, 
     for origin in origins:
         n_train = months_between(dataset.first_month, origin)
         started = time.perf_counter()
-        pipeline = pipeline_forecasts(dataset, origin, settings)
+        pipeline = pipeline_forecasts(dataset, origin, settings) if settings is not None else {}
         tally.pipeline += time.perf_counter() - started
-        tally.pipeline_calls += 1
+        tally.pipeline_calls += settings is not None
         started = time.perf_counter()
+        h = dataset.horizon
+        firsts = dataset.sales.group_by("family").agg(pl.col("month").min())
+        first_index = {f: months_between(dataset.first_month, m) for f, m in firsts.iter_rows()}
         for family, units in series.items():
-            train, actual = units[:n_train], units[n_train:n_train + HORIZON]
+            train, actual = units[:n_train], units[n_train:n_train + h]
+            started_at = first_index.get(family, 0) if dataset.test_months else 0
+            train = train[started_at:]  # a competition series starts at its own first month, not the data set's
             cached = cache_entry(cache, dataset.name, dataset.label(family), origin, train)
-            if family not in pipeline:  # no sales before the origin: the pipeline plans none
+            if family not in pipeline and settings is not None:  # no sales before the origin: the pipeline plans none
                 tally.pipeline_unforecast.append(f"{dataset.label(family)} {origin:%Y-%m}")
-            forecasts = {PIPELINE: pipeline.get(family, np.zeros(HORIZON))}
+            forecasts = {PIPELINE: pipeline.get(family, np.zeros(h)) if settings is not None else None}
             for column in BASELINES:
                 if column not in cached and importable(column):
-                    cached[column] = [float(v) for v in FORECASTERS[column](months[:n_train], train)]
+                    cached[column] = [float(v) for v in FORECASTERS[column](months[started_at:n_train], train, h)]
                     tally.baseline_fits += 1
                 else:
                     tally.baselines_cached += column in cached
                 forecasts[column] = cached.get(column)
-            scores.append(Score(dataset.group, dataset.name, dataset.label(family), origin, n_train,
+            scores.append(Score(dataset.group, dataset.name, dataset.label(family), origin, len(train),
                                 float(actual.sum()),
                                 {c: None if f is None else floored_wape(actual, np.asarray(f)) for c, f in
+                                 forecasts.items()},
+                                {c: None if f is None else floored_smape(actual, np.asarray(f)) for c, f in
+                                 forecasts.items()},
+                                {c: None if f is None else floored_mase(actual, np.asarray(f), train) for c, f in
                                  forecasts.items()}))
         tally.baselines += time.perf_counter() - started
         print(f"  {dataset.name} {origin:%Y-%m}: {len(series)} series, {n_train} months of history "
@@ -436,10 +521,12 @@ def table_text(rows: dict[str, tuple[int, dict[str, float]]], columns: Sequence[
 def write_csv(path: Path, scores: Sequence[Score], columns: Sequence[str]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["group", "dataset", "series", "origin", "train_months", "actual_sum", *columns])
+        writer.writerow(["group", "dataset", "series", "origin", "train_months", "actual_sum", *columns,
+                         *(f"{metric}_{c}" for metric in METRICS[1:] for c in columns)])
         for s in scores:
+            values = [getattr(s, metric).get(c) for metric in METRICS for c in columns]
             writer.writerow([s.group, s.dataset, s.series, f"{s.origin:%Y-%m}", s.train_months, s.actual_sum,
-                             *("" if s.wape.get(c) is None else f"{s.wape[c]:.6f}" for c in columns)])
+                             *("" if v is None else f"{v:.6f}" for v in values)])
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, object]:
@@ -451,10 +538,16 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, o
                         help="a ForecastSettings override for the pipeline column, value in YAML (repeatable)")
     parser.add_argument("--cache", type=Path, default=CACHE, help=f"baseline forecasts (default {CACHE.relative_to(ROOT)})")
     parser.add_argument("--csv", type=Path, help="write every series/origin WAPE here")
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="fill the baseline cache only (no pipeline column), e.g. in the bench venv")
+    parser.add_argument("--sample", type=int, default=1, metavar="N",
+                        help="every N-th series of the competitions only (development runs; default all)")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
     args = parser.parse_args(argv)
-    if args.origins < 1 or args.step < 1:
-        parser.error("--origins and --step must be at least 1")
+    if args.origins < 1 or args.step < 1 or args.sample < 1:
+        parser.error("--origins, --step and --sample must be at least 1")
+    global SAMPLE_EVERY
+    SAMPLE_EVERY = args.sample
     from pydantic import ValidationError
 
     try:
@@ -468,6 +561,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, o
 
 def main(argv: Sequence[str] | None = None) -> None:
     args, settings = parse_args(argv)
+    if args.baselines_only:
+        settings = None
     import logging
 
     from sop_pipeline.forecasting.fitting import quiet_stan
@@ -487,7 +582,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     for group in args.only or GROUPS:
         for dataset in READERS[group](args.data):
-            origins, skipped = rolling_origins(dataset.first_month, dataset.last_month, args.origins, args.step)
+            if dataset.test_months:  # a competition: one origin, the first test month
+                origins, skipped = [add_months(dataset.last_month, 1 - dataset.test_months)], []
+            else:
+                origins, skipped = rolling_origins(dataset.first_month, dataset.last_month, args.origins, args.step)
             span = f"{dataset.first_month:%Y-%m}..{dataset.last_month:%Y-%m}"
             print(f"{dataset.name}: {len(dataset.families)} series, {span}, origins "
                   f"{', '.join(f'{o:%Y-%m}' for o in origins) or 'none'}", flush=True)
@@ -514,9 +612,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"note: {note}")
     if tally.pipeline_unforecast:
         print(f"note: no pipeline forecast (scored as zero) for {', '.join(tally.pipeline_unforecast)}")
-    print("\nmean 12-month WAPE (mean over origins per series, then over series; * = lowest of the row)")
-    print(table_text(rows, shown))
-    if "overall" in rows:
+    for metric in METRICS:
+        print(f"\nmean {metric.upper()} (12 months from each origin; competitions: their test months; mean over "
+              f"origins per series, then over series; * = lowest of the row)")
+        print(table_text(group_means(scores, shown, metric) if metric != "wape" else rows, shown))
+    for group, (_n, values) in rows.items():
+        if group == "overall":
+            continue
+        rivals = [c for c in ("auto_ets", "auto_theta", "auto_arima") if c in values]
+        if rivals and PIPELINE in values:
+            best = min(rivals, key=values.get)
+            verdict = "beats" if values[PIPELINE] < values[best] else "does NOT beat"
+            print(f"{group}: pipeline {values[PIPELINE]:.4f} {verdict} the best of {', '.join(rivals)} "
+                  f"({best} {values[best]:.4f})")
+    if "overall" in rows and PIPELINE in shown:
         values = rows["overall"][1]
         rival = min((c for c in shown if c != PIPELINE), key=values.get, default=None)
         met = PIPELINE in lowest(values) and rival is not None

@@ -62,6 +62,10 @@ class ModelSpec(Strict):
     name: str = Field(min_length=1, description="the name published in sop.forecast.model")
     seasonality_mode: Literal["additive", "multiplicative"] = "additive"
     changepoint_prior_scale: float = Field(0.05, gt=0, le=10)
+    changepoint_range: float = Field(0.8, gt=0, le=1, description="share of the history where the trend may bend")
+    transform: Literal["none", "log"] = Field(
+        "none", description="log: fit log(units) (series with a month at or below zero stay in units)")
+    window_years: int | None = Field(None, ge=2, le=50, description="fit the most recent years only (null: all)")
 
 
 class ForecastSettings(Strict):
@@ -75,6 +79,9 @@ class ForecastSettings(Strict):
     models: Literal["auto", "default"] | list[ModelSpec] = Field(
         "auto", description="auto: a few Prophet configurations compete per series in the backtest; "
                             "default: seasonality_mode and changepoint_prior_scale below only; or a list")
+    combine_models: int = Field(
+        3, ge=1, le=6, description="publish the mean of this many best configurations per series where its "
+                                   "backtest is no worse than the best one's (1: never combine)")
     workers: int | Literal["auto"] = "auto"
     executor: Literal["local", "dask"] = "local"
     dask_address: str | None = None

@@ -22,7 +22,7 @@ import numpy as np
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import metrics
 from sop_pipeline.forecasting.approaches import APPROACHES, assemble, floored
-from sop_pipeline.forecasting.classification import TOTAL, HistoryView, PreparedView, series_id_of
+from sop_pipeline.forecasting.classification import TOTAL, HistoryView, PreparedView, series_id_of, task_key
 from sop_pipeline.forecasting.fitting import YEARLY_MIN_MONTHS, FitResult, ProphetConfig
 
 MIN_TRAIN_MONTHS = 12      # the shortest training window of a backtest origin
@@ -114,11 +114,24 @@ def _actuals(full: HistoryView, prep: PreparedView, scored: int):
     return actual.sum(axis=0), fam_actual, sku_actual
 
 
-def _choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
-                   configs: list[ProphetConfig], incumbent: dict[str, str]) -> dict[str, str]:
-    """Per series, the configuration with the lowest WAPE pooled over the origins; last cycle's
-    (`incumbent`) stays unless another is better by more than MODEL_SWITCH_MARGIN, so the published
-    forecast does not change model from one month to the next on noise."""
+@dataclass(frozen=True)
+class ModelChoice:
+    """What a series publishes: one configuration, or the combination (mean) of a few."""
+
+    members: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The name in sop.forecast.model: the configuration's, or `mean(a, b, c)`."""
+        return self.members[0] if len(self.members) == 1 else f"mean({', '.join(self.members)})"
+
+
+def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
+                  configs: list[ProphetConfig], incumbent: dict[str, str], combine: int) -> dict[str, ModelChoice]:
+    """Per series: the configuration with the lowest WAPE pooled over the origins, or the mean of its
+    best 2, 3, ... `combine` distinct ones, whichever of these scores lowest over the same origins
+    (forecast combination; `combine` < 2: never). Last cycle's configuration (`incumbent`) stays unless the choice is better by
+    more than MODEL_SWITCH_MARGIN, so the published forecast does not change model on noise."""
     names = [c.name for c in configs]
     pools: dict[str, dict[str, _Pool]] = defaultdict(lambda: defaultdict(_Pool))
     for prep, scored in preps:
@@ -135,8 +148,54 @@ def _choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fit
             forecast = floored(fits[task.key])[:scored]
             for name in [task.config.name, *aliases[(task.series_id, task.config.name)]]:
                 pools[task.series_id][name].add(actual, forecast, train)
-    return {sid: choose_model({m: pool.wape() for m, pool in by_model.items()}, names, incumbent.get(sid))
-            for sid, by_model in pools.items()}
+    chosen = {}
+    for sid, by_model in pools.items():
+        # Only configurations scored at every origin of the series compete (a training window is no
+        # candidate at the origins where the history is not longer than it): the same months pooled.
+        n_origins = max(len(pool.actual) for pool in by_model.values())
+        by_model = {m: pool for m, pool in by_model.items() if len(pool.actual) == n_origins}
+        scores = {m: pool.wape() for m, pool in by_model.items()}
+        single = choose_model(scores, names, incumbent.get(sid))
+        chosen[sid] = ModelChoice((single,))
+        if combine < 2 or single == incumbent.get(sid) and single != _lowest(scores, names):
+            continue
+        ranked = sorted((m for m in names if scores.get(m) is not None and np.isfinite(scores[m])),
+                        key=lambda m: (scores[m], names.index(m)))
+        distinct: list[str] = []  # an alias (the same model fitted once) counts once
+        for m in ranked:
+            if not any(np.array_equal(by_model[m].f, by_model[d].f) for d in distinct):
+                distinct.append(m)
+        best = scores.get(single)
+        for k in range(2, min(combine, len(distinct)) + 1):  # the mean of the best 2, 3, ...: the lowest
+            top = tuple(distinct[:k])
+            mean = _Pool()
+            for j, actual in enumerate(by_model[top[0]].actual):
+                mean.add(actual, np.mean([by_model[m].forecast[j] for m in top], axis=0), by_model[top[0]].train)
+            if best is not None and mean.wape() is not None and mean.wape() <= best:
+                chosen[sid], best = ModelChoice(top), mean.wape()
+    return chosen
+
+
+def combined_fits(prep: PreparedView, fits: dict[str, FitResult], chosen: dict[str, ModelChoice]) -> dict[str, FitResult]:
+    """The combinations' fits of one view, keyed as a fit of their own: yhat the mean of the members'
+    forecasts, sigma the mean of their in-sample residual deviations (a combination is no Prophet fit
+    of its own: no parameters, no warm start)."""
+    out = {}
+    fitted_ids = {task.series_id for task in prep.tasks}
+    for sid, choice in chosen.items():
+        if len(choice.members) < 2 or sid not in fitted_ids:
+            continue
+        members = [fits.get(task_key(prep.stage, sid, prep.fitted_model(sid, m))) for m in choice.members]
+        if any(r is None for r in members):
+            continue
+        first = members[0]
+        prophet = all(r.method == "prophet" for r in members)
+        out[task_key(prep.stage, sid, choice.name)] = FitResult(
+            key=task_key(prep.stage, sid, choice.name), series_id=sid, stage=prep.stage,
+            method="prophet" if prophet else first.method,
+            yhat=np.mean([r.yhat for r in members], axis=0), sigma=float(np.mean([r.sigma for r in members])),
+            n_points=first.n_points, model=choice.name, engine="combination")
+    return out
 
 
 def choose_model(scores: dict[str, float | None], names: list[str], incumbent: str | None) -> str:
@@ -150,9 +209,9 @@ def choose_model(scores: dict[str, float | None], names: list[str], incumbent: s
 
 
 def run_backtest(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
-              configs: list[ProphetConfig], approach: str, incumbent: dict[str, str]) -> BacktestOutcome:
-    chosen_model = _choose_models(full, preps, fits, configs, incumbent)
-    default = configs[0].name
+                 chosen_model: dict[str, str], default: str, approach: str) -> BacktestOutcome:
+    """Scores of every approach on the origins with each series' chosen model (`chosen_model`, its
+    combinations' fits in `fits`), the approach per family and the band's errors."""
 
     def model_of(series_id: str) -> str:
         return chosen_model.get(series_id, default)

@@ -151,16 +151,22 @@ def prepare(view: HistoryView, settings: ForecastSettings, stage: str, n_future:
         init = warm.get((series_id, stage))
         seen: dict[tuple, str] = {}
         for config in configs_for(series_id):
-            n = len(y) - start
+            # A training window keeps the most recent months; on a history no longer than the window it
+            # is not a candidate (it would be the whole-history model with another changepoint range).
+            if config.window_months is not None and len(y) - start <= config.window_months:
+                continue
+            begin = start if config.window_months is None else len(y) - config.window_months
+            n = len(y) - begin
             same_model = (config.seasonality_mode, config.changepoint_prior_scale, config.growth,
-                          config.yearly_order(n), config.month_effects(n))
+                          config.yearly_order(n), config.month_effects(n), config.changepoint_range,
+                          config.log_scale(y[begin:]), begin)
             if same_model in seen:  # e.g. a month-effects model on a long history is an earlier one
                 prep.same_as[(series_id, config.name)] = seen[same_model]
                 continue
             seen[same_model] = config.name
             use = init if init is not None and init.get("model", config.name) == config.name else None
             prep.tasks.append(FitTask(key=task_key(stage, series_id, config.name), series_id=series_id,
-                                      stage=stage, months=months[start:], y=y[start:], future=future,
+                                      stage=stage, months=months[begin:], y=y[begin:], future=future,
                                       init=use, config=config))
 
     if not prep.single_family:  # one family: the total is that family's series

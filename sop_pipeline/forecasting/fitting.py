@@ -59,6 +59,13 @@ class ProphetConfig:
     growth: str = "linear"   # "linear" or "flat" (a level that does not trend)
     yearly: str = "auto"     # "auto": a yearly shape from YEARLY_MIN_MONTHS; "months": below that, one
                              # effect per calendar month (Prophet holidays) from SHORT_YEARLY_MONTHS
+    changepoint_range: float = 0.8   # share of the history (oldest first) where the trend may bend
+    transform: str = "none"  # "none", or "log": Prophet fits log(units), the forecast is back-transformed
+    window_months: int | None = None  # fit the most recent months only (None: the whole history)
+
+    def log_scale(self, y: np.ndarray) -> bool:
+        """Whether this configuration fits `y` on the log scale (a log needs every month above zero)."""
+        return self.transform == "log" and len(y) > 0 and bool(np.all(np.asarray(y, float) > 0))
 
     def yearly_order(self, n_points: int) -> int:
         """Fourier order of the yearly shape for a series of `n_points` months (0: none)."""
@@ -88,7 +95,7 @@ class FitTask:
         c = self.config
         return (self.months[0], len(self.months), self.future[0], len(self.future),
                 c.seasonality_prior_scale, c.country_holidays, c.growth, c.yearly_order(len(self.months)),
-                c.month_effects(len(self.months)))
+                c.month_effects(len(self.months)), c.changepoint_range)
 
 
 @dataclass
@@ -151,6 +158,24 @@ def _unfittable(task: FitTask) -> str | None:
     return None
 
 
+def model_y(task: FitTask) -> np.ndarray:
+    """The values Prophet fits for `task`: its units, or their log (`ProphetConfig.transform`)."""
+    y = np.asarray(task.y, float)
+    return np.log(y) if task.config.log_scale(y) else y
+
+
+def _in_units(task: FitTask, fitted: np.ndarray, forecast: np.ndarray) -> tuple[np.ndarray, float]:
+    """The forecast and the in-sample residual standard deviation in units. On the log scale the
+    forecast is exp(yhat + s^2 / 2), s the log-scale residual standard deviation: the mean of a
+    log-normal whose median is exp(yhat) (the back-transform's bias correction)."""
+    y = np.asarray(task.y, float)
+    if not task.config.log_scale(y):
+        return forecast, float(np.std(y - fitted))
+    s2 = float(np.var(np.log(y) - fitted))
+    correction = np.exp(s2 / 2)
+    return np.exp(forecast) * correction, float(np.std(y - np.exp(fitted) * correction))
+
+
 def _month_holidays(months: np.ndarray, future: np.ndarray):
     ds = pd.to_datetime(np.concatenate([months, future]))
     return pd.DataFrame({"holiday": [f"month_{d.month:02d}" for d in ds], "ds": ds})
@@ -168,6 +193,7 @@ def _build_model(config: ProphetConfig, months: np.ndarray, future: np.ndarray):
         daily_seasonality=False,
         seasonality_mode=config.seasonality_mode,
         changepoint_prior_scale=config.changepoint_prior_scale,
+        changepoint_range=config.changepoint_range,
         seasonality_prior_scale=config.seasonality_prior_scale,
         # The band is built from residuals and the backtest (see pipeline), so no sampling here.
         uncertainty_samples=0,
@@ -231,7 +257,7 @@ def fit_exact(task: FitTask) -> FitResult:
     config = task.config
     if (why := _unfittable(task)) is not None:
         return _recent_mean(task, why)
-    y = np.asarray(task.y, float)
+    y = model_y(task)
     design = _shared_design(task, config)
     if not design.usable:
         return fit_series(task, replace(config, engine="cmdstan"), note="exact engine: no shared design")
@@ -240,10 +266,10 @@ def fit_exact(task: FitTask) -> FitResult:
     fit = design.fit(y, init)
     if not fit.converged:
         return fit_series(task, replace(config, engine="cmdstan"), note=fit.method)
-    fitted, forecast = fit.yhat[: len(y)], fit.yhat[len(y):]
+    forecast, sigma = _in_units(task, fit.yhat[: len(y)], fit.yhat[len(y):])
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
-        yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
+        yhat=forecast, sigma=sigma, n_points=len(y),
         params_json=_params_json(fit.params), n_changepoints=n_changepoints,
         warm_started=init is not None, log_posterior=fit.lp, seconds=time.perf_counter() - started,
         model=config.name, engine=fit.method,
@@ -263,7 +289,7 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
     `note` says why an exact fit came here (recorded in the result's engine)."""
     started = time.perf_counter()
     config = config or task.config
-    y = np.asarray(task.y, float)
+    y = model_y(task)
     if (why := _unfittable(task)) is not None:
         return _recent_mean(task, why)
     model = _build_model(config, task.months, task.future)
@@ -292,10 +318,10 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
     finally:
         if model.stan_backend is not None:
             model.stan_backend.cleanup()  # cmdstan's CSV and stdout files
-    fitted, forecast = predicted[: len(y)], predicted[len(y):]
+    forecast, sigma = _in_units(task, predicted[: len(y)], predicted[len(y):])
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
-        yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
+        yhat=forecast, sigma=sigma, n_points=len(y),
         params_json=_params_json(model.params), n_changepoints=n_changepoints,
         warm_started=init is not None, log_posterior=log_posterior,
         seconds=time.perf_counter() - started, model=config.name,

@@ -7,9 +7,12 @@ a flexible one where the level really moves. For 13 to 23 months of history, whe
 yearly shape, a flat level and a stiff trend with one effect per calendar month join them (on
 Walmart's 45 stores, 15-21 months at the benchmark's origins, they took the pipeline from 0.1302 to
 0.1216 mean WAPE; seasonal naive 0.1207). Each series keeps the configuration with the lowest pooled
-WAPE over the backtest's origins (last cycle's stays within 5%, `backtest.choose_model`); ties, and
-series that cannot be backtested, keep the first (the settings' own `seasonality_mode` and
+WAPE over the backtest's origins (last cycle's stays within 5%, `backtest.choose_model`), or the
+mean of its best few (`forecast.combine_models`) where that mean did no worse; ties, and series that
+cannot be backtested, keep the first (the settings' own `seasonality_mode` and
 `changepoint_prior_scale`).
+
+Beside them, for long histories, what a forecaster would try next (see AUTO_MORE).
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ AUTO_CANDIDATES = (
 # A level without trend and a yearly shape even below two years (a low-order one): on short histories
 # the season is most of what can be learnt and a trend fitted to a year and a half mostly extrapolates noise.
 AUTO_FLAT = (("additive", 0.05),)
+# (name, seasonality mode, changepoint prior scale, changepoint range, transform, window in years)
+AUTO_MORE = (
+    ("log_additive_cps0.05", "additive", 0.05, 0.8, "log", None),
+    ("multiplicative_cps0.05_last8y", "multiplicative", 0.05, 0.9, "none", 8),
+)
 
 
 def model_name(seasonality_mode: str, changepoint_prior_scale: float) -> str:
@@ -36,7 +44,9 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
     common = {"seasonality_prior_scale": settings.seasonality_prior_scale,
               "country_holidays": settings.country_holidays, "engine": settings.engine}
     if isinstance(settings.models, list):
-        return [ProphetConfig(spec.seasonality_mode, spec.changepoint_prior_scale, name=spec.name, **common)
+        return [ProphetConfig(spec.seasonality_mode, spec.changepoint_prior_scale, name=spec.name,
+                              changepoint_range=spec.changepoint_range, transform=spec.transform,
+                              window_months=None if spec.window_years is None else 12 * spec.window_years, **common)
                 for spec in settings.models]
     first = (settings.seasonality_mode, settings.changepoint_prior_scale)
     pairs = [first] if settings.models == "default" else [first] + [p for p in AUTO_CANDIDATES if p != first]
@@ -45,4 +55,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
         configs += [ProphetConfig(mode, cps, name=f"flat_{mode}", growth="flat", yearly="months", **common)
                     for mode, cps in AUTO_FLAT]
         configs.append(ProphetConfig("additive", 0.01, name="monthly_additive_cps0.01", yearly="months", **common))
+        configs += [ProphetConfig(mode, cps, name=name, changepoint_range=cpr, transform=transform,
+                                  window_months=None if years is None else 12 * years, **common)
+                    for name, mode, cps, cpr, transform, years in AUTO_MORE]
     return configs

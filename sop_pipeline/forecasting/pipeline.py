@@ -24,7 +24,13 @@ import polars as pl
 from sop_pipeline.common.months import month_number
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting.approaches import APPROACHES, assemble
-from sop_pipeline.forecasting.backtest import backtest_cuts, run_backtest, with_history_notes
+from sop_pipeline.forecasting.backtest import (
+    backtest_cuts,
+    choose_models,
+    combined_fits,
+    run_backtest,
+    with_history_notes,
+)
 from sop_pipeline.forecasting.classification import build_view, prepare
 from sop_pipeline.forecasting.executor import prewarm, release_pool, run_fits
 from sop_pipeline.forecasting.fitting import ProphetConfig
@@ -89,30 +95,39 @@ def forecast_demand(
              for j, (n_train, scored) in enumerate(cuts)]
     backtest_tasks = [task for prep, _ in preps for task in prep.tasks]
     fit_started = time.perf_counter()
-    # One published fit per series (the same series whatever configuration the backtest picks).
-    total_tasks = len(backtest_tasks) + len(prepare(full, settings, "final", n_future, lambda _sid: configs[:1], {}).tasks)
+    # At least one published fit per series (more where a combination is chosen: then said below).
+    total_tasks = [len(backtest_tasks) + len(prepare(full, settings, "final", n_future, lambda _sid: configs[:1], {}).tasks)]
 
     def progress_of(offset: int):
         if progress is None:
             return None
-        return lambda done, _total, key: progress(offset + done, total_tasks, key)
+        return lambda done, _total, key: progress(offset + done, total_tasks[0], key)
 
     if settings.executor == "local" and workers > 1 and len(backtest_tasks) > 0:
         prewarm(workers)  # one pool for both rounds (a no-op when the CLI started it already)
     try:
         fits = run_fits(backtest_tasks, progress=progress_of(0), release=False, **run)
         default = configs[0].name
-        # Last cycle's configuration per series (from its published fits), where it is still a candidate.
+        # Last cycle's configuration per series (from its published fits), where it is still a candidate
+        # (a series that published a combination has several final fits: it has no single incumbent).
+        finals = defaultdict(int)
+        for sid, stage in warm:
+            finals[sid] += stage == "final"
         incumbent = {sid: init["model"] for (sid, stage), init in warm.items()
-                     if stage == "final" and init.get("model") in {c.name for c in configs}}
-        outcome = run_backtest(full, preps, fits, configs, settings.approach, incumbent) if preps else None
-        chosen_model = outcome.model if outcome else {}
+                     if stage == "final" and finals[sid] == 1 and init.get("model") in {c.name for c in configs}}
+        chosen = choose_models(full, preps, fits, configs, incumbent, settings.combine_models) if preps else {}
+        for prep, _ in preps:
+            fits |= combined_fits(prep, fits, chosen)
+        chosen_model = {sid: c.name for sid, c in chosen.items()}
+        outcome = run_backtest(full, preps, fits, chosen_model, default, settings.approach) if preps else None
         by_name = {c.name: c for c in configs}
 
         def final_configs(series_id: str) -> list[ProphetConfig]:
-            return [by_name[chosen_model.get(series_id, default)]]
+            choice = chosen.get(series_id)
+            return [by_name[m] for m in choice.members] if choice else [by_name[default]]
 
         final = prepare(full, settings, "final", n_future, final_configs, warm)
+        total_tasks[0] = len(backtest_tasks) + len(final.tasks)
         final_fits = run_fits(final.tasks, progress=progress_of(len(backtest_tasks)), **run)
     finally:
         release_pool()
@@ -124,11 +139,11 @@ def forecast_demand(
     def model_of(series_id: str) -> str:
         return chosen_model.get(series_id, default)
 
-    final_numbers = assemble(final, final_fits, model_of)
+    final_numbers = assemble(final, final_fits | combined_fits(final, final_fits, chosen), model_of)
     forecast = publish_forecast(final, final_numbers, choice, model_of, outcome.band if outcome else {}, settings, horizon)
     rows = with_history_notes(outcome.rows if outcome else [], final, settings, outcome is not None)
 
-    all_fits = list(fits.values()) + list(final_fits.values())
+    all_fits = [r for r in fits.values() if r.engine != "combination"] + list(final_fits.values())
     prophet_fits = [r for r in final_fits.values() if r.method == "prophet"]
     params = pl.DataFrame(
         [{"series_id": r.series_id, "stage": r.stage, "n_changepoints": r.n_changepoints,

@@ -161,7 +161,8 @@ def compare_task(task: FitTask) -> dict:
 
     backend.fit = recording
     try:
-        model.fit(pd.DataFrame({"ds": pd.to_datetime(task.months), "y": np.asarray(task.y, float)}), sig_figs=18)
+        # The values the configuration fits (log units for `transform: log`), as fit_series gives CmdStan.
+        model.fit(pd.DataFrame({"ds": pd.to_datetime(task.months), "y": fitting.model_y(task)}), sig_figs=18)
     except Exception as exc:  # noqa: BLE001 - recorded, and the test fails on it
         row["note"] = f"CmdStan failed: {exc}"
         return row
@@ -240,10 +241,13 @@ def test_collected_tasks_are_the_pipelines(monkeypatch):
     # model of its own for that history (models.py; a month-effects model on two years is not).
     per_series = Counter((t.series_id, t.stage) for t in backtest)
     n_configs = len(model_configs(settings))
-    assert len(per_series) == 3 * 12 and all(n_configs - 2 <= n <= n_configs for n in per_series.values())
+    # (the 8-year window is no candidate on 40 months; the log scale is the units' model where a month is zero)
+    assert len(per_series) == 3 * 12 and all(n_configs - 4 <= n <= n_configs for n in per_series.values())
     assert all(same(a, b) for a, b in zip(given[0], backtest))
     by_key = {t.key: t for t in final}
-    assert len(given[1]) == 1 + 3 + 8 and all(same(t, by_key[t.key]) for t in given[1])
+    # one task per series, or one per member of its combination
+    assert 1 + 3 + 8 <= len(given[1]) <= 3 * (1 + 3 + 8) and all(same(t, by_key[t.key]) for t in given[1])
+    assert {t.series_id for t in given[1]} == {t.series_id for t in final}
     sample = sampled_tasks(final, origins, model_configs(settings))
     finals = [t for t in sample if t.stage == "final"]
     assert {t.series_id for t in finals} == {t.series_id for t in final}  # every series
@@ -258,6 +262,12 @@ def test_exact_matches_cmdstan_on_air_passengers_final_fits():
     final, _ = pipeline_tasks(history, settings_of("air_passengers_monthly"), cycle_of(history))
     rows = pd.DataFrame([compare_task(t) for t in final])
     assert len(rows) == len(final) >= 6 and (rows["exact_engine"] == "exact (shared design)").all()
+    # The configurations beyond mode and prior scale are among them, each fitted as configured: the
+    # log scale, the training window (the last 8 of 12 years) and the changepoint range.
+    by_model = {t.config.name: t for t in final}
+    assert by_model["log_additive_cps0.05"].config.log_scale(by_model["log_additive_cps0.05"].y)
+    assert len(by_model["multiplicative_cps0.05_last8y"].y) == 96 < len(by_model["multiplicative_cps0.05"].y)
+    assert by_model["multiplicative_cps0.05_last8y"].config.changepoint_range == 0.9
     np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=1e-9)
     np.testing.assert_allclose(rows["lp_exact"], rows["lp_exact_own"], rtol=1e-9)
     assert (rows["lp_exact"] >= rows["lp_cmdstan"] - LP_TOLERANCE).all(), rows.to_string()

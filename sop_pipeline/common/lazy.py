@@ -1,14 +1,30 @@
-"""Package names that load their module on first use (PEP 562), so importing a package stays cheap."""
+"""A module imported on first use, so a step pays for the heavy library it needs and no other does.
 
-from importlib import import_module
+Great Expectations (the checks) and CVXPY (planning) take 1-5 s each to import; `sop-pipeline --help`
+and the steps before them should not wait for that.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 
-def lazy_getattr(package: str, source: dict[str, str]):
-    """A module `__getattr__` for `package` that imports `package.<source[name]>` when `name` is used."""
+class LazyModule:
+    """Stands in for ``import <name>``: the first attribute looked up imports the module."""
 
-    def __getattr__(name: str):
-        if name not in source:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(import_module(f"{package}.{source[name]}"), name)
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
 
-    return __getattr__
+    def _load(self) -> ModuleType:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return self._module
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._load(), attribute)
+
+    def __repr__(self) -> str:
+        state = "loaded" if self._module is not None else "not loaded yet"
+        return f"<lazy module {self._name!r} ({state})>"

@@ -20,6 +20,7 @@ SQL_DIR = bundled("sql")
 DEMO_DIR = bundled("assets", "demo")
 EXAMPLES_DIR = bundled("assets", "examples")
 DEMO_SETTINGS = DEMO_DIR / "sop.yaml"
+DEFAULT_DB = Path("data") / "sop_plan.duckdb"  # the database `run`, `ui` and `what-if` use without --db
 DAGSTER_INSTANCE_YAML = bundled("dagster.yaml")
 
 

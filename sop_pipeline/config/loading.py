@@ -14,14 +14,13 @@ from pydantic import ValidationError
 
 from sop_pipeline.common.errors import SettingsError
 from sop_pipeline.common.readers import read_yaml_file
-from sop_pipeline.common.resources import DEMO_SETTINGS
+from sop_pipeline.common.resources import DEFAULT_DB, DEMO_SETTINGS
 from sop_pipeline.config.base import format_loc, message_of
 from sop_pipeline.config.preflight import file_problems, planning_problems, scenario_problems
 from sop_pipeline.config.schema import Settings
 
 # Not `sop.duckdb`: DuckDB names a file's catalog after the file, and a catalog `sop` beside the schema
 # `sop` makes `SELECT * FROM sop.plan_runs` ambiguous for anyone who opens the file with plain duckdb.
-DEFAULT_DB = Path("data") / "sop_plan.duckdb"
 __all__ = ["DEFAULT_DB", "DEMO_SETTINGS", "load_settings", "parse_settings"]
 
 

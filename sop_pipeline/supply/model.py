@@ -35,11 +35,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import cvxpy as cp
 import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.common.lazy import LazyModule
 from sop_pipeline.config.problem import Problem
+
+cp = LazyModule("cvxpy")  # imported by the first plan solved (CVXPY costs 1-3 s), not at start-up
 
 
 @dataclass

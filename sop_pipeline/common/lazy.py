@@ -1,13 +1,22 @@
-"""A module imported on first use, so a step pays for the heavy library it needs and no other does.
+"""Imports that wait for first use (PEP 562 package names, and whole modules), so importing stays cheap.
 
-Great Expectations (the checks) and CVXPY (planning) take 1-5 s each to import; `sop-pipeline --help`
-and the steps before them should not wait for that.
+Great Expectations (the checks) and CVXPY (planning) take 1-5 s each to import: a step pays for the
+library it needs, and `sop-pipeline --help` or the steps before it do not.
 """
 
-from __future__ import annotations
-
-import importlib
+from importlib import import_module
 from types import ModuleType
+
+
+def lazy_getattr(package: str, source: dict[str, str]):
+    """A module `__getattr__` for `package` that imports `package.<source[name]>` when `name` is used."""
+
+    def __getattr__(name: str):
+        if name not in source:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(import_module(f"{package}.{source[name]}"), name)
+
+    return __getattr__
 
 
 class LazyModule:
@@ -19,7 +28,7 @@ class LazyModule:
 
     def _load(self) -> ModuleType:
         if self._module is None:
-            self._module = importlib.import_module(self._name)
+            self._module = import_module(self._name)
         return self._module
 
     def __getattr__(self, attribute: str):

@@ -792,3 +792,213 @@ def fit_predict_many(make_model: Callable[[], Any], ds, ys, future_ds, *,
             continue
         yhat[i], lp[i], params[i], methods[i] = fit.yhat, fit.lp, fit.params, fit.method
     return ManyFits(all_ds, yhat, lp, params, methods)
+
+
+# ----------------------------------------------------------------------------- many series, one solve
+#
+# The same orthant-wise Newton method as `_orthant_newton`, run on many series of one design at
+# once: every quantity gains a leading series axis, the Hessians are stacked (n, P, P) and solved
+# by NumPy's batched LAPACK calls, and the line search runs for all series together with a step
+# length per series. The free set differs per series: a fixed variable's row and column become
+# the identity and its gradient zero, so its step is zero and the others' are those of the free
+# subsystem. A series leaves the batch when it converges or stalls. Where the batched Cholesky
+# finds a Hessian not positive definite, that iteration's steps go series by series through
+# `_newton_step` (its fallbacks). A series the batch cannot certify is solved again by `_solve`
+# (with its L-BFGS-B rescue), so the certificates and fallbacks are those of a single fit.
+
+
+def _batch_mean(d: _Design, U: np.ndarray, B: np.ndarray):
+    trend = U @ d.phi.T
+    if d.has_mult:
+        mult = 1.0 + B @ d.xm.T
+        return trend, mult, trend * mult + B @ d.xa.T
+    return trend, None, trend + B @ d.xa.T
+
+
+def _batch_profiled_neg_lp(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray):
+    r = Y - _batch_mean(d, U, B)[2]
+    rss = np.einsum("nt,nt->n", r, r)
+    T = d.T
+    sig2 = np.maximum(2.0 * rss / (T + np.sqrt(T * T + 16.0 * rss)), SIGMA_FLOOR**2)
+    f = (0.5 * T * np.log(sig2) + 0.5 * rss / sig2 + 2.0 * sig2 + (U[:, 0] ** 2 + U[:, 1] ** 2) / 50.0
+         + d.lam * np.abs(U[:, 2:]).sum(axis=1) + 0.5 * (B**2 @ d.inv_var))
+    return f, np.sqrt(sig2)
+
+
+def _batch_grad_hess(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray, s: np.ndarray):
+    """`_smooth_grad_hess` for a stack of series: g (n, P), H_tt (n, P, P), h (n, P), H_ss (n,)."""
+    P_u = 2 + d.S
+    trend, mult, mu = _batch_mean(d, U, B)
+    r = Y - mu
+    rss = np.einsum("nt,nt->n", r, r)
+    w, e2s = np.exp(-2.0 * s), np.exp(2.0 * s)
+    if d.has_mult:
+        J = np.concatenate([d.phi[None] * mult[:, :, None], d.xa[None] + trend[:, :, None] * d.xm[None]], axis=2)
+        H = np.matmul(J.transpose(0, 2, 1), J)
+        C = np.matmul(d.phi.T[None] * r[:, None, :], d.xm)
+        H[:, :P_u, P_u:] -= C
+        H[:, P_u:, :P_u] -= C.transpose(0, 2, 1)
+        Jr = np.einsum("ntp,nt->np", J, r)
+    else:
+        H = np.broadcast_to(d.jtj, (len(Y), *d.jtj.shape)).copy()
+        Jr = np.concatenate([r @ d.phi, r @ d.xa], axis=1)
+    H *= w[:, None, None]
+    diag = np.arange(H.shape[1])
+    H[:, 0, 0] += 1.0 / 25.0
+    H[:, 1, 1] += 1.0 / 25.0
+    H[:, diag[P_u:], diag[P_u:]] += d.inv_var
+    g = -w[:, None] * Jr
+    g[:, :2] += U[:, :2] / 25.0
+    g[:, P_u:] += B * d.inv_var
+    return g, H, 2.0 * w[:, None] * Jr, 2.0 * w * rss + 8.0 * e2s
+
+
+def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series."""
+    both = free[:, :, None] & free[:, None, :]
+    M = np.where(both, H, 0.0)
+    diag = np.arange(H.shape[1])
+    M[:, diag, diag] += ~free
+    rhs = np.where(free, g, 0.0)
+    try:
+        np.linalg.cholesky(M)  # positive definite on every free subsystem: the plain Newton steps
+        step = -np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
+        if np.all(np.isfinite(step)):
+            return step
+    except np.linalg.LinAlgError:
+        pass
+    step = np.zeros_like(g)
+    for i in range(len(g)):
+        fi = np.flatnonzero(free[i])
+        step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
+    return step
+
+
+def _orthant_newton_batch(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray,
+                          max_iter: int = NEWTON_MAX_ITER):
+    """`_orthant_newton` for every row of Y (scaled series on design `d`) from starts U, B.
+    Returns U, B, sigma, iterations, converged (arrays with a leading series axis)."""
+    n, P_u, lam = len(Y), 2 + d.S, d.lam
+    cp_slice = slice(2, P_u)
+    theta = np.concatenate([U, B], axis=1).astype(float)
+    f, sigma = _batch_profiled_neg_lp(d, Y, theta[:, :P_u], theta[:, P_u:])
+    decrement = np.full(n, math.inf)
+    iterations = np.zeros(n, int)
+    active = np.ones(n, bool)
+    for _ in range(max_iter):
+        a = np.flatnonzero(active)
+        if not a.size:
+            break
+        iterations[a] += 1
+        th, Ya, fa = theta[a], Y[a], f[a]
+        g, H_fixed, h, H_ss = _batch_grad_hess(d, Ya, th[:, :P_u], th[:, P_u:], np.log(sigma[a]))
+        H_prof = H_fixed - h[:, :, None] * h[:, None, :] / H_ss[:, None, None]
+        delta, g_delta = th[:, cp_slice], g[:, cp_slice]
+        at_zero = delta == 0
+        orth = np.sign(delta)
+        orth[at_zero & (g_delta < -lam)] = 1.0
+        orth[at_zero & (g_delta > lam)] = -1.0
+        pg = g.copy()
+        pg[:, cp_slice] += lam * orth
+        pg[:, cp_slice][orth == 0] = 0.0
+        free = np.ones(th.shape, bool)
+        free[:, cp_slice] = orth != 0
+        step = _batch_steps(H_prof, pg, H_fixed, free)
+        for _ in range(d.S):
+            wrong = at_zero & (orth != 0) & (step[:, cp_slice] * orth < 0)
+            rows = np.flatnonzero(wrong.any(axis=1))
+            if not rows.size:
+                break
+            free[:, cp_slice][wrong] = False
+            orth[wrong] = 0.0
+            pg[:, cp_slice][wrong] = 0.0
+            step[rows] = _batch_steps(H_prof[rows], pg[rows], H_fixed[rows], free[rows])
+        dec = -np.einsum("np,np->n", pg, step)
+        decrement[a] = dec
+        moving = dec > NEWTON_TOL * np.maximum(1.0, np.abs(fa))  # a NaN stops too
+        active[a[~moving]] = False
+        m = np.flatnonzero(moving)
+        if not m.size:
+            continue
+        th, st, og, fm, pgm = th[m], step[m], orth[m], fa[m], pg[m]
+        dz, sd = at_zero[m], st[:, cp_slice]
+        toward_zero = ~dz & (sd * og < 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hits = np.where(toward_zero, -th[:, cp_slice] / np.where(toward_zero, sd, 1.0), math.inf)
+        alpha_break = hits.min(axis=1) if d.S else np.full(len(m), math.inf)
+        alpha = np.ones(len(m))
+        new, f_new, sigma_new = th.copy(), np.full(len(m), math.inf), sigma[a[m]].copy()
+        searching = np.ones(len(m), bool)
+        for _ in range(60):
+            s_rows = np.flatnonzero(searching)
+            if not s_rows.size:
+                break
+            cand = th[s_rows] + alpha[s_rows, None] * st[s_rows]
+            dn = cand[:, cp_slice]
+            dn[(dn * og[s_rows] <= 0) | (hits[s_rows] <= alpha[s_rows, None])] = 0.0
+            fc, sc = _batch_profiled_neg_lp(d, Ya[m[s_rows]], cand[:, :P_u], cand[:, P_u:])
+            new[s_rows], f_new[s_rows], sigma_new[s_rows] = cand, fc, sc
+            ok = fc <= fm[s_rows] + 1e-4 * np.minimum(np.einsum("np,np->n", pgm[s_rows], cand - th[s_rows]), 0.0)
+            searching[s_rows[ok]] = False
+            halve = s_rows[~ok]
+            ab, al = alpha_break[halve], alpha[halve]
+            alpha[halve] = np.where((al / 2 < ab) & (ab < al), ab, al / 2)
+        improved = f_new < fm  # not improved: no decrease left at machine precision
+        rows = a[m]
+        active[rows[~improved]] = False
+        up = rows[improved]
+        theta[up], f[up], sigma[up] = new[improved], f_new[improved], sigma_new[improved]
+    converged = (decrement <= NEWTON_TOL * np.maximum(1.0, np.abs(f))) & (sigma > 2 * SIGMA_FLOOR)
+    return theta[:, :P_u], theta[:, P_u:], sigma, iterations, converged
+
+
+def _batch_neg_lp(d: _Design, Y, U, B, sigma) -> np.ndarray:
+    r = Y - _batch_mean(d, U, B)[2]
+    return (d.T * np.log(sigma) + 0.5 * np.einsum("nt,nt->n", r, r) / sigma**2 + 2.0 * sigma**2
+            + (U[:, 0] ** 2 + U[:, 1] ** 2) / 50.0 + d.lam * np.abs(U[:, 2:]).sum(axis=1)
+            + 0.5 * (B**2 @ d.inv_var))
+
+
+def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray) -> list[ExactFit]:
+    """`_solve` (method "newton") for every row of Y from the starts U0, B0, in batched solves.
+
+    With multiplicative columns the certified fits are also started from the additive fits
+    (`_additive_starts`, batched), keeping the best, as `_solve` does. Rows the batch cannot
+    certify go through `_solve` one by one (its rescue and its notes)."""
+    Y = np.asarray(Y, float)
+    U, B, sigma, iterations, converged = _orthant_newton_batch(d, Y, U0, B0)
+    lp = -_batch_neg_lp(d, Y, U, B, sigma)
+    solver = ["newton"] * len(Y)
+    c = np.flatnonzero(converged)
+    if d.has_mult and c.size:
+        mult = np.any(d.xm != 0, axis=0)
+        xa = d.xa + d.xm
+        J = np.hstack([d.phi, xa])
+        additive = _Design(d.y, d.phi, xa, np.zeros_like(d.xm), d.inv_var, d.lam, False, J.T @ J)
+        for factor, label in ((1.0, "additive fit"), (10.0, "additive fit at 10 tau")):
+            Ua, Ba, *_ = _orthant_newton_batch(dataclasses.replace(additive, lam=d.lam / factor), Y[c], U0[c],
+                                               np.zeros((len(c), d.K)))
+            level = (Ua @ d.phi.T).mean(axis=1)
+            ok = (level > 0) & np.all(np.isfinite(Ba), axis=1)
+            if not ok.any():
+                continue
+            rows, Ua, Ba = c[ok], Ua[ok], Ba[ok].copy()
+            Ba[:, mult] /= level[ok, None]
+            U2, B2, s2, it2, conv2 = _orthant_newton_batch(d, Y[rows], Ua, Ba)
+            lp2 = -_batch_neg_lp(d, Y[rows], U2, B2, s2)
+            better = conv2 & (lp2 > lp[rows])
+            for j in np.flatnonzero(better):
+                i = rows[j]
+                U[i], B[i], sigma[i], lp[i], iterations[i] = U2[j], B2[j], s2[j], lp2[j], it2[j]
+                solver[i] = f"newton from the {label}"
+    fits: list[ExactFit] = []
+    for i in range(len(Y)):
+        if not converged[i]:
+            start = {"k": U0[i, :1], "m": U0[i, 1:2], "delta": U0[i, 2:], "beta": B0[i]}
+            fits.append(_solve(d.with_y(Y[i]), start, "newton"))
+            continue
+        params = {"k": U[i, :1].copy(), "m": U[i, 1:2].copy(), "delta": U[i, 2:].copy(),
+                  "sigma_obs": np.array([sigma[i]]), "beta": B[i].copy(), "trend": d.phi @ U[i]}
+        fits.append(ExactFit(params=params, lp=float(lp[i]), converged=True, note="", degenerate=False,
+                             solver=solver[i], newton_iterations=int(iterations[i]), lbfgs_iterations=0))
+    return fits

@@ -739,6 +739,65 @@ class SharedDesign:
         params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
         return SeriesFit(yhat, lp, params, method, converged)
 
+    def fit_many(self, ys, inits: list[Mapping[str, Any] | None] | None = None) -> list[SeriesFit]:
+        """`fit` for many series at once (rows of `ys`): one batched solve, the same results."""
+        return _fit_many(self, ys, inits)
+
+
+def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] | None] | None = None
+              ) -> list[SeriesFit]:
+    """`fit` for every row of `ys` (values on `ds`), with one batched solve (`solve_batch`) for all of
+    them: the same starts, certificates, fallbacks and results as fitting them one by one."""
+    ys = np.atleast_2d(np.asarray(ys, dtype=float))
+    inits = inits if inits is not None else [None] * len(ys)
+    d0, t = self.design, self.t_hist
+    if self.scaling == "minmax":
+        floor = ys.min(axis=1)
+        scale = ys.max(axis=1) - floor
+    else:
+        floor = np.zeros(len(ys))
+        scale = np.abs(ys).max(axis=1)
+    scale = np.where(scale != 0, scale, 1.0)
+    y_s = (ys - floor[:, None]) / scale[:, None]
+    if self.trend_indicator == LINEAR:
+        k0 = (y_s[:, -1] - y_s[:, 0]) / (t[-1] - t[0])
+        m0 = y_s[:, 0] - k0 * t[0]
+    else:
+        k0, m0 = np.zeros(len(ys)), y_s.mean(axis=1)
+    U0 = np.zeros((len(ys), 2 + d0.S))
+    U0[:, 0], U0[:, 1] = k0, m0
+    B0 = np.zeros((len(ys), d0.K))
+    for i, init in enumerate(inits):
+        if init is not None:
+            start = _start({"k": k0[i], "m": m0[i], "sigma_obs": 1.0, "delta": U0[i, 2:], "beta": B0[i]}, init)
+            U0[i] = np.concatenate([[start["k"], start["m"]], np.asarray(start["delta"], float).reshape(-1)])
+            B0[i] = np.asarray(start["beta"], float).reshape(-1)
+    constant = ys.max(axis=1) == ys.min(axis=1)
+    varying = np.flatnonzero(~constant)
+    solved = dict(zip(varying, solve_batch(d0, y_s[varying], U0[varying], B0[varying]), strict=True)) \
+        if varying.size else {}
+    out = []
+    for i in range(len(ys)):
+        converged = True
+        if constant[i]:  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
+            u, beta, sigma, lp = np.concatenate([[k0[i], m0[i]], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
+            method = "prophet rule (constant series: no fit)"
+        else:
+            fit = solved[i]
+            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
+            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
+            converged = fit.converged or fit.degenerate
+            method = ("exact (shared design)" if fit.converged else
+                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
+                      f"exact (shared design, not certified: {fit.note})")
+        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
+            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
+        trend = (self.phi_all @ u) * scale[i] + floor[i]
+        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale[i] * (self.x_all @ (beta * self.s_a))
+        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
+        out.append(SeriesFit(yhat, lp, params, method, converged))
+    return out
+
 
 @dataclass
 class ManyFits:
@@ -854,24 +913,38 @@ def _batch_grad_hess(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray, s:
 
 
 def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series."""
+    """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series:
+    batched where H is positive definite, `_newton_step` itself (its fallbacks) elsewhere."""
     both = free[:, :, None] & free[:, None, :]
     M = np.where(both, H, 0.0)
     diag = np.arange(H.shape[1])
     M[:, diag, diag] += ~free
     rhs = np.where(free, g, 0.0)
-    try:
-        np.linalg.cholesky(M)  # positive definite on every free subsystem: the plain Newton steps
-        step = -np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
-        if np.all(np.isfinite(step)):
-            return step
-    except np.linalg.LinAlgError:
-        pass
     step = np.zeros_like(g)
-    for i in range(len(g)):
+    pd_rows = _positive_definite(M)
+    if pd_rows.any():
+        step[pd_rows] = -np.linalg.solve(M[pd_rows], rhs[pd_rows][:, :, None])[:, :, 0]
+    for i in np.flatnonzero(~pd_rows | ~np.all(np.isfinite(step), axis=1)):
         fi = np.flatnonzero(free[i])
+        step[i] = 0.0
         step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
     return step
+
+
+def _positive_definite(M: np.ndarray) -> np.ndarray:
+    """Which matrices of the stack (n, P, P) are positive definite: a Cholesky factorisation run
+    column by column for all at once (NumPy's batched one fails the whole stack for one matrix)."""
+    n, P, _ = M.shape
+    L = np.zeros_like(M)
+    ok = np.ones(n, bool)
+    for j in range(P):
+        v = M[:, j, j] - np.einsum("nk,nk->n", L[:, j, :j], L[:, j, :j])
+        ok &= v > 0
+        ljj = np.sqrt(np.where(ok, v, 1.0))
+        L[:, j, j] = ljj
+        if j + 1 < P:
+            L[:, j + 1:, j] = (M[:, j + 1:, j] - np.einsum("nik,nk->ni", L[:, j + 1:, :j], L[:, j, :j])) / ljj[:, None]
+    return ok
 
 
 def _orthant_newton_batch(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray,

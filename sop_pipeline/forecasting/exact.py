@@ -914,37 +914,34 @@ def _batch_grad_hess(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray, s:
 
 def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.ndarray) -> np.ndarray:
     """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series:
-    batched where H is positive definite, `_newton_step` itself (its fallbacks) elsewhere."""
+    H where it is positive definite, else H_fallback (both batched), else `_newton_step` itself."""
     both = free[:, :, None] & free[:, None, :]
-    M = np.where(both, H, 0.0)
     diag = np.arange(H.shape[1])
-    M[:, diag, diag] += ~free
     rhs = np.where(free, g, 0.0)
     step = np.zeros_like(g)
-    pd_rows = _positive_definite(M)
-    if pd_rows.any():
-        step[pd_rows] = -np.linalg.solve(M[pd_rows], rhs[pd_rows][:, :, None])[:, :, 0]
-    for i in np.flatnonzero(~pd_rows | ~np.all(np.isfinite(step), axis=1)):
+    todo = np.arange(len(g))
+    for matrix in (H, H_fallback):
+        if not todo.size:
+            break
+        M = np.where(both[todo], matrix[todo], 0.0)
+        M[:, diag, diag] += ~free[todo]
+        pd_rows = _positive_definite(M)
+        if pd_rows.any():
+            solved = -np.linalg.solve(M[pd_rows], rhs[todo[pd_rows]][:, :, None])[:, :, 0]
+            good = np.all(np.isfinite(solved), axis=1)
+            step[todo[pd_rows][good]] = solved[good]
+            pd_rows[np.flatnonzero(pd_rows)[~good]] = False
+        todo = todo[~pd_rows]
+    for i in todo:  # neither positive definite: the Levenberg-Marquardt ladder of `_newton_step`
         fi = np.flatnonzero(free[i])
-        step[i] = 0.0
         step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
     return step
 
 
 def _positive_definite(M: np.ndarray) -> np.ndarray:
-    """Which matrices of the stack (n, P, P) are positive definite: a Cholesky factorisation run
-    column by column for all at once (NumPy's batched one fails the whole stack for one matrix)."""
-    n, P, _ = M.shape
-    L = np.zeros_like(M)
-    ok = np.ones(n, bool)
-    for j in range(P):
-        v = M[:, j, j] - np.einsum("nk,nk->n", L[:, j, :j], L[:, j, :j])
-        ok &= v > 0
-        ljj = np.sqrt(np.where(ok, v, 1.0))
-        L[:, j, j] = ljj
-        if j + 1 < P:
-            L[:, j + 1:, j] = (M[:, j + 1:, j] - np.einsum("nik,nk->ni", L[:, j + 1:, :j], L[:, j, :j])) / ljj[:, None]
-    return ok
+    """Which matrices of the stack (n, P, P) are positive definite, by the test `_newton_step` makes
+    (LAPACK's Cholesky, a few microseconds each; NumPy's batched one fails the whole stack for one)."""
+    return np.array([dpotrf(m, lower=1, clean=0)[1] == 0 for m in M], dtype=bool).reshape(len(M))
 
 
 def _orthant_newton_batch(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray,

@@ -20,6 +20,12 @@ SQL_DIR = bundled("sql")
 DEMO_DIR = bundled("assets", "demo")
 EXAMPLES_DIR = bundled("assets", "examples")
 DEMO_SETTINGS = DEMO_DIR / "sop.yaml"
+DEFAULT_DB = Path("data") / "sop_plan.duckdb"  # the database `run`, `ui` and `what-if` use without --db
+# The environment variables a Dagster run reads its settings file and database from. `sop-pipeline run`
+# and `sop-pipeline ui` set both (defaults: the demo settings and DEFAULT_DB); `dagster dev` in the
+# project folder reads them from its `.env`. They are resolved when a run starts (defs/resources.py).
+CONFIG_ENV = "SOP_CONFIG"
+DATABASE_ENV = "SOP_DB"
 DAGSTER_INSTANCE_YAML = bundled("dagster.yaml")
 
 

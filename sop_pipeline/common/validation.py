@@ -18,9 +18,9 @@ import pandas as pd
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-import great_expectations as gx  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from sop_pipeline.common.lazy import LazyModule  # noqa: E402
 
+gx = LazyModule("great_expectations")  # imported by the first check that runs, not by the run's start-up
 logging.getLogger("great_expectations").setLevel(logging.ERROR)
 
 CHUNK_ROWS = 1_000_000
@@ -78,6 +78,8 @@ class Rule:
 
 def _new_context():
     context = gx.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 

@@ -14,19 +14,13 @@ from pydantic import ValidationError
 
 from sop_pipeline.common.errors import SettingsError
 from sop_pipeline.common.readers import read_yaml_file
-from sop_pipeline.common.resources import DEMO_SETTINGS
+from sop_pipeline.common.resources import CONFIG_ENV, DATABASE_ENV, DEFAULT_DB, DEMO_SETTINGS
 from sop_pipeline.config.base import format_loc, message_of
 from sop_pipeline.config.preflight import file_problems, planning_problems, scenario_problems
 from sop_pipeline.config.schema import Settings
 
 # Not `sop.duckdb`: DuckDB names a file's catalog after the file, and a catalog `sop` beside the schema
 # `sop` makes `SELECT * FROM sop.plan_runs` ambiguous for anyone who opens the file with plain duckdb.
-DEFAULT_DB = Path("data") / "sop_plan.duckdb"
-# The environment variables a Dagster run reads its settings file and database from. `sop-pipeline run`
-# and `sop-pipeline ui` set both (defaults: the demo settings and DEFAULT_DB); `dagster dev` in the
-# project folder reads them from its `.env`. They are resolved when a run starts (defs/resources.py).
-CONFIG_ENV = "SOP_CONFIG"
-DATABASE_ENV = "SOP_DB"
 __all__ = ["CONFIG_ENV", "DATABASE_ENV", "DEFAULT_DB", "DEMO_SETTINGS", "load_settings", "parse_settings"]
 
 

@@ -739,6 +739,65 @@ class SharedDesign:
         params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
         return SeriesFit(yhat, lp, params, method, converged)
 
+    def fit_many(self, ys, inits: list[Mapping[str, Any] | None] | None = None) -> list[SeriesFit]:
+        """`fit` for many series at once (rows of `ys`): one batched solve, the same results."""
+        return _fit_many(self, ys, inits)
+
+
+def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] | None] | None = None
+              ) -> list[SeriesFit]:
+    """`fit` for every row of `ys` (values on `ds`), with one batched solve (`solve_batch`) for all of
+    them: the same starts, certificates, fallbacks and results as fitting them one by one."""
+    ys = np.atleast_2d(np.asarray(ys, dtype=float))
+    inits = inits if inits is not None else [None] * len(ys)
+    d0, t = self.design, self.t_hist
+    if self.scaling == "minmax":
+        floor = ys.min(axis=1)
+        scale = ys.max(axis=1) - floor
+    else:
+        floor = np.zeros(len(ys))
+        scale = np.abs(ys).max(axis=1)
+    scale = np.where(scale != 0, scale, 1.0)
+    y_s = (ys - floor[:, None]) / scale[:, None]
+    if self.trend_indicator == LINEAR:
+        k0 = (y_s[:, -1] - y_s[:, 0]) / (t[-1] - t[0])
+        m0 = y_s[:, 0] - k0 * t[0]
+    else:
+        k0, m0 = np.zeros(len(ys)), y_s.mean(axis=1)
+    U0 = np.zeros((len(ys), 2 + d0.S))
+    U0[:, 0], U0[:, 1] = k0, m0
+    B0 = np.zeros((len(ys), d0.K))
+    for i, init in enumerate(inits):
+        if init is not None:
+            start = _start({"k": k0[i], "m": m0[i], "sigma_obs": 1.0, "delta": U0[i, 2:], "beta": B0[i]}, init)
+            U0[i] = np.concatenate([[start["k"], start["m"]], np.asarray(start["delta"], float).reshape(-1)])
+            B0[i] = np.asarray(start["beta"], float).reshape(-1)
+    constant = ys.max(axis=1) == ys.min(axis=1)
+    varying = np.flatnonzero(~constant)
+    solved = dict(zip(varying, solve_batch(d0, y_s[varying], U0[varying], B0[varying]), strict=True)) \
+        if varying.size else {}
+    out = []
+    for i in range(len(ys)):
+        converged = True
+        if constant[i]:  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
+            u, beta, sigma, lp = np.concatenate([[k0[i], m0[i]], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
+            method = "prophet rule (constant series: no fit)"
+        else:
+            fit = solved[i]
+            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
+            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
+            converged = fit.converged or fit.degenerate
+            method = ("exact (shared design)" if fit.converged else
+                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
+                      f"exact (shared design, not certified: {fit.note})")
+        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
+            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
+        trend = (self.phi_all @ u) * scale[i] + floor[i]
+        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale[i] * (self.x_all @ (beta * self.s_a))
+        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
+        out.append(SeriesFit(yhat, lp, params, method, converged))
+    return out
+
 
 @dataclass
 class ManyFits:
@@ -792,3 +851,224 @@ def fit_predict_many(make_model: Callable[[], Any], ds, ys, future_ds, *,
             continue
         yhat[i], lp[i], params[i], methods[i] = fit.yhat, fit.lp, fit.params, fit.method
     return ManyFits(all_ds, yhat, lp, params, methods)
+
+
+# ----------------------------------------------------------------------------- many series, one solve
+#
+# The same orthant-wise Newton method as `_orthant_newton`, run on many series of one design at
+# once: every quantity gains a leading series axis, the Hessians are stacked (n, P, P) and solved
+# by NumPy's batched LAPACK calls, and the line search runs for all series together with a step
+# length per series. The free set differs per series: a fixed variable's row and column become
+# the identity and its gradient zero, so its step is zero and the others' are those of the free
+# subsystem. A series leaves the batch when it converges or stalls. Where the batched Cholesky
+# finds a Hessian not positive definite, that iteration's steps go series by series through
+# `_newton_step` (its fallbacks). A series the batch cannot certify is solved again by `_solve`
+# (with its L-BFGS-B rescue), so the certificates and fallbacks are those of a single fit.
+
+
+def _batch_mean(d: _Design, U: np.ndarray, B: np.ndarray):
+    trend = U @ d.phi.T
+    if d.has_mult:
+        mult = 1.0 + B @ d.xm.T
+        return trend, mult, trend * mult + B @ d.xa.T
+    return trend, None, trend + B @ d.xa.T
+
+
+def _batch_profiled_neg_lp(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray):
+    r = Y - _batch_mean(d, U, B)[2]
+    rss = np.einsum("nt,nt->n", r, r)
+    T = d.T
+    sig2 = np.maximum(2.0 * rss / (T + np.sqrt(T * T + 16.0 * rss)), SIGMA_FLOOR**2)
+    f = (0.5 * T * np.log(sig2) + 0.5 * rss / sig2 + 2.0 * sig2 + (U[:, 0] ** 2 + U[:, 1] ** 2) / 50.0
+         + d.lam * np.abs(U[:, 2:]).sum(axis=1) + 0.5 * (B**2 @ d.inv_var))
+    return f, np.sqrt(sig2)
+
+
+def _batch_grad_hess(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray, s: np.ndarray):
+    """`_smooth_grad_hess` for a stack of series: g (n, P), H_tt (n, P, P), h (n, P), H_ss (n,)."""
+    P_u = 2 + d.S
+    trend, mult, mu = _batch_mean(d, U, B)
+    r = Y - mu
+    rss = np.einsum("nt,nt->n", r, r)
+    w, e2s = np.exp(-2.0 * s), np.exp(2.0 * s)
+    if d.has_mult:
+        J = np.concatenate([d.phi[None] * mult[:, :, None], d.xa[None] + trend[:, :, None] * d.xm[None]], axis=2)
+        H = np.matmul(J.transpose(0, 2, 1), J)
+        C = np.matmul(d.phi.T[None] * r[:, None, :], d.xm)
+        H[:, :P_u, P_u:] -= C
+        H[:, P_u:, :P_u] -= C.transpose(0, 2, 1)
+        Jr = np.einsum("ntp,nt->np", J, r)
+    else:
+        H = np.broadcast_to(d.jtj, (len(Y), *d.jtj.shape)).copy()
+        Jr = np.concatenate([r @ d.phi, r @ d.xa], axis=1)
+    H *= w[:, None, None]
+    diag = np.arange(H.shape[1])
+    H[:, 0, 0] += 1.0 / 25.0
+    H[:, 1, 1] += 1.0 / 25.0
+    H[:, diag[P_u:], diag[P_u:]] += d.inv_var
+    g = -w[:, None] * Jr
+    g[:, :2] += U[:, :2] / 25.0
+    g[:, P_u:] += B * d.inv_var
+    return g, H, 2.0 * w[:, None] * Jr, 2.0 * w * rss + 8.0 * e2s
+
+
+def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series:
+    H where it is positive definite, else H_fallback (both batched), else `_newton_step` itself."""
+    both = free[:, :, None] & free[:, None, :]
+    diag = np.arange(H.shape[1])
+    rhs = np.where(free, g, 0.0)
+    step = np.zeros_like(g)
+    todo = np.arange(len(g))
+    for matrix in (H, H_fallback):
+        if not todo.size:
+            break
+        M = np.where(both[todo], matrix[todo], 0.0)
+        M[:, diag, diag] += ~free[todo]
+        pd_rows = _positive_definite(M)
+        if pd_rows.any():
+            solved = -np.linalg.solve(M[pd_rows], rhs[todo[pd_rows]][:, :, None])[:, :, 0]
+            good = np.all(np.isfinite(solved), axis=1)
+            step[todo[pd_rows][good]] = solved[good]
+            pd_rows[np.flatnonzero(pd_rows)[~good]] = False
+        todo = todo[~pd_rows]
+    for i in todo:  # neither positive definite: the Levenberg-Marquardt ladder of `_newton_step`
+        fi = np.flatnonzero(free[i])
+        step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
+    return step
+
+
+def _positive_definite(M: np.ndarray) -> np.ndarray:
+    """Which matrices of the stack (n, P, P) are positive definite, by the test `_newton_step` makes
+    (LAPACK's Cholesky, a few microseconds each; NumPy's batched one fails the whole stack for one)."""
+    return np.array([dpotrf(m, lower=1, clean=0)[1] == 0 for m in M], dtype=bool).reshape(len(M))
+
+
+def _orthant_newton_batch(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray,
+                          max_iter: int = NEWTON_MAX_ITER):
+    """`_orthant_newton` for every row of Y (scaled series on design `d`) from starts U, B.
+    Returns U, B, sigma, iterations, converged (arrays with a leading series axis)."""
+    n, P_u, lam = len(Y), 2 + d.S, d.lam
+    cp_slice = slice(2, P_u)
+    theta = np.concatenate([U, B], axis=1).astype(float)
+    f, sigma = _batch_profiled_neg_lp(d, Y, theta[:, :P_u], theta[:, P_u:])
+    decrement = np.full(n, math.inf)
+    iterations = np.zeros(n, int)
+    active = np.ones(n, bool)
+    for _ in range(max_iter):
+        a = np.flatnonzero(active)
+        if not a.size:
+            break
+        iterations[a] += 1
+        th, Ya, fa = theta[a], Y[a], f[a]
+        g, H_fixed, h, H_ss = _batch_grad_hess(d, Ya, th[:, :P_u], th[:, P_u:], np.log(sigma[a]))
+        H_prof = H_fixed - h[:, :, None] * h[:, None, :] / H_ss[:, None, None]
+        delta, g_delta = th[:, cp_slice], g[:, cp_slice]
+        at_zero = delta == 0
+        orth = np.sign(delta)
+        orth[at_zero & (g_delta < -lam)] = 1.0
+        orth[at_zero & (g_delta > lam)] = -1.0
+        pg = g.copy()
+        pg[:, cp_slice] += lam * orth
+        pg[:, cp_slice][orth == 0] = 0.0
+        free = np.ones(th.shape, bool)
+        free[:, cp_slice] = orth != 0
+        step = _batch_steps(H_prof, pg, H_fixed, free)
+        for _ in range(d.S):
+            wrong = at_zero & (orth != 0) & (step[:, cp_slice] * orth < 0)
+            rows = np.flatnonzero(wrong.any(axis=1))
+            if not rows.size:
+                break
+            free[:, cp_slice][wrong] = False
+            orth[wrong] = 0.0
+            pg[:, cp_slice][wrong] = 0.0
+            step[rows] = _batch_steps(H_prof[rows], pg[rows], H_fixed[rows], free[rows])
+        dec = -np.einsum("np,np->n", pg, step)
+        decrement[a] = dec
+        moving = dec > NEWTON_TOL * np.maximum(1.0, np.abs(fa))  # a NaN stops too
+        active[a[~moving]] = False
+        m = np.flatnonzero(moving)
+        if not m.size:
+            continue
+        th, st, og, fm, pgm = th[m], step[m], orth[m], fa[m], pg[m]
+        dz, sd = at_zero[m], st[:, cp_slice]
+        toward_zero = ~dz & (sd * og < 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hits = np.where(toward_zero, -th[:, cp_slice] / np.where(toward_zero, sd, 1.0), math.inf)
+        alpha_break = hits.min(axis=1) if d.S else np.full(len(m), math.inf)
+        alpha = np.ones(len(m))
+        new, f_new, sigma_new = th.copy(), np.full(len(m), math.inf), sigma[a[m]].copy()
+        searching = np.ones(len(m), bool)
+        for _ in range(60):
+            s_rows = np.flatnonzero(searching)
+            if not s_rows.size:
+                break
+            cand = th[s_rows] + alpha[s_rows, None] * st[s_rows]
+            dn = cand[:, cp_slice]
+            dn[(dn * og[s_rows] <= 0) | (hits[s_rows] <= alpha[s_rows, None])] = 0.0
+            fc, sc = _batch_profiled_neg_lp(d, Ya[m[s_rows]], cand[:, :P_u], cand[:, P_u:])
+            new[s_rows], f_new[s_rows], sigma_new[s_rows] = cand, fc, sc
+            ok = fc <= fm[s_rows] + 1e-4 * np.minimum(np.einsum("np,np->n", pgm[s_rows], cand - th[s_rows]), 0.0)
+            searching[s_rows[ok]] = False
+            halve = s_rows[~ok]
+            ab, al = alpha_break[halve], alpha[halve]
+            alpha[halve] = np.where((al / 2 < ab) & (ab < al), ab, al / 2)
+        improved = f_new < fm  # not improved: no decrease left at machine precision
+        rows = a[m]
+        active[rows[~improved]] = False
+        up = rows[improved]
+        theta[up], f[up], sigma[up] = new[improved], f_new[improved], sigma_new[improved]
+    converged = (decrement <= NEWTON_TOL * np.maximum(1.0, np.abs(f))) & (sigma > 2 * SIGMA_FLOOR)
+    return theta[:, :P_u], theta[:, P_u:], sigma, iterations, converged
+
+
+def _batch_neg_lp(d: _Design, Y, U, B, sigma) -> np.ndarray:
+    r = Y - _batch_mean(d, U, B)[2]
+    return (d.T * np.log(sigma) + 0.5 * np.einsum("nt,nt->n", r, r) / sigma**2 + 2.0 * sigma**2
+            + (U[:, 0] ** 2 + U[:, 1] ** 2) / 50.0 + d.lam * np.abs(U[:, 2:]).sum(axis=1)
+            + 0.5 * (B**2 @ d.inv_var))
+
+
+def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray) -> list[ExactFit]:
+    """`_solve` (method "newton") for every row of Y from the starts U0, B0, in batched solves.
+
+    With multiplicative columns the certified fits are also started from the additive fits
+    (`_additive_starts`, batched), keeping the best, as `_solve` does. Rows the batch cannot
+    certify go through `_solve` one by one (its rescue and its notes)."""
+    Y = np.asarray(Y, float)
+    U, B, sigma, iterations, converged = _orthant_newton_batch(d, Y, U0, B0)
+    lp = -_batch_neg_lp(d, Y, U, B, sigma)
+    solver = ["newton"] * len(Y)
+    c = np.flatnonzero(converged)
+    if d.has_mult and c.size:
+        mult = np.any(d.xm != 0, axis=0)
+        xa = d.xa + d.xm
+        J = np.hstack([d.phi, xa])
+        additive = _Design(d.y, d.phi, xa, np.zeros_like(d.xm), d.inv_var, d.lam, False, J.T @ J)
+        for factor, label in ((1.0, "additive fit"), (10.0, "additive fit at 10 tau")):
+            Ua, Ba, *_ = _orthant_newton_batch(dataclasses.replace(additive, lam=d.lam / factor), Y[c], U0[c],
+                                               np.zeros((len(c), d.K)))
+            level = (Ua @ d.phi.T).mean(axis=1)
+            ok = (level > 0) & np.all(np.isfinite(Ba), axis=1)
+            if not ok.any():
+                continue
+            rows, Ua, Ba = c[ok], Ua[ok], Ba[ok].copy()
+            Ba[:, mult] /= level[ok, None]
+            U2, B2, s2, it2, conv2 = _orthant_newton_batch(d, Y[rows], Ua, Ba)
+            lp2 = -_batch_neg_lp(d, Y[rows], U2, B2, s2)
+            better = conv2 & (lp2 > lp[rows])
+            for j in np.flatnonzero(better):
+                i = rows[j]
+                U[i], B[i], sigma[i], lp[i], iterations[i] = U2[j], B2[j], s2[j], lp2[j], it2[j]
+                solver[i] = f"newton from the {label}"
+    fits: list[ExactFit] = []
+    for i in range(len(Y)):
+        if not converged[i]:
+            start = {"k": U0[i, :1], "m": U0[i, 1:2], "delta": U0[i, 2:], "beta": B0[i]}
+            fits.append(_solve(d.with_y(Y[i]), start, "newton"))
+            continue
+        params = {"k": U[i, :1].copy(), "m": U[i, 1:2].copy(), "delta": U[i, 2:].copy(),
+                  "sigma_obs": np.array([sigma[i]]), "beta": B[i].copy(), "trend": d.phi @ U[i]}
+        fits.append(ExactFit(params=params, lp=float(lp[i]), converged=True, note="", degenerate=False,
+                             solver=solver[i], newton_iterations=int(iterations[i]), lbfgs_iterations=0))
+    return fits

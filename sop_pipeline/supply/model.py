@@ -45,13 +45,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import cvxpy as cp
 import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.common.lazy import LazyModule
 from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, SolverLimits
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import interruptible
+
+cp = LazyModule("cvxpy")  # imported by the first plan solved (CVXPY costs 1-3 s), not at start-up
 
 
 @dataclass

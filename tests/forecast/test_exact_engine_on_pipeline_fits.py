@@ -35,7 +35,6 @@ import math
 import os
 from collections import Counter
 from dataclasses import replace
-from datetime import date
 from functools import cache
 
 import numpy as np
@@ -44,19 +43,13 @@ import polars as pl
 import pytest
 
 from benchmarks.synthetic import synthetic_history
-from sop_pipeline.common.months import add_months, month_number
-from sop_pipeline.common.resources import DEMO_DIR, DEMO_SETTINGS
-from sop_pipeline.config.loading import load_settings
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import fitting
 from sop_pipeline.forecasting import pipeline as fp
-from sop_pipeline.forecasting.backtest import backtest_cuts
-from sop_pipeline.forecasting.classification import build_view, prepare
 from sop_pipeline.forecasting.exact import log_posterior
 from sop_pipeline.forecasting.fitting import FitTask
-from sop_pipeline.forecasting.input_checks import validate_history
 from sop_pipeline.forecasting.models import model_configs
-from tests.support.real_data import single_series_monthly, superstore_monthly, walmart_store_monthly
+from tests.support.pipeline_tasks import cycle_of, history_of, pipeline_tasks, settings_of
 
 LP_TOLERANCE = 0.01      # the issue's "at least cmdstan's minus 0.01" ...
 SHARE_WITHIN = 0.99      # ... "on 99% of series"
@@ -70,51 +63,6 @@ WAPE_TOLERANCE = 0.002
 ALL_TASKS_UP_TO = 100
 SINGLE_SERIES = ("us_retail_sales_monthly", "australian_wine_sales_monthly", "air_passengers_monthly")
 DATA_SETS = ("demo", "superstore", "walmart", *SINGLE_SERIES)
-
-
-# --------------------------------------------------------------------------- the data sets
-
-
-def demo_monthly() -> pl.DataFrame:
-    """The demo's daily sales as the ingest buckets them (the pipeline zero-fills the gaps itself)."""
-    daily = pl.read_csv(DEMO_DIR / "sales_history.csv", try_parse_dates=True)
-    return daily.group_by("family", "sku", month=pl.col("date").dt.truncate("1mo")).agg(pl.col("units").sum())
-
-
-def history_of(name: str) -> pl.DataFrame:
-    if name == "demo":
-        return demo_monthly()
-    if name == "superstore":
-        return superstore_monthly()
-    if name == "walmart":
-        return walmart_store_monthly()
-    return single_series_monthly(name)
-
-
-def settings_of(name: str) -> ForecastSettings:
-    if name == "demo":
-        return load_settings(DEMO_SETTINGS).forecast.model_copy(update={"workers": 1})
-    return ForecastSettings(workers=1)
-
-
-def cycle_of(history: pl.DataFrame) -> date:
-    return add_months(history["month"].max(), 1)
-
-
-# --------------------------------------------------------------------------- the pipeline's tasks
-
-
-def pipeline_tasks(history: pl.DataFrame, settings: ForecastSettings,
-                   cycle: date) -> tuple[list[FitTask], list[list[FitTask]]]:
-    """The final stage's tasks in every configuration (the pipeline fits only the backtest's choice
-    there) and each backtest origin's, as `forecast_demand` builds them (cold: no warm start)."""
-    full = build_view(validate_history(history, cycle))
-    configs = model_configs(settings)
-    last_month = full.first_month + full.n_months - 1
-    n_future = month_number(cycle) - last_month - 1 + settings.horizon_months
-    origins = [prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, lambda _sid: configs, {}).tasks
-               for j, (n_train, scored) in enumerate(backtest_cuts(full.n_months, settings))]
-    return prepare(full, settings, "final", n_future, lambda _sid: configs, {}).tasks, origins
 
 
 def sampled_tasks(final: list[FitTask], origins: list[list[FitTask]], configs: list) -> list[FitTask]:
@@ -142,9 +90,11 @@ def sampled_tasks(final: list[FitTask], origins: list[list[FitTask]], configs: l
 # --------------------------------------------------------------------------- one task, both engines
 
 
-def compare_task(task: FitTask) -> dict:
-    """Fit `task` with the exact engine and with CmdStan; both optima scored on CmdStan's Stan data."""
-    exact = fitting.fit_exact(replace(task, config=replace(task.config, engine="exact")))
+def compare_task(task: FitTask, exact: fitting.FitResult | None = None) -> dict:
+    """Fit `task` with the exact engine (or take its exact result `exact`) and with CmdStan; both
+    optima scored on CmdStan's Stan data."""
+    if exact is None:
+        exact = fitting.fit_exact(replace(task, config=replace(task.config, engine="exact")))
     row = {"series_id": task.series_id, "stage": task.stage, "model": task.config.name, "T": len(task.y),
            "exact_engine": exact.engine, "lp_exact": math.nan, "lp_exact_own": math.nan,
            "lp_cmdstan": math.nan, "lp_cmdstan_reported": math.nan, "note": None}
@@ -188,7 +138,9 @@ def comparison(name: str) -> pd.DataFrame:
     tasks = [*final, *(t for ts in origins for t in ts)]
     if len(tasks) > ALL_TASKS_UP_TO and os.environ.get("SOP_EXACTNESS_ALL") != "1":
         tasks = sampled_tasks(final, origins, model_configs(settings))
-    rows = pd.DataFrame([compare_task(task) for task in tasks])
+    # the exact side as the pipeline fits it: tasks of one design and configuration in batched solves
+    exact = fitting.fit_chunk([replace(t, config=replace(t.config, engine="exact")) for t in tasks])
+    rows = pd.DataFrame([compare_task(task, result) for task, result in zip(tasks, exact, strict=True)])
     rows.insert(0, "data_set", name)
     rows["gap"] = rows["lp_exact"] - rows["lp_cmdstan"]
     return rows

@@ -1,0 +1,65 @@
+"""Batched exact fits (`fitting.fit_chunk` -> `SharedDesign.fit_many` -> `exact.solve_batch`) against
+the same tasks fitted one at a time (`fitting.fit_exact`), on the pipeline's own tasks for the demo.
+
+One-by-one is the reference: each fit is certified by its own Newton decrement and checked against
+CmdStan in tests/test_forecast_exactness.py (which now takes its exact side from the batched path).
+A batched fit must reach the same optimum (log posterior no lower, same forecast) with the same engine
+label, i.e. the same certificate or fallback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sop_pipeline.forecasting import exact, fitting
+from tests.support.pipeline_tasks import cycle_of, history_of, pipeline_tasks, settings_of
+
+
+@pytest.fixture(scope="module")
+def demo_tasks():
+    fitting.quiet_stan()
+    history, settings = history_of("demo"), settings_of("demo")
+    final, origins = pipeline_tasks(history, settings, cycle_of(history))
+    tasks = [replace(t, config=replace(t.config, engine="exact")) for t in [*final, *(t for ts in origins for t in ts)]]
+    tasks = sorted(tasks, key=lambda t: tuple(map(str, fitting._batch_key(t))))
+    return tasks[::5][:500]  # every configuration and many designs, in batches of several series
+
+
+def test_batched_fits_equal_one_at_a_time(demo_tasks):
+    batched = fitting.fit_chunk(demo_tasks)
+    assert len({fitting._batch_key(t) for t in demo_tasks}) < len(demo_tasks)  # some batches have many
+    compared = 0
+    for task, one, many in zip(demo_tasks, (fitting.fit_exact(t) for t in demo_tasks), batched, strict=True):
+        assert many.key == task.key and many.engine == one.engine and many.method == one.method
+        if one.log_posterior is not None and np.isfinite(one.log_posterior):
+            assert many.log_posterior >= one.log_posterior - 1e-6 * max(1.0, abs(one.log_posterior)), task.key
+            compared += 1
+        np.testing.assert_allclose(many.yhat, one.yhat, rtol=1e-4, atol=1e-6 * max(1.0, np.abs(one.yhat).max()))
+    assert compared > 100
+
+
+def test_batched_solve_keeps_each_series_certificate():
+    """A batch mixing an ordinary series, a constant one and one the model interpolates exactly
+    (two points, more parameters than data: no maximum) gives each its own outcome."""
+    import pandas as pd
+    from prophet import Prophet
+
+    months = pd.date_range("2020-01-01", periods=30, freq="MS")
+    future = pd.date_range("2022-07-01", periods=6, freq="MS")
+    design = exact.SharedDesign(Prophet(yearly_seasonality=10, weekly_seasonality=False, daily_seasonality=False,
+                                        uncertainty_samples=0), months, future)
+    rng = np.random.default_rng(3)
+    t = np.arange(30)
+    ys = np.stack([100 + 2 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, 30),
+                   np.full(30, 7.0),
+                   50 + 0.5 * t + rng.normal(0, 1, 30)])
+    fits = design.fit_many(ys)
+    singles = [design.fit(y) for y in ys]
+    assert fits[1].method == singles[1].method == "prophet rule (constant series: no fit)"
+    for many, one in zip(fits, singles, strict=True):
+        assert many.method == one.method and many.converged == one.converged
+        if np.isfinite(one.lp):
+            assert many.lp == pytest.approx(one.lp, abs=1e-7)
+        np.testing.assert_allclose(many.yhat, one.yhat, rtol=1e-6, atol=1e-6)

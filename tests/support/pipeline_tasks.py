@@ -1,0 +1,63 @@
+"""The pipeline's own fitting tasks on the shared data sets and the demo, as `forecast_demand` builds them
+(used by the exactness and batched-fit tests)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from sop_pipeline.common.months import add_months, month_number
+from sop_pipeline.common.resources import DEMO_DIR, DEMO_SETTINGS
+from sop_pipeline.config.loading import load_settings
+from sop_pipeline.config.schema import ForecastSettings
+from sop_pipeline.forecasting.backtest import backtest_cuts
+from sop_pipeline.forecasting.classification import build_view, prepare
+from sop_pipeline.forecasting.fitting import FitTask
+from sop_pipeline.forecasting.input_checks import validate_history
+from sop_pipeline.forecasting.models import model_configs
+from tests.support.real_data import single_series_monthly, superstore_monthly, walmart_store_monthly
+
+# --------------------------------------------------------------------------- the data sets
+
+
+def demo_monthly() -> pl.DataFrame:
+    """The demo's daily sales as the ingest buckets them (the pipeline zero-fills the gaps itself)."""
+    daily = pl.read_csv(DEMO_DIR / "sales_history.csv", try_parse_dates=True)
+    return daily.group_by("family", "sku", month=pl.col("date").dt.truncate("1mo")).agg(pl.col("units").sum())
+
+
+def history_of(name: str) -> pl.DataFrame:
+    if name == "demo":
+        return demo_monthly()
+    if name == "superstore":
+        return superstore_monthly()
+    if name == "walmart":
+        return walmart_store_monthly()
+    return single_series_monthly(name)
+
+
+def settings_of(name: str) -> ForecastSettings:
+    if name == "demo":
+        return load_settings(DEMO_SETTINGS).forecast.model_copy(update={"workers": 1})
+    return ForecastSettings(workers=1)
+
+
+def cycle_of(history: pl.DataFrame) -> date:
+    return add_months(history["month"].max(), 1)
+
+
+# --------------------------------------------------------------------------- the pipeline's tasks
+
+
+def pipeline_tasks(history: pl.DataFrame, settings: ForecastSettings,
+                   cycle: date) -> tuple[list[FitTask], list[list[FitTask]]]:
+    """The final stage's tasks in every configuration (the pipeline fits only the backtest's choice
+    there) and each backtest origin's, as `forecast_demand` builds them (cold: no warm start)."""
+    full = build_view(validate_history(history, cycle))
+    configs = model_configs(settings)
+    last_month = full.first_month + full.n_months - 1
+    n_future = month_number(cycle) - last_month - 1 + settings.horizon_months
+    origins = [prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, lambda _sid: configs, {}).tasks
+               for j, (n_train, scored) in enumerate(backtest_cuts(full.n_months, settings))]
+    return prepare(full, settings, "final", n_future, lambda _sid: configs, {}).tasks, origins

@@ -330,13 +330,13 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
 
 
 def _exact_result(task: FitTask, fit, n_changepoints: int, warm: bool, seconds: float) -> FitResult:
-    y = np.asarray(task.y, float)
+    y = model_y(task)  # the values fitted: units, or their log (the configuration's transform)
     if not fit.converged:
         return fit_series(task, replace(task.config, engine="cmdstan"), note=fit.method)
-    fitted, forecast = fit.yhat[: len(y)], fit.yhat[len(y):]
+    forecast, sigma = _in_units(task, fit.yhat[: len(y)], fit.yhat[len(y):])
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
-        yhat=forecast, sigma=float(np.std(y - fitted)), n_points=len(y),
+        yhat=forecast, sigma=sigma, n_points=len(y),
         params_json=_params_json(fit.params), n_changepoints=n_changepoints,
         warm_started=warm, log_posterior=fit.lp, seconds=seconds,
         model=task.config.name, engine=fit.method,
@@ -362,7 +362,7 @@ def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
         else:
             n_changepoints = design.design.S if not design.no_changepoints else 0
             inits = [_usable_init(tasks[i].init, n_changepoints) for i in todo]
-            fits = design.fit_many(np.stack([np.asarray(tasks[i].y, float) for i in todo]), inits)
+            fits = design.fit_many(np.stack([model_y(tasks[i]) for i in todo]), inits)
             each = (time.perf_counter() - started) / len(todo)  # the batch's time, shared out
             for i, init, fit in zip(todo, inits, fits, strict=True):
                 results[i] = _exact_result(tasks[i], fit, n_changepoints, init is not None, each)

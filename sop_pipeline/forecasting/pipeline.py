@@ -58,7 +58,11 @@ def _warm_lookup(params: pl.DataFrame | None) -> dict[tuple[str, str], dict]:
     out = {}
     for sid, st, text, name in zip(params["series_id"], stage, params["params_json"], model):
         if text:
-            out[(sid, st)] = {**json.loads(text), **({"model": name} if name else {})}
+            # A series that published a combination has one row per member: it keeps one member's parameters
+            # as a start, marked `combined` (it has no single incumbent configuration).
+            combined = (sid, st) in out
+            out[(sid, st)] = {**json.loads(text), **({"model": name} if name else {}),
+                              **({"combined": True} if combined else {})}
     return out
 
 
@@ -110,11 +114,8 @@ def forecast_demand(
         default = configs[0].name
         # Last cycle's configuration per series (from its published fits), where it is still a candidate
         # (a series that published a combination has several final fits: it has no single incumbent).
-        finals = defaultdict(int)
-        for sid, stage in warm:
-            finals[sid] += stage == "final"
         incumbent = {sid: init["model"] for (sid, stage), init in warm.items()
-                     if stage == "final" and finals[sid] == 1 and init.get("model") in {c.name for c in configs}}
+                     if stage == "final" and not init.get("combined") and init.get("model") in {c.name for c in configs}}
         chosen = choose_models(full, preps, fits, configs, incumbent, settings.combine_models) if preps else {}
         for prep, _ in preps:
             fits |= combined_fits(prep, fits, chosen)

@@ -164,7 +164,10 @@ def prepare(view: HistoryView, settings: ForecastSettings, stage: str, n_future:
                 prep.same_as[(series_id, config.name)] = seen[same_model]
                 continue
             seen[same_model] = config.name
-            use = init if init is not None and init.get("model", config.name) == config.name else None
+            if init is not None and "members" in init:  # last cycle's fit of this very configuration, if any
+                use = init["members"].get(config.name)
+            else:
+                use = init if init is not None and init.get("model", config.name) == config.name else None
             prep.tasks.append(FitTask(key=task_key(stage, series_id, config.name), series_id=series_id,
                                       stage=stage, months=months[begin:], y=y[begin:], future=future,
                                       init=use, config=config))

@@ -58,11 +58,15 @@ def _warm_lookup(params: pl.DataFrame | None) -> dict[tuple[str, str], dict]:
     out = {}
     for sid, st, text, name in zip(params["series_id"], stage, params["params_json"], model):
         if text:
-            # A series that published a combination has one row per member: it keeps one member's parameters
-            # as a start, marked `combined` (it has no single incumbent configuration).
-            combined = (sid, st) in out
-            out[(sid, st)] = {**json.loads(text), **({"model": name} if name else {}),
-                              **({"combined": True} if combined else {})}
+            # A series that published a combination has one row per member: each member keeps its own start,
+            # and the series is marked `combined` (it has no single incumbent configuration).
+            start = {**json.loads(text), **({"model": name} if name else {})}
+            if not name:  # parameters published before configurations were named: one start per series
+                out[(sid, st)] = start
+                continue
+            members = out[(sid, st)]["members"] if (sid, st) in out else {}
+            members[name] = start  # each configuration's own start (classification.prepare picks it)
+            out[(sid, st)] = {**start, "members": members, **({"combined": True} if len(members) > 1 else {})}
     return out
 
 

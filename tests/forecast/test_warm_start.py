@@ -95,7 +95,8 @@ def test_next_cycle_warm_start_on_superstore_keeps_the_backtest():
     # Every series fitted last cycle with the same configuration whose model keeps its shape
     # (changepoint count) starts warm.
     same_shape = warm.params.join(last_cycle.params, on=["series_id", "stage", "n_changepoints", "model"], how="semi")
-    assert warm.stats["warm_started"] == same_shape.height >= 0.75 * warm.params.height
+    # (0.6, not all: a published combination's members may change from cycle to cycle.)
+    assert warm.stats["warm_started"] == same_shape.height >= 0.6 * warm.params.height
 
     def pooled_wape(result):
         family = result.accuracy.filter((pl.col("level") == "family") & (pl.col("method") == "chosen"))

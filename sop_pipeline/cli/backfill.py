@@ -81,8 +81,8 @@ def cmd_backfill(args) -> int:
             _say("Nothing left to replay.")
         import dagster as dg
 
-        from sop_pipeline.defs.jobs import JOB_NAME
         from sop_pipeline.definitions import defs
+        from sop_pipeline.defs.jobs import JOB_NAME
 
         if plan.to_run and settings.forecast.executor == "local" and settings.forecast.resolved_workers() > 1:
             from sop_pipeline.forecasting.executor import prewarm

@@ -7,11 +7,15 @@ scenario's, published atomically under the run lock; the report says what it cha
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sop_pipeline.cli.approve import plan_database, refresh_report
-from sop_pipeline.cli.arguments import parse_cycle
-from sop_pipeline.config.loading import DEFAULT_DB
+from sop_pipeline.cli.arguments import (
+    add_cycle_argument,
+    add_database_argument,
+    add_decided_by_arguments,
+    existing_plan_database,
+    parse_cycle,
+)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -20,11 +24,10 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Plan the scenario again exactly as a run plans the cycle and publish every table (demand, "
                     "production, inventory, operating and capacity plans, budget gap, exceptions) as a new version "
                     "of the cycle, approved, so sop.* shows it. The version it was planned from is kept.")
-    parser.add_argument("--db", help=f"DuckDB file (default: {DEFAULT_DB})")
-    parser.add_argument("--cycle", required=True, help="plan cycle YYYY-MM")
+    add_database_argument(parser)
+    add_cycle_argument(parser)
     parser.add_argument("--scenario", required=True, metavar="NAME", help="a scenario of the cycle's settings")
-    parser.add_argument("--by", required=True, metavar="NAME", help="who decides (recorded in sop.decisions)")
-    parser.add_argument("--note", metavar="TEXT", help="a note for the decision log")
+    add_decided_by_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from sop_pipeline.meeting.adoption import adopt
 
     cycle = parse_cycle(args.cycle)
-    db_path = Path(args.db or DEFAULT_DB).resolve()
+    db_path = existing_plan_database(args)
     with plan_database(db_path, f"adopt {args.scenario}") as conn:
         published, adopted, base_version = adopt(conn, cycle, args.scenario, args.by, args.note, log=print)
         report = refresh_report(conn, db_path, cycle)

@@ -11,9 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sop_pipeline.cli.arguments import parse_cycle
-from sop_pipeline.common.errors import SopError
-from sop_pipeline.config.loading import DEFAULT_DB
+from sop_pipeline.cli.arguments import (
+    add_cycle_argument,
+    add_database_argument,
+    add_decided_by_arguments,
+    existing_plan_database,
+    parse_cycle,
+)
 from sop_pipeline.store import db
 from sop_pipeline.store.lock import run_lock
 
@@ -23,22 +27,18 @@ def register(subparsers) -> argparse.ArgumentParser:
         "approve", help="approve a version of a cycle's plan (default: the latest); sop.* shows it",
         description="Approve one version of a published cycle. The approved version becomes the plan in sop.* "
                     "and is never overwritten: a later run of the cycle is a new proposed version beside it.")
-    parser.add_argument("--db", help=f"DuckDB file (default: {DEFAULT_DB})")
-    parser.add_argument("--cycle", required=True, help="plan cycle YYYY-MM")
+    add_database_argument(parser)
+    add_cycle_argument(parser)
     parser.add_argument("--version", type=int, help="the version to approve (default: the latest)")
-    parser.add_argument("--by", required=True, metavar="NAME", help="who approves (recorded in sop.decisions)")
-    parser.add_argument("--note", metavar="TEXT", help="a note for the decision log")
+    add_decided_by_arguments(parser, "who approves (recorded in sop.decisions)")
     parser.set_defaults(func=run)
     return parser
 
 
 @contextmanager
 def plan_database(db_path: Path, what: str) -> Iterator:
-    """A writable connection to an existing plan database, under its run lock (waits for a running cycle),
-    then the published snapshot refreshed. For the meeting's commands (approve, adopt, decide)."""
-    if not db_path.exists():
-        raise SopError(f"There is no plan database at {db_path}", where="--db",
-                       fix="Give the database a cycle was published into with --db, or run `sop-pipeline run` first")
+    """A writable connection to an existing plan database (`existing_plan_database`), under its run lock
+    (waits for a running cycle), then the published snapshot refreshed. For approve, adopt, decide."""
 
     def say_waiting(holder):
         sys.stderr.write(f"Waiting for {holder.describe() if holder else 'another run'} to finish with {db_path} ...\n")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, say: Callable[[str], None] = print) -> int:
     from sop_pipeline.store import versions
 
     cycle = parse_cycle(args.cycle)
-    db_path = Path(args.db or DEFAULT_DB).resolve()
+    db_path = existing_plan_database(args)
     with plan_database(db_path, f"approve {cycle:%Y-%m}") as conn:
         version, previous = versions.approve(conn, cycle, args.version, args.by, args.note)
         report = refresh_report(conn, db_path, cycle)

@@ -7,12 +7,16 @@ deferred) or on a scenario (rejected, deferred) in sop.decisions; the report sho
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sop_pipeline.cli.approve import plan_database, refresh_report
-from sop_pipeline.cli.arguments import parse_cycle
+from sop_pipeline.cli.arguments import (
+    add_cycle_argument,
+    add_database_argument,
+    add_decided_by_arguments,
+    existing_plan_database,
+    parse_cycle,
+)
 from sop_pipeline.common.errors import SopError
-from sop_pipeline.config.loading import DEFAULT_DB
 from sop_pipeline.store import decisions
 
 
@@ -22,26 +26,25 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Record the meeting's decision on one exception of sop.exceptions (its number in the report's "
                     "Decisions needed, or its exception_key) or on a scenario. Open and deferred exceptions are "
                     "carried forward into the next cycle's exceptions.")
-    parser.add_argument("--db", help=f"DuckDB file (default: {DEFAULT_DB})")
-    parser.add_argument("--cycle", required=True, help="plan cycle YYYY-MM")
+    add_database_argument(parser)
+    add_cycle_argument(parser)
     parser.add_argument("--exception", metavar="N|KEY", help="the exception: its number in the report, or its key")
     parser.add_argument("--decision", required=True,
                         choices=sorted(set(decisions.EXCEPTION_DECISIONS + decisions.SCENARIO_DECISIONS)),
                         help="exceptions: accepted, mitigated (with --scenario), deferred; scenarios: rejected, deferred")
     parser.add_argument("--scenario", metavar="NAME",
                         help="with --exception: the scenario that mitigates it; alone: the scenario decided on")
-    parser.add_argument("--by", required=True, metavar="NAME", help="who decides")
-    parser.add_argument("--note", metavar="TEXT", help="a note for the decision log")
+    add_decided_by_arguments(parser, "who decides")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     cycle = parse_cycle(args.cycle)
-    db_path = Path(args.db or DEFAULT_DB).resolve()
     if args.exception is None and args.scenario is None:
         raise SopError("decide needs what was decided on", where="decide",
                        fix="Give --exception N (its number in the report's Decisions needed) or --scenario NAME")
+    db_path = existing_plan_database(args)
     with plan_database(db_path, f"decide {cycle:%Y-%m}") as conn:
         if args.exception is not None:
             row = decisions.decide_exception(conn, cycle, args.exception, args.decision, args.by, args.note,

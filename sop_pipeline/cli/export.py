@@ -9,9 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from sop_pipeline.cli.arguments import parse_cycle
+from sop_pipeline.cli.arguments import add_cycle_argument, add_database_argument, existing_plan_database, parse_cycle
 from sop_pipeline.common.errors import SopError
-from sop_pipeline.config.loading import DEFAULT_DB
 from sop_pipeline.store import db
 
 TABLES = ("demand_plan", "production_plan", "inventory_plan", "capacity_plan", "scenario_comparison", "budget_gap",
@@ -24,8 +23,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Write one workbook for the meeting: decisions needed, demand plan, supply plan per strategy, "
                     "inventory, capacity, scenarios side by side, budget gap, and an Adjustments sheet (the first) "
                     "pre-filled for the next cycle, which `adjustments: FILE.xlsx` in sop.yaml reads as it is.")
-    parser.add_argument("--db", help=f"DuckDB file (default: {DEFAULT_DB}; read through its published snapshot)")
-    parser.add_argument("--cycle", required=True, help="plan cycle YYYY-MM")
+    add_database_argument(parser, read_through_snapshot=True)
+    add_cycle_argument(parser)
     parser.add_argument("--xlsx", required=True, metavar="FILE", help="the workbook to write (.xlsx)")
     parser.set_defaults(func=run)
     return parser
@@ -36,13 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from sop_pipeline.store import decisions, versions
 
     cycle = parse_cycle(args.cycle)
-    db_path = Path(args.db or DEFAULT_DB).resolve()
     target = Path(args.xlsx)
     if target.suffix.lower() != ".xlsx":
         raise SopError(f"--xlsx {target} does not end in .xlsx", where="--xlsx", fix="Name the workbook FILE.xlsx")
-    if not db_path.exists():
-        raise SopError(f"There is no plan database at {db_path}", where="--db",
-                       fix="Give the database a cycle was published into with --db")
+    db_path = existing_plan_database(args, fix="Give the database a cycle was published into with --db")
     # The snapshot: a reader that never waits for a run (it holds the same published tables).
     source = db.snapshot_path(db_path) if db.snapshot_path(db_path).exists() else db_path
     conn = db.connect(source, read_only=True)

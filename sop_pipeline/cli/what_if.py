@@ -252,6 +252,11 @@ def run(args: argparse.Namespace) -> int:
     if not source.exists():
         raise SopError("The plan database does not exist", where=str(db_path),
                        fix="Run `sop-pipeline run` first, or pass --db with your plan database")
+    from sop_pipeline.store.opening import check_plan_database
+
+    check_plan_database(source)  # a damaged or foreign file: said before any planning
+    if source != db_path and db_path.exists():
+        check_plan_database(db_path)
     conn = db.connect(source, read_only=True)
     try:
         published = read_published_cycle(conn, cycle, str(source))

@@ -14,6 +14,7 @@ from sop_pipeline.config.schema import Settings
 from sop_pipeline.defs.metadata import table_metadata
 from sop_pipeline.store import db
 from sop_pipeline.store.lock import run_lock
+from sop_pipeline.store.opening import check_plan_database
 
 
 class SopSettings(dg.ConfigurableResource):
@@ -51,6 +52,9 @@ class PlanDatabase(dg.ConfigurableResource):
                 context.log.info(f"Waiting for {holder.describe() if holder else 'another run'} to finish with "
                                  f"the plan database {self.database}")
 
+        # Runs started from the UI or the schedule meet a damaged or foreign file here, before any step
+        # (`sop-pipeline run` checked it already; a second look costs a few milliseconds).
+        check_plan_database(self.database)
         with run_lock(self.database, run_id=context.run_id or "", on_wait=say_waiting):
             yield self
 

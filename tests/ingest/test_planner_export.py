@@ -236,6 +236,57 @@ def test_a_foreign_duckdb_file_is_not_written_into(run_cli, tmp_path, small_sale
     conn.close()
 
 
+@pytest.mark.parametrize("command", [
+    ["what-if", "--demand", "10"],
+    ["approve", "--cycle", SMALL_CYCLE, "--by", "Ana"],
+    ["decide", "--cycle", SMALL_CYCLE, "--exception", "1", "--decision", "accepted", "--by", "Ana"],
+    ["adopt", "--cycle", SMALL_CYCLE, "--scenario", "x", "--by", "Ana"],
+    ["export", "--cycle", SMALL_CYCLE, "--xlsx", "plan.xlsx"],
+])
+def test_every_command_that_opens_a_plan_database_refuses_a_damaged_one(run_cli, tmp_path, published_copy, command):
+    """The meeting's commands and what-if: the same clear refusal as `run`, the file untouched."""
+    published_copy.write_bytes(os.urandom(50_000))
+    db.snapshot_path(published_copy).unlink()  # what-if would otherwise read the (intact) snapshot
+    before = published_copy.read_bytes()
+    result = run_cli(*command, "--db", published_copy)
+    assert result.code == 2, result.out + result.err
+    message = " ".join(result.err.split())
+    assert str(published_copy) in message and "is not a DuckDB database" in message, message
+    assert "bug" not in message and published_copy.read_bytes() == before
+
+
+def test_what_if_names_a_damaged_database_behind_an_intact_snapshot(run_cli, published_copy):
+    published_copy.write_bytes(os.urandom(50_000))
+    result = run_cli("what-if", "--demand", "10", "--db", published_copy)
+    assert result.code == 2
+    message = " ".join(result.err.split())
+    assert "is not a DuckDB database" in message and "still holds the last plan" in message
+
+
+def test_a_run_started_outside_the_cli_refuses_a_damaged_database(tmp_path, small_sales, monkeypatch):
+    """What the UI and the schedule do: the definitions' job, its paths from SOP_CONFIG / SOP_DB, and no CLI
+    check before it."""
+    import dagster as dg
+
+    from sop_pipeline.common.resources import CONFIG_ENV, DATABASE_ENV
+    from sop_pipeline.definitions import defs
+    from sop_pipeline.defs.jobs import JOB_NAME
+
+    damaged = tmp_path / "sop.duckdb"
+    damaged.write_bytes(os.urandom(20_000))
+    before = damaged.read_bytes()
+    monkeypatch.setenv(CONFIG_ENV, str(write_settings(tmp_path, small_sales)))
+    monkeypatch.setenv(DATABASE_ENV, str(damaged))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+            partition_key=f"{SMALL_CYCLE}-01", instance=instance, raise_on_error=False)
+    assert not result.success
+    text = " ".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
+    assert "is not a DuckDB database" in text and str(damaged) in text, text[-3000:]
+    assert not [e for e in result.all_events if e.is_step_success]  # no step ran
+    assert damaged.read_bytes() == before
+
+
 def test_a_plan_database_and_a_new_file_pass(tmp_path, published_small):
     check_plan_database(published_small)
     check_plan_database(tmp_path / "new.duckdb")

@@ -123,6 +123,11 @@ def settings_yaml(guess: SalesGuess, folder: Path) -> str:
         f"    revenue: {_quote(columns['revenue'])}" + ("" if columns["revenue"] else "  # none: no revenue or margins"),
         f"  date_format: {_quote(guess.date_format)}" + ("  # ISO dates (2024-01-31)" if guess.date_format is None
                                                          else "  # strptime format of the dates"),
+    ]
+    if guess.first_month is not None:
+        lines.append(f"  first_month: \"{guess.first_month:%Y-%m}\"   # QUESTION: the month that {columns['date']!r} = 1 "
+                     "stands for")
+    lines += [
         f"  allow_returns: {'true' if guess.has_negative_units else 'false'}"
         + ("  # negative units were found (returns?)" if guess.has_negative_units else ""),
     ]

@@ -36,7 +36,10 @@ class SalesSettings(Strict):
     path: str = Field(description="a file, a glob or a folder of CSV or Parquet files")
     columns: SalesColumns = SalesColumns()
     date_format: str | None = Field(None, description='strptime format for non-ISO dates, e.g. "%m/%d/%Y"; '
-                                                      '"decimal_year" for years with a fraction (1980.0833 = Feb 1980)')
+                                                      '"decimal_year" for years with a fraction (1980.0833 = Feb 1980); '
+                                                      '"month_number" for a count of months (1, 2, ...) with first_month')
+    first_month: str | None = Field(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                                    description='with date_format "month_number": the month that 1 stands for, YYYY-MM')
     allow_returns: bool = Field(False, description="negative units (returns) are allowed")
     delimiter: str | None = Field(None, description="CSV delimiter; null = detect")
     # Real exports have rows with a blank group (uncategorised items, retired codes): without one of these
@@ -54,6 +57,16 @@ class SalesSettings(Strict):
         if not value.strip():
             raise ValueError("must name a file, a glob or a folder")
         return value
+
+    @model_validator(mode="after")
+    def _month_numbers_need_a_first_month(self):
+        # Kept beside ingest/load.py's MONTH_NUMBER (config may not import ingest): the same literal.
+        if self.date_format == "month_number" and self.first_month is None:
+            raise ValueError('date_format "month_number" needs first_month: the month that 1 stands for, e.g. '
+                             'first_month: "2015-01"')
+        if self.first_month is not None and self.date_format != "month_number":
+            raise ValueError('first_month is read only with date_format: "month_number"')
+        return self
 
 
 class ModelSpec(Strict):

@@ -31,6 +31,9 @@ ALL_LABEL = "all"  # the series name used where the files have no family or SKU 
 # sales.date_format for dates written as a year with a fraction, as R's ts objects export them
 # (1980 = January 1980, 1980.0833 = February): the month nearest year * 12.
 DECIMAL_YEAR = "decimal_year"
+# sales.date_format for a count of months without calendar dates (1, 2, 3, ...; forecasting competitions,
+# some planning tools' period numbers): month n is sales.first_month plus n - 1 months.
+MONTH_NUMBER = "month_number"
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,9 @@ def _source_sql(conn, settings: Settings) -> tuple[SalesSource, dict, str]:
     if sales.date_format == DECIMAL_YEAR:
         months = f"CAST(round(TRY_CAST(CAST({slots['date']} AS VARCHAR) AS DOUBLE) * 12) AS BIGINT)"
         parse_date = f"make_date(CAST({months} // 12 AS INTEGER), CAST({months} % 12 + 1 AS INTEGER), 1)"
+    elif sales.date_format == MONTH_NUMBER:
+        parse_date = (f"CAST($first_month::DATE + to_months(CAST(TRY_CAST(CAST({slots['date']} AS VARCHAR) "
+                      f"AS DOUBLE) AS BIGINT) - 1) AS DATE)")
     elif sales.date_format and source.kind == "excel":
         # A workbook may hold real date cells (read as ISO text) beside text dates in the file's format.
         parse_date = (f"COALESCE(TRY_CAST({slots['date']} AS DATE), "
@@ -272,7 +278,9 @@ def _run_on_file(conn, statement_name: str, file: str, kind: str, sales: SalesSe
                  parse_date: str, params: dict) -> list:
     """Run a statement over one file: typed read first (fast); where a value does not convert, the whole
     file as text. Returns the statement's rows."""
-    if sales.date_format and sales.date_format != DECIMAL_YEAR:
+    if sales.date_format == MONTH_NUMBER:
+        params = {**params, "first_month": f"{sales.first_month}-01"}
+    elif sales.date_format and sales.date_format != DECIMAL_YEAR:
         params = {**params, "date_format": sales.date_format}
     last_error = None
     for as_text in ((False, True) if kind == "csv" else (False,)):

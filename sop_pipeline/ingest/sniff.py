@@ -11,15 +11,16 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from sop_pipeline.common.errors import InputDataError
+from sop_pipeline.common.months import add_months
 from sop_pipeline.common.readers import decode_utf8, is_excel, read_excel_sheet
-from sop_pipeline.ingest.load import DECIMAL_YEAR
+from sop_pipeline.ingest.load import DECIMAL_YEAR, MONTH_NUMBER
 from sop_pipeline.store.db import quote_ident, statement
 
 SAMPLE_ROWS = 200_000
@@ -36,11 +37,12 @@ DATE_NAMES = ("order_date", "sale_date", "sales_date", "invoice_date", "date", "
 UNITS_NAMES = ("units", "unit_sales", "units_sold", "quantity", "qty", "volume", "pieces", "demand", "y", "value")
 REVENUE_NAMES = ("revenue", "net_sales", "sales", "sales_amount", "amount", "turnover", "sales_value", "value")
 SKU_NAMES = ("sku", "product_id", "item_id", "article", "material", "part_number", "item", "product",
-             "product_code", "item_code", "product_name", "item_name")
+             "product_code", "item_code", "product_name", "item_name", "unique_id", "series_id", "series")
 FAMILY_NAMES = ("family", "product_family", "sub_category", "subcategory", "product_line", "category", "group",
                 "product_group", "department", "dept", "class", "brand", "store", "region")
 MAX_FAMILIES = 500
 DECIMAL_YEAR_NAMES = ("time", "year", "date", "period", "t")
+MONTH_NUMBER_NAMES = ("t", "month", "period", "month_number", "month_index", "period_number", "time", "step")
 # Columns of money, never the units sold (a cost column is not revenue either: it is left unmapped).
 MONEY_NAMES = ("cost", "costs", "price", "amount", "revenue", "sales", "turnover", "margin", "profit", "aud", "usd",
                "eur", "gbp", "value")
@@ -68,6 +70,7 @@ class SalesGuess:
     blank_sku_rows: int = 0
     missing_family: str | None = None
     missing_sku: str | None = None
+    first_month: date | None = None  # date_format month_number: the month that 1 stands for
 
     @property
     def months(self) -> int:
@@ -189,6 +192,19 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
         decimal = next((c for c in _by_name(columns, DECIMAL_YEAR_NAMES) if _decimal_years(frame[c])), None)
         if decimal is not None:
             dated[decimal] = [DECIMAL_YEAR]
+    first_month = None
+    # A count of months, not a month of the year: it runs past 12, and no column holds the year.
+    if not dated and not _by_name(columns, ("year", "yr", "fiscal_year")):
+        counted = next((c for c in _by_name(columns, MONTH_NUMBER_NAMES) if _month_numbers(frame[c])), None)
+        if counted is not None:
+            dated[counted] = [MONTH_NUMBER]
+            # A working answer: the highest number is last month, so the file plans the coming cycle.
+            last = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)
+            highest = int(frame[counted].cast(pl.Float64, strict=False).max())
+            first_month = add_months(last, 1 - highest)
+            questions.append(f"{counted!r} counts months (1 to {highest:,}) with no calendar dates: date_format is "
+                             f"{MONTH_NUMBER} and first_month {first_month:%Y-%m} (month 1), so month {highest:,} is "
+                             f"{last:%Y-%m}. Write the real month of 1 if you know it.")
     if not dated:
         raise InputDataError(
             "No column of the sales file holds dates that sop-pipeline can read (columns: "
@@ -274,6 +290,9 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
     else:
         family_units = {"all": float(units_values.sum())}
     parsed = _parse_dates(frame[date_col], date_format)
+    if first_month is not None:
+        numbers = frame[date_col].cast(pl.Float64, strict=False)
+        parsed = tuple(add_months(first_month, int(n) - 1) for n in (numbers.min(), numbers.max()))
     negative = bool((units_values < 0).any())
     if negative:
         questions.append(f"{units!r} has negative values (returns?): allow_returns is true so they are accepted; "
@@ -285,7 +304,7 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
                       families=family_units, skus=frame[sku].n_unique() if sku else 0, questions=questions,
                       has_negative_units=negative,
                       all_columns=columns, blank_family_rows=blank_family, blank_sku_rows=blank_sku,
-                      missing_family=missing_family, missing_sku=missing_sku)
+                      missing_family=missing_family, missing_sku=missing_sku, first_month=first_month)
 
 
 def _free_name(families: list[str]) -> str:
@@ -318,6 +337,14 @@ def _blank_rows(path: Path, frame: pl.DataFrame, delimiter: str | None, sampled_
         conn.close()
 
 
+def _month_numbers(values: pl.Series) -> bool:
+    """Whole numbers from 1 (or near it) to past 12: months counted, not dated (nor a month of the year)."""
+    numbers = values.drop_nulls().cast(pl.Float64, strict=False)
+    if numbers.len() < 2 or numbers.null_count():
+        return False
+    return bool((numbers == numbers.floor()).all() and 1 <= numbers.min() <= 12 and 13 <= numbers.max() <= 1200)
+
+
 def _decimal_years(values: pl.Series) -> bool:
     """Years with a fraction that is a whole month (1980.0833 = February 1980), as R's ts objects export them."""
     numbers = values.drop_nulls().cast(pl.Float64, strict=False)
@@ -333,6 +360,8 @@ def _natural(name: str) -> tuple:
 
 
 def _parse_dates(values: pl.Series, fmt: str | None) -> tuple[date | None, date | None]:
+    if fmt == MONTH_NUMBER:
+        return None, None  # placed on the calendar by first_month (guess_sales)
     if fmt == DECIMAL_YEAR:
         months = (values.cast(pl.Float64, strict=False).drop_nulls() * 12).round().cast(pl.Int64)
         return tuple(date(int(m // 12), int(m % 12) + 1, 1) for m in (months.min(), months.max()))

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -96,12 +96,30 @@ def test_init_refuses_text_that_is_not_utf8(run_cli, tmp_path):
 
 
 def test_init_refuses_a_file_without_dates(run_cli, tmp_path):
-    """The competition series count their months (t = 1, 2, ...) with no calendar: nothing to date sales by.
-    (The wine series' decimal years, 1980.083, are dates: tests/test_ingest_planner_export.py.)"""
+    """Neither dates, decimal years nor a count of months: nothing to date sales by."""
+    sales = tmp_path / "sales.csv"
+    sales.write_text("product,store,units\n" + "".join(f"P{i},S{i % 3},{i}\n" for i in range(40)))
+    out = tmp_path / "sop.yaml"
+    result = run_cli("init", "--sales", sales, "--out", out)
+    assert result.code == 2 and "No column of the sales file holds dates" in result.err
+    assert "product, store, units" in result.err and not out.exists()
+
+
+def test_init_places_counted_months_on_the_calendar_and_asks(run_cli, tmp_path):
+    """The competition corpus counts months (t = 1, 2, ...) per series with no calendar: init writes
+    date_format month_number and a first_month under which the highest t is last month, as a QUESTION."""
     out = tmp_path / "sop.yaml"
     result = run_cli("init", "--sales", shared_file("competition_monthly.csv"), "--out", out)
-    assert result.code == 2 and "No column of the sales file holds dates" in result.err
-    assert "series, t, value, split" in result.err and not out.exists()
+    assert result.code == 0, result.text[-2000:]
+    written = yaml.safe_load(out.read_text())["sales"]
+    assert written["columns"] == {"date": "t", "sku": "series", "family": None, "units": "value", "revenue": None}
+    assert written["date_format"] == "month_number"
+    highest = pl.read_csv(shared_file("competition_monthly.csv"))["t"].max()
+    last = (date.today().replace(day=1) - timedelta(days=1)).replace(day=1)
+    first = date.fromisoformat(written["first_month"] + "-01")
+    assert (last.year - first.year) * 12 + last.month - first.month + 1 == highest
+    assert "QUESTION" in out.read_text() and "counts months" in result.out
+    assert last_sales_month(load_settings(out)) == last
 
 
 def test_init_asks_when_day_and_month_cannot_be_told_apart(tmp_path):

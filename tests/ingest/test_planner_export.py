@@ -146,6 +146,29 @@ def _production(family: str, backlog: list[float], ending: list[float], safety: 
                          "ending_inventory": ending, "safety_stock": safety, "backlog_cost": backlog_cost})
 
 
+def test_counted_months_load_from_first_month(tmp_path):
+    """date_format month_number: month n is first_month plus n - 1 months (t = 11 is the next January)."""
+    sales = tmp_path / "sales.csv"
+    sales.write_text("series,t,value\n" + "".join(f"{s},{t},{t}\n" for s in ("a", "b") for t in range(1, 15)))
+    settings = load_settings(write_settings(tmp_path, sales, sales={
+        "columns": {"date": "t", "sku": "series", "family": None, "units": "value", "revenue": None},
+        "date_format": "month_number", "first_month": "2025-03"}))
+    conn = duckdb.connect()
+    db.ensure_schema(conn)
+    ingest.load_sales(conn, settings, CYCLE)
+    rows = conn.execute("SELECT DISTINCT CAST(units AS INTEGER), sale_date FROM raw.sales_history ORDER BY 1").fetchall()
+    conn.close()
+    assert rows[0] == (1, date(2025, 3, 1)) and rows[10] == (11, date(2026, 1, 1)) and rows[13] == (14, date(2026, 4, 1))
+    assert len(rows) == 14
+
+
+def test_counted_months_need_a_first_month(tmp_path, small_sales):
+    from sop_pipeline.common.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="first_month"):
+        load_settings(write_settings(tmp_path, small_sales, sales={"date_format": "month_number"}))
+
+
 def test_without_prices_exceptions_rank_by_cost_and_say_so():
     demand_plan = pl.DataFrame({"family": ["A", "B"], "sku": ["a", "b"], "month": [date(2027, 1, 1)] * 2,
                                 "planned_units": [100.0, 100.0], "planned_revenue": [None, None]},

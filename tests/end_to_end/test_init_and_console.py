@@ -17,6 +17,7 @@ import yaml
 
 from sop_pipeline.cli import progress
 from sop_pipeline.common.errors import InputDataError, SettingsError
+from sop_pipeline.common.months import add_months
 from sop_pipeline.config.loading import DEMO_SETTINGS, load_settings
 from sop_pipeline.demand.adjustments import load_adjustments
 from sop_pipeline.demand.new_products import load_new_products
@@ -282,18 +283,24 @@ def test_corpus_excel_sales_run_end_to_end(run_cli, tmp_path, small_sales):
 
 
 @pytest.mark.slow
-def test_corpus_config_written_by_init_runs_as_written(run_cli, tmp_path):
-    """`init` on a real monthly series, then `run` on the file as written (placeholders and all)."""
+@pytest.mark.parametrize("name", sorted(p.name for p in SHARED_DATA.glob("*.csv")) if SHARED_DATA.is_dir()
+                         else ["(shared data absent)"])
+def test_init_then_run_on_every_shared_file_runs_as_written(name, run_cli, tmp_path):
+    """`init` on each real file of ../shared/data, then `run` on the settings exactly as init wrote them
+    (placeholders, QUESTIONS' answers and all): the cycle after the last month of sales is published."""
     out = tmp_path / "sop.yaml"
-    assert run_cli("init", "--sales", shared_file("us_retail_sales_monthly.csv"), "--out", out).code == 0
-    text = out.read_text().replace("workers: auto", "workers: 1")  # the test machine's cores are shared
-    out.write_text(text)
+    result = run_cli("init", "--sales", shared_file(name), "--out", out)
+    assert result.code == 0, result.text[-2000:]
+    settings = load_settings(out)
     db_path = tmp_path / "sop.duckdb"
     result = run_cli("run", "--config", out, "--db", db_path)
     assert result.code == 0, result.text[-3000:]
+    assert "bug" not in result.text
     published = _published(db_path)
-    assert published["forecast"] > 0 and published["production_plan"] > 0
+    for table in ("demand_history", "forecast", "demand_plan", "production_plan", "inventory_plan", "plan_runs"):
+        assert published[table] > 0, table
     conn = db.connect(db_path, read_only=True)
-    cycle = conn.execute("SELECT plan_cycle FROM sop.plan_runs").fetchall()[0][0]
+    cycle, status = conn.execute("SELECT plan_cycle, supply_status FROM sop.plan_runs").fetchall()[0]
     conn.close()
-    assert cycle == date(2016, 6, 1)
+    last = last_sales_month(settings)
+    assert cycle == add_months(last, 1) and status == "planned"

@@ -34,7 +34,9 @@ _DAY_MONTH_SWAP |= {v: k for k, v in _DAY_MONTH_SWAP.items()}
 # Column names, normalised (lower case, words joined by _), in order of preference.
 DATE_NAMES = ("order_date", "sale_date", "sales_date", "invoice_date", "date", "ds", "day", "week", "month",
               "period", "transaction_date")
-UNITS_NAMES = ("units", "unit_sales", "units_sold", "quantity", "qty", "volume", "pieces", "demand", "y", "value")
+UNITS_NAMES = ("units", "unit_sales", "units_sold", "quantity", "qty", "volume", "pieces", "demand", "y", "value",
+               "cases", "cartons", "boxes", "packs", "pallets", "scripts", "prescriptions", "shipments", "tons",
+               "tonnes", "litres", "liters", "kg", "each")
 REVENUE_NAMES = ("revenue", "net_sales", "sales", "sales_amount", "amount", "turnover", "sales_value", "value")
 SKU_NAMES = ("sku", "product_id", "item_id", "article", "material", "part_number", "item", "product",
              "product_code", "item_code", "product_name", "item_name", "unique_id", "series_id", "series")
@@ -274,10 +276,11 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
     missing_family = _free_name(frame[family].drop_nulls().unique().to_list()) if blank_family else None
     missing_sku = "Unassigned" if blank_sku else None
     if blank_family:
-        questions.append(f"{blank_family:,} row(s) have a blank {family!r}: with sales.missing_family they take their "
-                         f"SKU's family where the SKU has one elsewhere in the file, the others the family "
-                         f"{missing_family!r}. To leave them out instead, delete that line and "
-                         "set sales.drop_blank_rows: true; to plan them where they belong, fill the column in the file.")
+        whose = (f"they take their SKU's family where the SKU has one elsewhere in the file, the others the family "
+                 f"{missing_family!r}") if sku else f"they are planned as the family {missing_family!r}"
+        questions.append(f"{blank_family:,} row(s) have a blank {family!r}: with sales.missing_family {whose}. To leave "
+                         "them out instead, delete that line and set sales.drop_blank_rows: true; to plan them where "
+                         "they belong, fill the column in the file.")
     if blank_sku:
         questions.append(f"{blank_sku:,} row(s) have a blank {sku!r}: each family's are planned as one SKU "
                          f"'{missing_sku} (<family>)' (sales.missing_sku). To leave them out instead, delete that line "

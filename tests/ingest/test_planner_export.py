@@ -127,6 +127,18 @@ def test_init_does_not_take_a_cost_column_for_the_units(tmp_path):
     assert guess.columns["sku"] == "Product"
 
 
+def test_init_takes_a_quantity_named_in_a_trade_unit_without_asking(tmp_path):
+    """Cases, cartons, scripts: the units sold, named as the trade counts them (not a QUESTION); a blank
+    family without a SKU column is said plainly."""
+    sales = tmp_path / "s.csv"
+    sales.write_text("Date,Store,Cases,Freight cost\n" + "".join(
+        f"2026-{m:02d}-01,{'' if n == 3 else f'S{n}'},{10 + n},{2.5 * n}\n" for m in range(1, 7) for n in range(4)))
+    guess = guess_sales(sales)
+    assert guess.columns["units"] == "Cases" and guess.columns["revenue"] is None
+    assert not any("planned as the units" in q for q in guess.questions)
+    assert any("planned as the family 'Unassigned'" in q for q in guess.questions)
+
+
 def test_init_reads_decimal_years(run_cli, tmp_path):
     """The wine series dates its months as 1980.0833 (February 1980): init writes date_format decimal_year."""
     out = tmp_path / "sop.yaml"

@@ -156,6 +156,7 @@ class OptimalSolution:
     compile_seconds: float | None
     problem: cp.Problem
     rounded: bool = False           # the LP relaxation's crews rounded (`_rounded_plan`), not a branch-and-bound plan
+    bound: float = -np.inf          # a lower bound on the optimum (the LP relaxation's cost, for a rounded plan)
 
 
 def _rows(mask: np.ndarray) -> np.ndarray:
@@ -291,10 +292,11 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
     """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it).
 
     `limits`: time limit and relative MIP gap (solver_limits.py). A model stopped at its time limit
-    with a plan has status "time_limit" and its values; without one, no values. A whole-worker model
-    (a MILP) gives branch and bound (1 - ROUNDING_RESERVE) of the time limit; when that finds no plan
-    the LP relaxation's crews are rounded (`_rounded_plan`): status "time_limit", `rounded` true and
-    the gap against the relaxation's bound, so a plan is found whenever a rounding of it is feasible.
+    with a plan has status "time_limit" and its values; without one, no values. A model with several
+    whole-worker families first finds a plan by rounding the LP relaxation's crews (`_rounded_plan`),
+    then branch and bound gets the rest of the time limit; when that finds nothing cheaper, the rounded
+    plan is published: status "time_limit", `rounded` true, the gap against the better of the
+    relaxation's and the search's bound. So a plan is found whenever a rounding of the crews is.
     `mip_options`: more HiGHS options for a model with whole workers (a MILP), e.g. how it searches;
     the optimum is the same to the MIP gap, the plan may be another of equal cost."""
     limits = limits or DEFAULT_LIMITS
@@ -303,22 +305,29 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
     build_seconds = time.perf_counter() - start
     options = limits.highs_options()
     mixed = problem.is_mixed_integer()
+    rounded = None
     if mixed:
         options.update(mip_options or {})
-        # The branch and bound gets most of the time limit; the rest is kept for the rounded plan below.
-        options["time_limit"] = float(limits.time_limit_seconds) * (1 - ROUNDING_RESERVE)
+        if int(data.integer.sum()) > 1:  # several whole-worker families in one model: a plan first
+            rounded = _rounded_plan(data, shared_capacity_hours, resources, float(limits.time_limit_seconds),
+                                    build_seconds)
+            # branch and bound gets the rest of the time limit
+            options["time_limit"] = max(1.0, float(limits.time_limit_seconds) - (time.perf_counter() - start))
     _run(problem, options)
     solution = _solution(problem, variables, data.demand.shape, build_seconds)
-    if mixed and solution.status == "time_limit_no_plan":
-        remaining = float(limits.time_limit_seconds) - (time.perf_counter() - start)
-        rounded = _rounded_plan(data, shared_capacity_hours, resources, max(remaining, 1.0), solution)
-        if rounded is not None:
-            return rounded
-    return solution
-
-
-# Share of the time limit a whole-worker model keeps back for its rounded plan (`_rounded_plan`).
-ROUNDING_RESERVE = 0.1
+    if rounded is None:
+        return solution
+    bound = max(rounded.bound, _dual_bound(problem))
+    if solution.objective is not None and solution.objective <= rounded.objective * (1 + TOLERANCE):
+        gap = max(0.0, solution.objective - bound) / max(abs(solution.objective), TOLERANCE)
+        return dataclasses.replace(solution, mip_gap=gap if solution.status != "optimal" else solution.mip_gap,
+                                   solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0))
+    # Branch and bound found nothing (or nothing cheaper) in its time: the rounded plan, with its gap.
+    return dataclasses.replace(
+        rounded, status="optimal" if solution.status == "optimal" else "time_limit",
+        mip_gap=max(0.0, rounded.objective - bound) / max(abs(rounded.objective), TOLERANCE),
+        solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0),
+        compile_seconds=(rounded.compile_seconds or 0.0) + (solution.compile_seconds or 0.0))
 
 
 def _run(problem, options: dict) -> None:
@@ -340,39 +349,41 @@ def _whole_bounds(data: StackedData) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def _dual_bound(problem) -> float:
+    """The best bound branch and bound proved (-inf when it proved none)."""
+    info = getattr(problem.solver_stats, "extra_stats", None) if problem.solver_stats is not None else None
+    dual = getattr(info, "mip_dual_bound", None)
+    return float(dual) if dual is not None and np.isfinite(dual) else -np.inf
+
+
 def _rounded_plan(data: StackedData, shared_capacity_hours, resources, seconds: float,
-                  mip: OptimalSolution) -> OptimalSolution | None:
-    """A whole-worker plan when branch and bound found none in its time: the LP relaxation's crews
-    rounded (up, else to the nearest, else down) and every other decision re-optimised for those
-    crews, an LP. Its cost is an upper bound, the relaxation's (or the search's, if higher) a lower
-    bound; the gap between them is reported as the plan's `mip_gap`. None when no rounding is feasible."""
+                  build_seconds: float) -> OptimalSolution | None:
+    """A whole-worker plan found without branch and bound: the LP relaxation's crews rounded (up, else to
+    the nearest, else down) and every other decision re-optimised for those crews, an LP. Its cost is an
+    upper bound on the optimum, the relaxation's a lower bound (`bound`). None when no rounding is feasible.
+
+    Large models with whole workers sharing a work centre can keep branch and bound from finding any plan
+    within the time limit (300 families x 24 months); this plan is then published, its gap reported."""
     start = time.perf_counter()
     relaxed, relaxed_vars = build(data, shared_capacity_hours, resources, relax=True)
     _run(relaxed, {"time_limit": seconds})
     if relaxed.status != cp.OPTIMAL or relaxed.value is None:
         return None
-    bound = float(relaxed.value)
-    if mip.problem.solver_stats is not None:
-        dual = getattr(getattr(mip.problem.solver_stats, "extra_stats", None), "mip_dual_bound", None)
-        if dual is not None and np.isfinite(dual):
-            bound = max(bound, float(dual))
     crews = np.asarray(relaxed_vars["workforce"].value, dtype=float).reshape(data.demand.shape)
     low, high = _whole_bounds(data)
     for rounding in (lambda w: np.ceil(w - TOLERANCE), np.round, lambda w: np.floor(w + TOLERANCE)):
         left = seconds - (time.perf_counter() - start)
         if left <= 0:
             return None
-        fixed = np.clip(rounding(crews), low, high)
+        fixed = np.where(data.integer.reshape(-1, 1), np.clip(rounding(crews), low, high), crews)
         problem, variables = build(data, shared_capacity_hours, resources, fixed_workforce=fixed)
         _run(problem, {"time_limit": left})
         if problem.status == cp.OPTIMAL and problem.value is not None:
-            solution = _solution(problem, variables, data.demand.shape, mip.build_seconds)
-            cost = float(problem.value)
+            solution = _solution(problem, variables, data.demand.shape, build_seconds)
             return dataclasses.replace(
-                solution, status="time_limit", rounded=True,
-                mip_gap=max(0.0, cost - bound) / max(abs(cost), TOLERANCE),
-                solve_seconds=(mip.solve_seconds or 0.0) + (time.perf_counter() - start),
-                compile_seconds=mip.compile_seconds)
+                solution, rounded=True, bound=float(relaxed.value),
+                solve_seconds=time.perf_counter() - start,
+                compile_seconds=(relaxed.compilation_time or 0.0) + (problem.compilation_time or 0.0))
     return None
 
 

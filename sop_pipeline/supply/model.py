@@ -324,7 +324,7 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
                                    solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0))
     # Branch and bound found nothing (or nothing cheaper) in its time: the rounded plan, with its gap.
     return dataclasses.replace(
-        rounded, status="optimal" if solution.status == "optimal" else "time_limit",
+        rounded, status="optimal" if solution.status == "optimal" else "time_limit", problem=problem,
         mip_gap=max(0.0, rounded.objective - bound) / max(abs(rounded.objective), TOLERANCE),
         solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0),
         compile_seconds=(rounded.compile_seconds or 0.0) + (solution.compile_seconds or 0.0))
@@ -366,7 +366,7 @@ def _rounded_plan(data: StackedData, shared_capacity_hours, resources, seconds: 
     within the time limit (300 families x 24 months); this plan is then published, its gap reported."""
     start = time.perf_counter()
     relaxed, relaxed_vars = build(data, shared_capacity_hours, resources, relax=True)
-    _run(relaxed, {"time_limit": seconds})
+    _run(relaxed, {"time_limit": seconds, "highs_options": {"solver": "ipm"}})  # interior point: half simplex's time on 300 families
     if relaxed.status != cp.OPTIMAL or relaxed.value is None:
         return None
     crews = np.asarray(relaxed_vars["workforce"].value, dtype=float).reshape(data.demand.shape)
@@ -377,7 +377,7 @@ def _rounded_plan(data: StackedData, shared_capacity_hours, resources, seconds: 
             return None
         fixed = np.where(data.integer.reshape(-1, 1), np.clip(rounding(crews), low, high), crews)
         problem, variables = build(data, shared_capacity_hours, resources, fixed_workforce=fixed)
-        _run(problem, {"time_limit": left})
+        _run(problem, {"time_limit": left, "highs_options": {"solver": "ipm"}})
         if problem.status == cp.OPTIMAL and problem.value is not None:
             solution = _solution(problem, variables, data.demand.shape, build_seconds)
             return dataclasses.replace(

@@ -366,7 +366,8 @@ def _rounded_plan(data: StackedData, shared_capacity_hours, resources, seconds: 
     within the time limit (300 families x 24 months); this plan is then published, its gap reported."""
     start = time.perf_counter()
     relaxed, relaxed_vars = build(data, shared_capacity_hours, resources, relax=True)
-    _run(relaxed, {"time_limit": seconds, "highs_options": {"solver": "ipm"}})  # interior point: half simplex's time on 300 families
+    # interior point: half the simplex time on 300 families
+    _run(relaxed, {"time_limit": seconds, "highs_options": {"solver": "ipm"}})
     if relaxed.status != cp.OPTIMAL or relaxed.value is None:
         return None
     crews = np.asarray(relaxed_vars["workforce"].value, dtype=float).reshape(data.demand.shape)

@@ -27,7 +27,7 @@ import polars as pl
 from sop_pipeline.common.limits import MAX_VALUE
 from sop_pipeline.common.months import parse_month
 from sop_pipeline.common.readers import Problems, parse_number, read_text_table
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 WHAT = "budget file"
 REQUIRED = ("family", "month")

@@ -13,7 +13,7 @@ import polars as pl
 
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.config.schema import PlanningSettings
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 from sop_pipeline.supply.work_centres import hours_available
 
 PLANT_LABOUR = "plant labour"

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from sop_pipeline.config.schema import AlertSettings
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 EXCEPTION_COLUMNS = ["severity", "kind", "family", "sku", "resource", "month", "value", "threshold",
                      "money_at_stake", "message"]

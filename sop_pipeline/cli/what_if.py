@@ -33,7 +33,7 @@ from sop_pipeline.scenarios import compare
 from sop_pipeline.scenarios import plan as scenario_plans
 from sop_pipeline.store import db
 from sop_pipeline.store.lock import run_lock
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 WHAT_IF = "what_if"  # the what-if's name in the comparison when it is not saved under one
 

@@ -18,7 +18,12 @@ from sop_pipeline.alignment.capacity import capacity_plan
 from sop_pipeline.common.errors import PlanningError, SopError
 from sop_pipeline.config.schema import Scenario, Settings
 from sop_pipeline.scenarios.plan import apply_demand_changes, scenario_planning
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.invariants import inventory_plan_errors, limit_errors, operating_money_errors, production_balance_errors
+from sop_pipeline.supply.operating_plan import operating_plan
+from sop_pipeline.supply.problems import planning_inputs
+from sop_pipeline.supply.sku_split import inventory_plan
+from sop_pipeline.supply.solve import solve_strategies
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 
 @dataclass
@@ -44,7 +49,7 @@ def find_scenario(settings: Settings, name: str, comparison: pl.DataFrame, cycle
             fix=(f"Choose one of: {', '.join(sorted(by_name))}" if by_name else
                  "Define the scenario under scenarios: in sop.yaml and run the cycle") +
                 (" (or add it to scenarios: in sop.yaml and run the cycle)" if saved else ""))
-    status = comparison.filter((pl.col("scenario") == name) & (pl.col("family") == supply_plan.ALL_FAMILIES))
+    status = comparison.filter((pl.col("scenario") == name) & (pl.col("family") == ALL_FAMILIES))
     if status.height and status["status"][0] != "planned":
         raise SopError(f"Scenario {name!r} of plan cycle {cycle_text} has no feasible plan, so it cannot be adopted",
                        where="--scenario", fix=f"Its status: {status['status'][0]}. Change the scenario in sop.yaml "
@@ -61,16 +66,16 @@ def adopt_tables(settings: Settings, scenario: Scenario, frames: dict[str, pl.Da
     adopted = settings.model_copy(update={"planning": planning})
     demand = apply_demand_changes(frames["demand_plan"], scenario.demand)
     try:
-        stocks, problems = supply_plan.planning_inputs(demand, frames["forecast"], frames["forecast_accuracy"],
+        stocks, problems = planning_inputs(demand, frames["forecast"], frames["forecast_accuracy"],
                                                        planning, settings.forecast.interval_width)
-        plans = supply_plan.solve_strategies(problems, planning)
+        plans = solve_strategies(problems, planning)
     except PlanningError as exc:
         raise SopError(f"Scenario {scenario.name!r} of plan cycle {cycle_text} has no feasible plan: {exc.what}",
                        where=f"--scenario; {exc.where}" if exc.where else "--scenario",
                        fix="Nothing was published. Change the scenario in sop.yaml, or adopt another") from None
     production = plans.production_plan
-    inventory = supply_plan.inventory_plan(demand, production, problems, stocks, planning.strategy)
-    operating = supply_plan.operating_plan(production, demand, planning.strategy)
+    inventory = inventory_plan(demand, production, problems, stocks, planning.strategy)
+    operating = operating_plan(production, demand, planning.strategy)
     tables = {
         "demand_plan": demand,
         "production_plan": production,
@@ -91,10 +96,10 @@ def adopt_tables(settings: Settings, scenario: Scenario, frames: dict[str, pl.Da
 def supply_errors(tables: dict[str, pl.DataFrame], problems: dict, planning) -> list[str]:
     """The supply invariant checks a run's plan passes (defs/supply/checks.py), on a set of tables."""
     production = tables["production_plan"]
-    return [*supply_plan.production_balance_errors(production, problems),
-            *supply_plan.limit_errors(production, problems, planning.shared_capacity),
-            *supply_plan.inventory_plan_errors(tables["inventory_plan"], production, planning.strategy),
-            *supply_plan.operating_money_errors(tables["operating_plan"], production, planning.strategy)]
+    return [*production_balance_errors(production, problems),
+            *limit_errors(production, problems, planning.shared_capacity),
+            *inventory_plan_errors(tables["inventory_plan"], production, planning.strategy),
+            *operating_money_errors(tables["operating_plan"], production, planning.strategy)]
 
 
 def scenario_budget_gap(published_gap: pl.DataFrame, demand_plan: pl.DataFrame) -> pl.DataFrame:
@@ -102,7 +107,7 @@ def scenario_budget_gap(published_gap: pl.DataFrame, demand_plan: pl.DataFrame) 
     budget file need not be at hand in the meeting)."""
     if published_gap.height == 0:
         return published_gap
-    budget = (published_gap.filter(pl.col("family") != supply_plan.ALL_FAMILIES)
+    budget = (published_gap.filter(pl.col("family") != ALL_FAMILIES)
               .select(pl.lit("published budget_gap").alias("source"), pl.lit(None, pl.Int64).alias("line"),
                       "family", "month", pl.col("budget_units").alias("units"),
                       pl.col("budget_revenue").alias("revenue"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from sop_pipeline.common.months import add_months
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 ADJUSTMENTS_SHEET = "Adjustments"
 ADJUSTMENT_COLUMNS = ["family", "sku", "month", "units", "percent", "reason", "author"]

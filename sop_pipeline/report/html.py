@@ -25,8 +25,8 @@ from plotly.subplots import make_subplots
 from sop_pipeline.common.errors import SopError
 from sop_pipeline.report import track_record
 from sop_pipeline.store import db
-from sop_pipeline.supply.plans import ALL_FAMILIES
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 # Small multiples stay readable up to about a dozen families; beyond that the largest are shown.
 MAX_FAMILY_PANELS = 12

@@ -24,7 +24,7 @@ import polars as pl
 from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.preflight import BASE_SCENARIO
 from sop_pipeline.scenarios.plan import ScenarioOutcome, plan_frame
-from sop_pipeline.supply.plans import ALL_FAMILIES, sum_or_null
+from sop_pipeline.supply.tables import ALL_FAMILIES, sum_or_null
 
 KPIS = ["planned_units", "planned_revenue", "total_cost", "cost_with_safety_stock_penalty", "gross_margin",
         "units_short", "fill_rate",

@@ -4,7 +4,7 @@ A scenario starts from the same demand plan and forecast as the published plan (
 - its demand changes scale planned units and planned revenue together, per family and month
   (several changes on the same month compound);
 - its planning overrides are merged onto the `planning` section section by section (`merge_planning`);
-- supply is re-planned with the supply core (`supply.plans.planning_inputs`, `supply.strategies.plan_families`)
+- supply is re-planned with the supply core (`supply.problems.planning_inputs`, `supply.strategies.plan_families`)
   for the scenario's strategy only, exactly as the production-plan stage plans the chosen strategy: with the
   shared capacity and the work centres (`planning.resources`) of the scenario's settings.
 
@@ -27,8 +27,10 @@ from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.preflight import BASE_SCENARIO, scenario_demand_problems, scenario_problems
 from sop_pipeline.config.problem import Problem, merge_planning
 from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.operating_plan import operating_plan
+from sop_pipeline.supply.problems import planning_inputs, work_centres
 from sop_pipeline.supply.strategies import plan_families
+from sop_pipeline.supply.tables import ALL_FAMILIES, production_plan_frame
 from sop_pipeline.supply.work_centres import check_resource_families
 
 # The cycle's tables a scenario is re-planned from (the pipeline's draft ones, what-if's published ones).
@@ -99,8 +101,8 @@ def scenario_plan_frame(name: str, chosen_rows: pl.DataFrame, demand_plan: pl.Da
     planned_units is the family's demand in the plan; revenue comes from the demand plan (as in the
     operating plan); beginning stock is the previous month's ending, the initial inventory first;
     hours_used = regular hours worked + overtime hours; gross_margin = planned_revenue - total_cost."""
-    revenue = (supply_plan.operating_plan(chosen_rows, demand_plan)
-               .filter(pl.col("family") != supply_plan.ALL_FAMILIES).select("family", "month", "planned_revenue"))
+    revenue = (operating_plan(chosen_rows, demand_plan)
+               .filter(pl.col("family") != ALL_FAMILIES).select("family", "month", "planned_revenue"))
     initial = pl.DataFrame({"family": list(problems),
                             "initial_net": [p.inventory.initial - p.inventory.initial_backlog for p in problems.values()]},
                            schema={"family": pl.String, "initial_net": pl.Float64})
@@ -152,7 +154,7 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
     settings = scenario_planning(planning, scenario)
     demand = apply_demand_changes(demand_plan, scenario.demand)
     try:
-        _stocks, problems = supply_plan.planning_inputs(demand, forecast, accuracy, settings, interval_width)
+        _stocks, problems = planning_inputs(demand, forecast, accuracy, settings, interval_width)
         check_resource_families(settings.resources, list(problems))
         unchanged: set[str] = set()
         if (base is not None and settings.shared_capacity is None and base.planning.shared_capacity is None
@@ -160,12 +162,12 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
                 and settings.strategy == base.planning.strategy):
             unchanged = {name for name, problem in problems.items() if base.problems.get(name) == problem}
         changed = {name: problem for name, problem in problems.items() if name not in unchanged}
-        centres = supply_plan.work_centres(settings, changed)
+        centres = work_centres(settings, changed)
         results = (plan_families(changed, settings.strategy, settings.shared_capacity, centres,
                                  together=base is not None and _fills_a_work_centre(base.rows, list(changed), centres),
                                  mip_options=SCENARIO_MIP_OPTIONS, limits=settings.solver.limits)
                    if changed else {})
-        if settings.strategy == "optimal" and results:  # the invariant of supply.plans.objective_errors
+        if settings.strategy == "optimal" and results:  # the invariant of supply.invariants.objective_errors
             objective = next(iter(results.values())).solver.get("objective")
             reported = sum(r.total_cost + r.safety_stock_penalty for r in results.values())
             if objective is not None and abs(objective - reported) > TOLERANCE * max(1.0, abs(reported)):
@@ -174,7 +176,7 @@ def plan_scenario(scenario: Scenario, demand_plan: pl.DataFrame, forecast: pl.Da
                                     fix="Report this problem: the model and the reported costs disagree")
     except PlanningError as exc:
         return ScenarioOutcome(scenario.name, scenario.description, None, exc.message)
-    rows = supply_plan.production_plan_frame({settings.strategy: results})
+    rows = production_plan_frame({settings.strategy: results})
     if unchanged:
         rows = pl.concat([rows, base.rows.filter(pl.col("family").is_in(sorted(unchanged)))], how="vertical_relaxed")
     return ScenarioOutcome(scenario.name, scenario.description,
@@ -212,7 +214,7 @@ def plan_cycle_scenarios(scenarios: list[Scenario], demand_plan: pl.DataFrame, f
     checked against the demand plan (families, months) before any is solved; a SettingsError lists them all."""
     log = log or (lambda _message: None)
     check_scenarios(scenarios, planning, demand_plan)
-    _stocks, problems = supply_plan.planning_inputs(demand_plan, forecast, accuracy, planning, interval_width)
+    _stocks, problems = planning_inputs(demand_plan, forecast, accuracy, planning, interval_width)
     base = BasePlan(planning, problems, production_plan.filter(pl.col("strategy") == planning.strategy))
     outcomes = [base_outcome(production_plan, demand_plan, problems, planning)]
     for scenario in scenarios:

@@ -40,6 +40,7 @@ made in-house, subcontracting, plus the safety-stock shortfall penalty.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -49,7 +50,7 @@ import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.common.lazy import LazyModule
-from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, SolverLimits
+from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import interruptible
 
@@ -154,15 +155,34 @@ class OptimalSolution:
     solve_seconds: float | None
     compile_seconds: float | None
     problem: cp.Problem
+    rounded: bool = False           # the LP relaxation's crews rounded (`_rounded_plan`), not a branch-and-bound plan
+    bound: float = -np.inf          # a lower bound on the optimum (the LP relaxation's cost, for a rounded plan)
 
 
 def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+def _whole_workers(W, data: StackedData, relax: bool, fixed_workforce: np.ndarray | None) -> list:
+    """Whole workers: an integer twin of those rows (CVXPY marks integrality per variable), or their crews
+    fixed (`fixed_workforce`), or nothing (`relax`: the LP relaxation)."""
+    r = _rows(data.integer)
+    if not r.size or (relax and fixed_workforce is None):
+        return []
+    if fixed_workforce is not None:
+        return [W[r, :] == fixed_workforce[r, :]]
+    whole = cp.Variable((r.size, data.demand.shape[1]), name="whole_workers", integer=True)
+    return [W[r, :] == whole]
+
+
 def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
-          resources: ResourceLimits | None = None):
-    """The CVXPY problem and its variables; nothing is solved here."""
+          resources: ResourceLimits | None = None, relax: bool = False,
+          fixed_workforce: np.ndarray | None = None):
+    """The CVXPY problem and its variables; nothing is solved here.
+
+    `relax`: whole workers may be fractional (the LP relaxation, a lower bound on the MILP's cost).
+    `fixed_workforce` (F, T): the whole-worker rows' crews fixed to these values (an LP whose plans
+    are plans of the MILP)."""
     n_f, n_t = data.demand.shape
     shape = (n_f, n_t)
     W = cp.Variable(shape, name="workforce", nonneg=True)
@@ -211,10 +231,7 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         cons.append(C[r, :] <= col(data.sub_max[r]))
     if (r := _rows(~data.allow_backlog)).size:
         cons.append(B[r, :] == 0)
-    if (r := _rows(data.integer)).size:
-        # Whole workers: an integer twin of those rows (CVXPY marks integrality per variable).
-        whole = cp.Variable((r.size, n_t), name="whole_workers", integer=True)
-        cons.append(W[r, :] == whole)
+    cons += _whole_workers(W, data, relax, fixed_workforce)
     if shared_capacity_hours is not None:
         cons.append(cp.sum(made_hours + cp.multiply(col(data.lhpu), O), axis=0) <= shared_capacity_hours)
     if resources is not None:
@@ -275,7 +292,11 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
     """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it).
 
     `limits`: time limit and relative MIP gap (solver_limits.py). A model stopped at its time limit
-    with a plan has status "time_limit" and its values; without one, no values.
+    with a plan has status "time_limit" and its values; without one, no values. A model with several
+    whole-worker families first finds a plan by rounding the LP relaxation's crews (`_rounded_plan`),
+    then branch and bound gets the rest of the time limit; when that finds nothing cheaper, the rounded
+    plan is published: status "time_limit", `rounded` true, the gap against the better of the
+    relaxation's and the search's bound. So a plan is found whenever a rounding of the crews is.
     `mip_options`: more HiGHS options for a model with whole workers (a MILP), e.g. how it searches;
     the optimum is the same to the MIP gap, the plan may be another of equal cost."""
     limits = limits or DEFAULT_LIMITS
@@ -283,14 +304,91 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
     problem, variables = build(data, shared_capacity_hours, resources)
     build_seconds = time.perf_counter() - start
     options = limits.highs_options()
-    if mip_options and problem.is_mixed_integer():
-        options.update(mip_options)
+    mixed = problem.is_mixed_integer()
+    rounded = None
+    if mixed:
+        options.update(mip_options or {})
+        if int(data.integer.sum()) > 1:  # several whole-worker families in one model: a plan first
+            rounded = _rounded_plan(data, shared_capacity_hours, resources, float(limits.time_limit_seconds),
+                                    build_seconds)
+            # branch and bound gets the rest of the time limit
+            options["time_limit"] = max(1.0, float(limits.time_limit_seconds) - (time.perf_counter() - start))
+    _run(problem, options)
+    solution = _solution(problem, variables, data.demand.shape, build_seconds)
+    if rounded is None:
+        return solution
+    bound = max(rounded.bound, _dual_bound(problem))
+    if solution.objective is not None and solution.objective <= rounded.objective * (1 + TOLERANCE):
+        gap = max(0.0, solution.objective - bound) / max(abs(solution.objective), TOLERANCE)
+        return dataclasses.replace(solution, mip_gap=gap if solution.status != "optimal" else solution.mip_gap,
+                                   solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0))
+    # Branch and bound found nothing (or nothing cheaper) in its time: the rounded plan, with its gap.
+    return dataclasses.replace(
+        rounded, status="optimal" if solution.status == "optimal" else "time_limit", problem=problem,
+        mip_gap=max(0.0, rounded.objective - bound) / max(abs(rounded.objective), TOLERANCE),
+        solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0),
+        compile_seconds=(rounded.compile_seconds or 0.0) + (solution.compile_seconds or 0.0))
+
+
+def _run(problem, options: dict) -> None:
     try:
         with _quiet_stdout():
             interruptible.run(lambda: problem.solve(solver=cp.HIGHS, **options))
     except cp.SolverError as exc:
         raise PlanningError(f"The HiGHS solver failed: {exc}", where="optimal plan",
                             fix="Check that highspy is installed; report the problem file if it persists") from None
+
+
+def _whole_bounds(data: StackedData) -> tuple[np.ndarray, np.ndarray]:
+    """The fewest and most whole workers each family may have in each period (workforce.min/max, ending_*)."""
+    n_f, n_t = data.demand.shape
+    low = np.repeat(np.ceil(data.w_min - TOLERANCE).reshape(-1, 1), n_t, axis=1)
+    high = np.repeat(np.floor(data.w_max + TOLERANCE).reshape(-1, 1), n_t, axis=1)
+    low[:, -1] = np.maximum(low[:, -1], np.ceil(data.w_end_min - TOLERANCE))
+    high[:, -1] = np.minimum(high[:, -1], np.floor(data.w_end_max + TOLERANCE))
+    return low, high
+
+
+def _dual_bound(problem) -> float:
+    """The best bound branch and bound proved (-inf when it proved none)."""
+    info = getattr(problem.solver_stats, "extra_stats", None) if problem.solver_stats is not None else None
+    dual = getattr(info, "mip_dual_bound", None)
+    return float(dual) if dual is not None and np.isfinite(dual) else -np.inf
+
+
+def _rounded_plan(data: StackedData, shared_capacity_hours, resources, seconds: float,
+                  build_seconds: float) -> OptimalSolution | None:
+    """A whole-worker plan found without branch and bound: the LP relaxation's crews rounded (up, else to
+    the nearest, else down) and every other decision re-optimised for those crews, an LP. Its cost is an
+    upper bound on the optimum, the relaxation's a lower bound (`bound`). None when no rounding is feasible.
+
+    Large models with whole workers sharing a work centre can keep branch and bound from finding any plan
+    within the time limit (300 families x 24 months); this plan is then published, its gap reported."""
+    start = time.perf_counter()
+    relaxed, relaxed_vars = build(data, shared_capacity_hours, resources, relax=True)
+    # interior point: half the simplex time on 300 families
+    _run(relaxed, {"time_limit": seconds, "highs_options": {"solver": "ipm"}})
+    if relaxed.status != cp.OPTIMAL or relaxed.value is None:
+        return None
+    crews = np.asarray(relaxed_vars["workforce"].value, dtype=float).reshape(data.demand.shape)
+    low, high = _whole_bounds(data)
+    for rounding in (lambda w: np.ceil(w - TOLERANCE), np.round, lambda w: np.floor(w + TOLERANCE)):
+        left = seconds - (time.perf_counter() - start)
+        if left <= 0:
+            return None
+        fixed = np.where(data.integer.reshape(-1, 1), np.clip(rounding(crews), low, high), crews)
+        problem, variables = build(data, shared_capacity_hours, resources, fixed_workforce=fixed)
+        _run(problem, {"time_limit": left, "highs_options": {"solver": "ipm"}})
+        if problem.status == cp.OPTIMAL and problem.value is not None:
+            solution = _solution(problem, variables, data.demand.shape, build_seconds)
+            return dataclasses.replace(
+                solution, rounded=True, bound=float(relaxed.value),
+                solve_seconds=time.perf_counter() - start,
+                compile_seconds=(relaxed.compilation_time or 0.0) + (problem.compilation_time or 0.0))
+    return None
+
+
+def _solution(problem, variables: dict, shape: tuple[int, int], build_seconds: float) -> OptimalSolution:
     stats = problem.solver_stats
     info = getattr(stats, "extra_stats", None)
     status = problem.status
@@ -301,7 +399,7 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         status = "time_limit" if has_plan else "time_limit_no_plan"
     values, gap = {}, None
     if has_plan:
-        values = {name: np.asarray(var.value, dtype=float).reshape(data.demand.shape)
+        values = {name: np.asarray(var.value, dtype=float).reshape(shape)
                   for name, var in variables.items()}
         gap = 0.0
         if problem.is_mixed_integer() and info is not None:

@@ -158,6 +158,7 @@ def _check_ending(problem: Problem, strategy: str, workforce: np.ndarray) -> Non
 
 def _solver_info(solution: model.OptimalSolution) -> dict:
     return {"status": solution.status, "objective": solution.objective, "mip_gap": solution.mip_gap,
+            "rounded": solution.rounded,
             "build_seconds": solution.build_seconds,
             "solve_seconds": solution.solve_seconds, "compile_seconds": solution.compile_seconds}
 
@@ -236,7 +237,7 @@ def _total_info(infos: list[dict]) -> dict:
     statuses = {info["status"] for info in infos}
     status = ("optimal" if statuses == {"optimal"} else "time_limit" if "time_limit" in statuses
               else "optimal_inaccurate")
-    total = {"status": status, "models": len(infos)}
+    total = {"status": status, "models": len(infos), "rounded": any(info.get("rounded") for info in infos)}
     for key in ("objective", "build_seconds", "solve_seconds", "compile_seconds"):
         values = [info.get(key) for info in infos]
         total[key] = None if any(v is None for v in values) else float(sum(values))

@@ -13,7 +13,9 @@ from sop_pipeline.defs.store import assets as publish_assets
 from sop_pipeline.defs.supply import assets as planning_assets
 from sop_pipeline.defs.supply import checks as planning_checks
 from sop_pipeline.store import db
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.invariants import inventory_plan_errors, production_balance_errors
+from sop_pipeline.supply.problems import family_problems
+from sop_pipeline.supply.tables import ALL_FAMILIES
 from tests.support.planning_cases import DEMO_FAMILIES
 from tests.support.stages import CYCLE, PARTITION, demo_planning_settings, draft_demand_database, draft_sources
 
@@ -56,11 +58,11 @@ def test_planning_assets_write_balanced_plans_and_pass_their_checks(tmp_path):
     assert production.height == len(DEMO_FAMILIES) * 3 * 12
     assert comparison.filter(pl.col("chosen"))["strategy"].unique().to_list() == ["optimal"]
     # the tables as stored, checked independently of the asset checks
-    problems = supply_plan.family_problems(_read(database, "demand_plan"), load_settings(tmp_path / "sop.yaml").planning)
-    assert supply_plan.production_balance_errors(production, problems) == []
-    assert supply_plan.inventory_plan_errors(inventory, production, "optimal") == []
+    problems = family_problems(_read(database, "demand_plan"), load_settings(tmp_path / "sop.yaml").planning)
+    assert production_balance_errors(production, problems) == []
+    assert inventory_plan_errors(inventory, production, "optimal") == []
     chosen_total = production.filter(pl.col("strategy") == "optimal")["total_cost"].sum()
-    assert round(operating.filter(pl.col("family") == supply_plan.ALL_FAMILIES)["total_cost"].sum(), 2) == \
+    assert round(operating.filter(pl.col("family") == ALL_FAMILIES)["total_cost"].sum(), 2) == \
         round(chosen_total, 2)
     # publication records the chosen strategy's solver status
     conn = db.connect(database, read_only=True)

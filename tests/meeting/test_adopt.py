@@ -13,7 +13,7 @@ from sop_pipeline.config.schema import Settings
 from sop_pipeline.meeting.adopt import supply_errors
 from sop_pipeline.scenarios.plan import scenario_planning
 from sop_pipeline.store import db
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.problems import planning_inputs
 from tests.support.files import SMALL_CYCLE, snapshot
 
 CYCLE = date(2026, 11, 1)
@@ -64,7 +64,7 @@ def test_adopted_tables_are_the_scenarios_and_add_up(published_copy, run_cli):
     finally:
         conn.close()
     planning = scenario_planning(settings.planning, next(s for s in settings.scenarios if s.name == SCENARIO))
-    stocks, problems = supply_plan.planning_inputs(tables["demand_plan"], tables["forecast"],
+    stocks, problems = planning_inputs(tables["demand_plan"], tables["forecast"],
                                                    tables["forecast_accuracy"], planning,
                                                    settings.forecast.interval_width)
     assert supply_errors(tables, problems, planning) == []

@@ -7,7 +7,9 @@ import polars as pl
 import pytest
 
 from sop_pipeline.config.loading import DEMO_SETTINGS, load_settings
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.invariants import objective_errors
+from sop_pipeline.supply.problems import planning_inputs
+from sop_pipeline.supply.solve import solve_strategies
 from tests.support.planning_cases import DEMO_FAMILIES, seasonal_inputs
 
 
@@ -16,8 +18,8 @@ def test_demo_plans_all_three_strategies_and_optimal_is_the_optimum():
 
     demand_plan, forecast = seasonal_inputs(DEMO_FAMILIES, n_months=18, start=date(2026, 11, 1))
     planning = load_settings(DEMO_SETTINGS).planning
-    stocks, problems = supply_plan.planning_inputs(demand_plan, forecast, None, planning, 0.8)
-    plans = supply_plan.solve_strategies(problems, planning)
+    stocks, problems = planning_inputs(demand_plan, forecast, None, planning, 0.8)
+    plans = solve_strategies(problems, planning)
     comparison = plans.strategy_comparison
     assert comparison["total_cost"].null_count() == 0, comparison.filter(pl.col("total_cost").is_null())
     wide = comparison.pivot(on="strategy", index="family", values="cost_with_safety_stock_penalty")
@@ -27,4 +29,4 @@ def test_demo_plans_all_three_strategies_and_optimal_is_the_optimum():
     assert (wide["optimal"] <= wide["level"] * slack).all() and (wide["optimal"] <= wide["chase"] * slack).all()
     optimal = comparison.filter(pl.col("strategy") == "optimal")
     assert optimal["solver_objective"][0] == pytest.approx(optimal["cost_with_safety_stock_penalty"].sum(), rel=1e-6)
-    assert supply_plan.objective_errors(comparison) == []
+    assert objective_errors(comparison) == []

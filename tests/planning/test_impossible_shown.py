@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from sop_pipeline.report import html
-from sop_pipeline.supply import plans
+from sop_pipeline.supply.tables import strategy_totals_line
 
 
 def _comparison() -> pl.DataFrame:
@@ -24,13 +24,13 @@ def _comparison() -> pl.DataFrame:
 
 
 def test_console_line_counts_families_and_names_the_impossible():
-    line = plans.strategy_totals_line(_comparison())
+    line = strategy_totals_line(_comparison())
     assert "chase 110 (1 of 2 families; impossible for B)" in line
     assert "optimal 300" in line and "level 360" in line
     every = _comparison().with_columns(total_cost=pl.when(pl.col("strategy") == "chase").then(None)
                                        .otherwise(pl.col("total_cost")))
-    assert "chase impossible for all 2 families" in plans.strategy_totals_line(every)
-    assert "chase 0" not in plans.strategy_totals_line(every)
+    assert "chase impossible for all 2 families" in strategy_totals_line(every)
+    assert "chase 0" not in strategy_totals_line(every)
 
 
 def test_report_marks_impossible_and_the_gap():

@@ -14,7 +14,13 @@ from sop_pipeline.common.errors import PlanningError, SettingsError
 from sop_pipeline.config.loading import DEMO_SETTINGS
 from sop_pipeline.config.schema import PlanningSettings
 from sop_pipeline.supply import STRATEGIES
-from sop_pipeline.supply import plans as sp
+from sop_pipeline.supply.invariants import inventory_plan_errors, limit_errors, operating_money_errors, production_balance_errors
+from sop_pipeline.supply.operating_plan import operating_plan
+from sop_pipeline.supply.problems import family_problems, planning_inputs, working_days
+from sop_pipeline.supply.safety_stock import safety_stock
+from sop_pipeline.supply.sku_split import inventory_plan
+from sop_pipeline.supply.solve import solve_strategies
+from sop_pipeline.supply.tables import ALL_FAMILIES
 from tests.support.files import PROJECT_ROOT
 from tests.support.planning_cases import DEMO_FAMILIES, seasonal_inputs
 
@@ -38,14 +44,14 @@ def demo_run():
     """Every strategy for the demo's six families on a seasonal year, and the tables built from it."""
     demand_plan, forecast = seasonal_inputs(DEMO_FAMILIES)
     planning = demo_planning()
-    stocks, problems = sp.planning_inputs(demand_plan, forecast, None, planning, 0.8)
-    plans = sp.solve_strategies(problems, planning)
+    stocks, problems = planning_inputs(demand_plan, forecast, None, planning, 0.8)
+    plans = solve_strategies(problems, planning)
     production = plans.production_plan
     return {
         "demand_plan": demand_plan, "stocks": stocks, "problems": problems, "plans": plans,
         "production": production, "comparison": plans.strategy_comparison,
-        "inventory": sp.inventory_plan(demand_plan, production, problems, stocks, "optimal"),
-        "operating": sp.operating_plan(production, demand_plan, "optimal"),
+        "inventory": inventory_plan(demand_plan, production, problems, stocks, "optimal"),
+        "operating": operating_plan(production, demand_plan, "optimal"),
     }
 
 
@@ -59,7 +65,7 @@ def demo_run():
     (date(2026, 12, 15), 23),  # any day names its month; December rolls into the next year
 ])
 def test_working_days_are_the_weekdays_of_the_month(month, expected):
-    assert sp.working_days(month) == expected
+    assert working_days(month) == expected
 
 
 def _forecast_row(level, key, yhat, lower, upper, month=date(2027, 1, 1)):
@@ -71,7 +77,7 @@ def _forecast_row(level, key, yhat, lower, upper, month=date(2027, 1, 1)):
 def test_safety_stock_from_the_band_by_hand():
     # An 80 % band of +-50 units is sigma = 50 / 1.2816 = 39.01; at 95 % service SS = 1.6449 x 39.01 = 64.17.
     forecast = pl.DataFrame([_forecast_row("family", "F", 100.0, 50.0, 150.0)])
-    stocks = sp.safety_stock(forecast, None, 0.95, 0.8)
+    stocks = safety_stock(forecast, None, 0.95, 0.8)
     assert stocks["sigma"][0] == pytest.approx(50 / Z80_TWO_SIDED)
     assert stocks["safety_stock"][0] == pytest.approx(Z95 * 50 / Z80_TWO_SIDED)
     assert stocks["safety_stock"][0] == pytest.approx(64.17, abs=0.01)
@@ -80,7 +86,7 @@ def test_safety_stock_from_the_band_by_hand():
 def test_safety_stock_reads_the_unfloored_band_width():
     # The lower edge was floored at zero (yhat 20, true half-width 50): the upper half-width is used.
     forecast = pl.DataFrame([_forecast_row("sku", "S1", 20.0, 0.0, 70.0)])
-    stocks = sp.safety_stock(forecast, None, 0.95, 0.8)
+    stocks = safety_stock(forecast, None, 0.95, 0.8)
     assert stocks["sigma_band"][0] == pytest.approx(50 / Z80_TWO_SIDED)
     assert stocks["sku"][0] == "S1" and stocks["family"][0] == "F"
 
@@ -90,7 +96,7 @@ def test_safety_stock_uses_the_backtest_error_where_larger():
                              _forecast_row("family", "G", 100.0, 50.0, 150.0)])
     accuracy = pl.DataFrame({"level": ["family", "family", "family"], "series_key": ["F", "F", "G"],
                              "method": ["chosen", "seasonal_naive", "chosen"], "wape": [0.5, 0.9, 0.1]})
-    stocks = sp.safety_stock(forecast, accuracy, 0.95, 0.8).sort("family")
+    stocks = safety_stock(forecast, accuracy, 0.95, 0.8).sort("family")
     # F: WAPE 50 % of 100 units is a mean absolute error of 50 = sigma x sqrt(2/pi): sigma = 62.67 > 39.01.
     assert stocks["sigma_backtest"][0] == pytest.approx(50 * math.sqrt(math.pi / 2))
     assert stocks["sigma"][0] == pytest.approx(50 * math.sqrt(math.pi / 2))
@@ -103,7 +109,7 @@ def test_family_safety_stock_holds_its_skus_buffers():
     forecast = pl.DataFrame([_forecast_row("family", "F", 200.0, 180.0, 220.0),
                              _forecast_row("sku", "S1", 100.0, 50.0, 150.0),
                              _forecast_row("sku", "S2", 100.0, 50.0, 150.0)])
-    stocks = sp.safety_stock(forecast, None, 0.95, 0.8)
+    stocks = safety_stock(forecast, None, 0.95, 0.8)
     family = stocks.filter(pl.col("level") == "family")["safety_stock"][0]
     skus = stocks.filter(pl.col("level") == "sku")["safety_stock"].sum()
     assert family == pytest.approx(skus) and family == pytest.approx(2 * 64.17, abs=0.02)
@@ -112,13 +118,13 @@ def test_family_safety_stock_holds_its_skus_buffers():
 def test_safety_stock_grows_with_service_level():
     _, forecast = seasonal_inputs({"Cookware": 2}, n_months=4)
     levels = [0.8, 0.9, 0.95, 0.99]
-    totals = [sp.safety_stock(forecast, None, level, 0.8)["safety_stock"].sum() for level in levels]
+    totals = [safety_stock(forecast, None, level, 0.8)["safety_stock"].sum() for level in levels]
     assert all(a < b for a, b in zip(totals, totals[1:]))
 
 
 def test_safety_stock_rejects_an_impossible_service_level():
     with pytest.raises(SettingsError, match="planning.service_level"):
-        sp.safety_stock(pl.DataFrame([_forecast_row("family", "F", 1.0, 0.0, 2.0)]), None, 1.2, 0.8)
+        safety_stock(pl.DataFrame([_forecast_row("family", "F", 1.0, 0.0, 2.0)]), None, 1.2, 0.8)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -150,7 +156,7 @@ def test_a_configured_family_missing_from_the_data_is_named():
     demand_plan, _ = seasonal_inputs({"Cookware": 1}, n_months=3)
     planning = demo_planning(families={"Cookware": {}, "Cookwear": {"workforce": {"initial": 3}}})
     with pytest.raises(SettingsError) as err:
-        sp.family_problems(demand_plan, planning)
+        family_problems(demand_plan, planning)
     assert "planning.families.Cookwear" in err.value.message
 
 
@@ -158,7 +164,7 @@ def test_a_bad_family_override_is_named_by_its_key():
     demand_plan, _ = seasonal_inputs({"Cookware": 1}, n_months=3)
     planning = demo_planning(families={"Cookware": {"production": {"labor_hours_per_unit": -1}}})
     with pytest.raises(SettingsError) as err:
-        sp.family_problems(demand_plan, planning)
+        family_problems(demand_plan, planning)
     assert "planning.families.Cookware.production.labor_hours_per_unit" in err.value.message
 
 
@@ -168,16 +174,16 @@ def test_red_tomato_through_the_pipeline_costs_the_published_422275():
     problem = yaml.safe_load(RED_TOMATO.read_text())
     twenty_day_months = [date(2026, 2, 1), date(2027, 2, 1), date(2028, 4, 1), date(2029, 2, 1),
                          date(2029, 9, 1), date(2030, 2, 1)]
-    assert all(sp.working_days(m) == 20 for m in twenty_day_months)
+    assert all(working_days(m) == 20 for m in twenty_day_months)
     demand_plan = pl.DataFrame({"family": "Tools", "sku": "T1", "month": twenty_day_months,
                                 "planned_units": [float(p["demand"]) for p in problem["periods"]],
                                 "planned_revenue": 0.0})
     defaults = {k: problem[k] for k in ("workforce", "production", "inventory", "costs")}
     planning = PlanningSettings(strategy="optimal", defaults=defaults)
-    plans = sp.solve_strategies(sp.family_problems(demand_plan, planning), planning)
+    plans = solve_strategies(family_problems(demand_plan, planning), planning)
     assert plans.chosen["Tools"].total_cost == pytest.approx(422_275, abs=0.5)
-    operating = sp.operating_plan(plans.production_plan, demand_plan, "optimal")
-    total = operating.filter(pl.col("family") == sp.ALL_FAMILIES)
+    operating = operating_plan(plans.production_plan, demand_plan, "optimal")
+    total = operating.filter(pl.col("family") == ALL_FAMILIES)
     assert round(float(total["total_cost"].sum()), 2) == pytest.approx(422_275, abs=0.5)
     assert round(float(total["gross_margin"].sum()), 2) == pytest.approx(-422_275, abs=0.5)
 
@@ -207,42 +213,42 @@ def test_with_safety_stock_the_optimal_plan_is_cheapest_in_cash_too(demo_run):
 def test_without_safety_stock_the_optimal_plan_is_cheapest_in_cash():
     demand_plan, _ = seasonal_inputs(DEMO_FAMILIES, n_months=12)
     planning = demo_planning()
-    plans = sp.solve_strategies(sp.family_problems(demand_plan, planning), planning)
+    plans = solve_strategies(family_problems(demand_plan, planning), planning)
     wide = plans.strategy_comparison.pivot(on="strategy", index="family", values="total_cost")
     for row in wide.iter_rows(named=True):
         assert row["optimal"] <= min(row["level"], row["chase"]) * (1 + 1e-9), row["family"]
 
 
 def test_production_plan_balances_and_holds_its_limits(demo_run):
-    assert sp.production_balance_errors(demo_run["production"], demo_run["problems"]) == []
-    assert sp.limit_errors(demo_run["production"], demo_run["problems"], None) == []
+    assert production_balance_errors(demo_run["production"], demo_run["problems"]) == []
+    assert limit_errors(demo_run["production"], demo_run["problems"], None) == []
 
 
 def test_balance_check_catches_a_broken_row(demo_run):
     broken = demo_run["production"].with_columns(
         ending_inventory=pl.when((pl.col("family") == "Cutlery") & (pl.col("month") == date(2027, 3, 1)))
         .then(pl.col("ending_inventory") + 10).otherwise(pl.col("ending_inventory")))
-    errors = sp.production_balance_errors(broken, demo_run["problems"])
+    errors = production_balance_errors(broken, demo_run["problems"])
     assert errors and "Cutlery" in errors[0]
 
 
 def test_shared_capacity_holds_across_families():
     demand_plan, forecast = seasonal_inputs({"Cookware": 2, "Cutlery": 2, "Storage": 2}, n_months=6)
     planning = demo_planning(only=["Cookware", "Cutlery", "Storage"], shared_capacity=5_000.0)
-    stocks, problems = sp.planning_inputs(demand_plan, forecast, None, planning, 0.8)
-    plans = sp.solve_strategies(problems, planning)
+    stocks, problems = planning_inputs(demand_plan, forecast, None, planning, 0.8)
+    plans = solve_strategies(problems, planning)
     production = plans.production_plan
-    assert sp.limit_errors(production, problems, 5_000.0) == []
+    assert limit_errors(production, problems, 5_000.0) == []
     # and the check does see a violation: the same plans against a smaller plant
-    assert any("shared_capacity" in e for e in sp.limit_errors(production, problems, 100.0))
+    assert any("shared_capacity" in e for e in limit_errors(production, problems, 100.0))
 
 
 def test_an_impossible_level_plan_is_recorded_not_fatal():
     demand_plan, _ = seasonal_inputs({"Cookware": 2, "Cutlery": 1}, n_months=6)
     planning = demo_planning(families={"Cookware": {"workforce": {"initial": 2, "max": 2}},
                                        "Cutlery": {"workforce": {"initial": 8, "max": 1000}}})
-    problems = sp.family_problems(demand_plan, planning)
-    plans = sp.solve_strategies(problems, planning)
+    problems = family_problems(demand_plan, planning)
+    plans = solve_strategies(problems, planning)
     comparison = plans.strategy_comparison
     level = comparison.filter((pl.col("family") == "Cookware") & (pl.col("strategy") == "level"))
     assert level["solver_status"][0].startswith("infeasible: ")
@@ -255,7 +261,7 @@ def test_an_impossible_chosen_strategy_fails_with_the_planners_reason():
     demand_plan, _ = seasonal_inputs({"Cookware": 2}, n_months=6)
     planning = demo_planning(strategy="level", families={"Cookware": {"workforce": {"initial": 2, "max": 2}}})
     with pytest.raises(PlanningError) as err:
-        sp.solve_strategies(sp.family_problems(demand_plan, planning), planning)
+        solve_strategies(family_problems(demand_plan, planning), planning)
     assert "Cookware" in err.value.message and "planning.strategy = level" in err.value.message
 
 
@@ -263,7 +269,7 @@ def test_an_impossible_chosen_strategy_fails_with_the_planners_reason():
 
 def test_inventory_plan_balances_per_sku_and_sums_to_the_family(demo_run):
     inventory, production = demo_run["inventory"], demo_run["production"]
-    assert sp.inventory_plan_errors(inventory, production, "optimal") == []
+    assert inventory_plan_errors(inventory, production, "optimal") == []
     # independently of the check: every SKU-month balances and SKUs add up to the family plan
     gap = (inventory["beginning_inventory"] - inventory["beginning_backlog"] + inventory["production"]
            - inventory["demand"] - inventory["ending_inventory"] + inventory["backlog"])
@@ -286,11 +292,11 @@ def test_inventory_plan_splits_initial_stock_and_production_by_hand():
                                 "planned_units": [300.0, 100.0, 900.0, 100.0]})
     planning = PlanningSettings(defaults={"workforce": {"initial": 0}, "production": {"labor_hours_per_unit": 1},
                                           "inventory": {"initial": 1000}})
-    problems = sp.family_problems(demand_plan, planning)
+    problems = family_problems(demand_plan, planning)
     production = pl.DataFrame({"family": "F", "strategy": "level", "month": [date(2027, 1, 1), date(2027, 2, 1)],
                                "demand": [400.0, 1000.0], "regular_units": [0.0, 400.0], "overtime_units": 0.0,
                                "subcontract_units": 0.0, "ending_inventory": [600.0, 0.0], "backlog": 0.0})
-    inventory = sp.inventory_plan(demand_plan, production, problems, None, "level").sort("month", "sku")
+    inventory = inventory_plan(demand_plan, production, problems, None, "level").sort("month", "sku")
     # The 1,000 units split 3:1 by the demand of the first months (A 1,200, B 200 of 1,400).
     assert inventory["beginning_inventory"][:2].to_list() == pytest.approx([1000 * 1200 / 1400, 1000 * 200 / 1400])
     # February: A needs 900 - (857.14 - 300) = 342.86, B needs 100 - (142.86 - 100) = 57.14: 400 split 342.86 : 57.14.
@@ -305,16 +311,16 @@ def test_inventory_plan_splits_initial_stock_and_production_by_hand():
 
 def test_operating_plan_money_equals_the_production_plan_to_the_cent(demo_run):
     operating, production = demo_run["operating"], demo_run["production"]
-    assert sp.operating_money_errors(operating, production, "optimal") == []
+    assert operating_money_errors(operating, production, "optimal") == []
     chosen = production.filter(pl.col("strategy") == "optimal")
-    total = operating.filter(pl.col("family") == sp.ALL_FAMILIES)
+    total = operating.filter(pl.col("family") == ALL_FAMILIES)
     assert round(float(total["total_cost"].sum()), 2) == round(float(chosen["total_cost"].sum()), 2)
     assert round(float(total["labor_cost"].sum()), 2) == round(float(chosen.select(
         pl.sum_horizontal("regular_labor_cost", "overtime_cost", "hiring_cost", "layoff_cost")).sum().item()), 2)
     revenue = float(demo_run["demand_plan"]["planned_revenue"].sum())
     assert float(total["planned_revenue"].sum()) == pytest.approx(revenue)
     assert float(total["gross_margin"].sum()) == pytest.approx(revenue - float(chosen["total_cost"].sum()))
-    families = operating.filter(pl.col("family") != sp.ALL_FAMILIES)
+    families = operating.filter(pl.col("family") != ALL_FAMILIES)
     assert families["family"].n_unique() == len(DEMO_FAMILIES)
     assert families["headcount"].to_list() == chosen.sort("family", "month")["workforce"].to_list()
 
@@ -323,4 +329,4 @@ def test_money_check_catches_a_cent(demo_run):
     off = demo_run["operating"].with_columns(
         total_cost=pl.when(pl.col("family") == "Storage").then(pl.col("total_cost") + 0.01)
         .otherwise(pl.col("total_cost")))
-    assert sp.operating_money_errors(off, demo_run["production"], "optimal")
+    assert operating_money_errors(off, demo_run["production"], "optimal")

@@ -24,14 +24,16 @@ from sop_pipeline.defs.supply import checks as planning_checks
 from sop_pipeline.scenarios import compare
 from sop_pipeline.scenarios import plan as sc
 from sop_pipeline.store import db
-from sop_pipeline.supply import plans as sp
+from sop_pipeline.supply.problems import planning_inputs
+from sop_pipeline.supply.solve import solve_strategies
+from sop_pipeline.supply.tables import ALL_FAMILIES
 from tests.support.planning_cases import seasonal_inputs
 from tests.support.stages import draft_sources
 
 FAMILIES = {"Cookware": 2, "Cutlery": 2, "Storage": 2}
 CYCLE = date(2026, 11, 1)
 PARTITION = "2026-11-01"
-ALL = sp.ALL_FAMILIES
+ALL = ALL_FAMILIES
 
 
 def planning_section(**changes) -> dict:
@@ -48,8 +50,8 @@ def make_inputs(planning: dict) -> dict:
     """A seasonal demand plan and forecast, and the published (optimal) production plan from them."""
     demand_plan, forecast = seasonal_inputs(FAMILIES, n_months=12, start=CYCLE)
     settings = PlanningSettings.model_validate(planning)
-    _stocks, problems = sp.planning_inputs(demand_plan, forecast, None, settings, 0.8)
-    production = sp.solve_strategies(problems, settings).production_plan
+    _stocks, problems = planning_inputs(demand_plan, forecast, None, settings, 0.8)
+    production = solve_strategies(problems, settings).production_plan
     return {"demand_plan": demand_plan, "forecast": forecast, "planning": settings, "production": production}
 
 

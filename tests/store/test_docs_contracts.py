@@ -70,14 +70,16 @@ def test_the_frames_the_stages_build_have_their_tables_columns(tmp_path):
     from sop_pipeline.forecasting.publish import ACCURACY_SCHEMA, FORECAST_SCHEMA, PARAMS_SCHEMA
     from sop_pipeline.scenarios.compare import COMPARISON_COLUMNS as SCENARIO_COMPARISON_COLUMNS
     from sop_pipeline.scenarios.plan import SCENARIO_PLAN_COLUMNS
-    from sop_pipeline.supply import plans
+    from sop_pipeline.supply.operating_plan import OPERATING_COLUMNS
+    from sop_pipeline.supply.sku_split import INVENTORY_COLUMNS
+    from sop_pipeline.supply.tables import COMPARISON_COLUMNS, PRODUCTION_COLUMNS
 
     python_columns = {
         "forecast": FORECAST_SCHEMA, "forecast_accuracy": ACCURACY_SCHEMA, "forecast_model_params": PARAMS_SCHEMA,
         "capacity_plan": CAPACITY_COLUMNS, "exceptions": EXCEPTION_COLUMNS + PUBLICATION_COLUMNS,
         "scenario_plan": SCENARIO_PLAN_COLUMNS, "scenario_comparison": SCENARIO_COMPARISON_COLUMNS,
-        "production_plan": plans.PRODUCTION_COLUMNS, "strategy_comparison": plans.COMPARISON_COLUMNS,
-        "inventory_plan": plans.INVENTORY_COLUMNS, "operating_plan": plans.OPERATING_COLUMNS,
+        "production_plan": PRODUCTION_COLUMNS, "strategy_comparison": COMPARISON_COLUMNS,
+        "inventory_plan": INVENTORY_COLUMNS, "operating_plan": OPERATING_COLUMNS,
     }
     schema = _schema_columns(tmp_path)
     for table, columns in python_columns.items():

@@ -20,7 +20,7 @@ from sop_pipeline.defs.supply.assets import (
     skipped,
 )
 from sop_pipeline.store import db
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 from sop_pipeline.track_record import backfill
 
 GROUP = "alignment"

@@ -9,7 +9,7 @@ from sop_pipeline.defs.resources import SopSettings, cycle_of
 from sop_pipeline.defs.supply.assets import GROUP
 from sop_pipeline.scenarios import compare
 from sop_pipeline.scenarios import plan as scenario_plans
-from sop_pipeline.supply.plans import ALL_FAMILIES
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 SCENARIO_PLAN = dg.AssetKey(["sop", "scenario_plan"])
 SCENARIO_COMPARISON = dg.AssetKey(["sop", "scenario_comparison"])

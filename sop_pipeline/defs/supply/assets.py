@@ -5,11 +5,16 @@ import time
 import dagster as dg
 import polars as pl
 
+from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.schema import SUPPLY_SKIPPED, Settings
 from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import SopSettings, cycle_of
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply import operating_plan as operating
+from sop_pipeline.supply import problems as supply_problems
+from sop_pipeline.supply import sku_split
+from sop_pipeline.supply import solve as supply_solve
+from sop_pipeline.supply import tables as supply_tables
 from sop_pipeline.supply.labour_hours import labour_hour_totals, peak_month
 
 GROUP = "planning"
@@ -39,8 +44,8 @@ def skipped(context, keys) -> list[dg.MaterializeResult]:
 
 
 def planning_inputs(settings: Settings, demand_plan: pl.DataFrame, forecast: pl.DataFrame, accuracy: pl.DataFrame):
-    """The cycle's safety stocks and family problems (`supply.plans.planning_inputs`) with the run's settings."""
-    return supply_plan.planning_inputs(demand_plan, forecast, accuracy, settings.planning,
+    """The cycle's safety stocks and family problems (`supply.problems.planning_inputs`) with the run's settings."""
+    return supply_problems.planning_inputs(demand_plan, forecast, accuracy, settings.planning,
                                        settings.forecast.interval_width)
 
 
@@ -73,12 +78,12 @@ def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings
                      f"(strategy {planning.strategy}, service level {planning.service_level:.0%}, "
                      f"shared capacity {planning.shared_capacity or 'none'})")
     started = time.perf_counter()
-    plans = supply_plan.solve_strategies(problems, planning, log=context.log.info)
+    plans = supply_solve.solve_strategies(problems, planning, log=context.log.info)
     seconds = time.perf_counter() - started
     plan_frame, comparison = plans.production_plan, plans.strategy_comparison
 
     solver = next(iter(plans.results["optimal"].values())).solver
-    context.log.info(supply_plan.strategy_totals_line(comparison))
+    context.log.info(supply_tables.strategy_totals_line(comparison))
     infeasible = comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
     hours = labour_hour_totals(problems, plans.results.get(planning.strategy))
     if hours is not None and (peak := peak_month(hours[1])) is not None:
@@ -98,7 +103,7 @@ def production_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings
     })
     yield dg.MaterializeResult(asset_key=STRATEGY_COMPARISON, value=comparison, metadata={
         "cost_comparison": dg.MetadataValue.md(
-            markdown_table(supply_plan.cost_comparison(comparison), rows=200, digits=0)),
+            markdown_table(supply_tables.cost_comparison(comparison), rows=200, digits=0)),
         "chosen_total_cost": dg.MetadataValue.float(float(comparison.filter(pl.col("chosen"))["total_cost"].sum())),
         "infeasible_strategies": dg.MetadataValue.md(
             markdown_table(infeasible.select("family", "strategy", "solver_status"), rows=50)
@@ -122,13 +127,13 @@ def inventory_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     if not settings.plans_supply:
         return skipped(context, (INVENTORY_PLAN,))[0]
     stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
-    frame = supply_plan.inventory_plan(demand_plan, production_plan, problems, stocks, settings.planning.strategy)
-    below = frame.filter(pl.col("ending_inventory") < pl.col("safety_stock") - 1e-6)
+    frame = sku_split.inventory_plan(demand_plan, production_plan, problems, stocks, settings.planning.strategy)
+    below = frame.filter(pl.col("ending_inventory") < pl.col("safety_stock") - TOLERANCE)
     context.log.info(f"Inventory plan: {frame['sku'].n_unique():,} SKUs, {below.height:,} SKU-months below safety stock")
     return dg.MaterializeResult(value=frame, metadata={
         "skus": dg.MetadataValue.int(frame["sku"].n_unique()),
         "sku_months_below_safety_stock": dg.MetadataValue.int(below.height),
-        "sku_months_backlogged": dg.MetadataValue.int(frame.filter(pl.col("backlog") > 1e-6).height),
+        "sku_months_backlogged": dg.MetadataValue.int(frame.filter(pl.col("backlog") > TOLERANCE).height),
     })
 
 
@@ -147,8 +152,8 @@ def operating_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings,
     settings = sop_settings.load()
     if not settings.plans_supply:
         return skipped(context, (OPERATING_PLAN,))[0]
-    frame = supply_plan.operating_plan(production_plan, demand_plan, settings.planning.strategy)
-    total = frame.filter(pl.col("family") == supply_plan.ALL_FAMILIES)
+    frame = operating.operating_plan(production_plan, demand_plan, settings.planning.strategy)
+    total = frame.filter(pl.col("family") == supply_tables.ALL_FAMILIES)
     summary = {k: float(total[k].sum()) for k in ("planned_revenue", "total_cost", "gross_margin", "labor_cost")
                if total[k].count() > 0}  # revenue and margin are null without revenue
     context.log.info("Operating plan, horizon totals: " + ", ".join(f"{k} {v:,.0f}" for k, v in summary.items())

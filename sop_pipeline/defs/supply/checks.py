@@ -15,8 +15,15 @@ from sop_pipeline.defs.supply.assets import (
     STRATEGY_COMPARISON,
     planning_inputs,
 )
-from sop_pipeline.supply import plans as supply_plan
+from sop_pipeline.supply.invariants import (
+    inventory_plan_errors,
+    limit_errors,
+    objective_errors,
+    operating_money_errors,
+    production_balance_errors,
+)
 from sop_pipeline.supply.strategies import SOLVED  # statuses with a plan
+from sop_pipeline.supply.tables import ALL_FAMILIES
 
 PRODUCTION_PLAN_BALANCES = "production_plan_balances"
 PRODUCTION_PLAN_WITHIN_LIMITS = "production_plan_within_limits"
@@ -44,7 +51,7 @@ def production_plan_balances(context: dg.AssetCheckExecutionContext, sop_setting
     if skipped := _skipped(settings):
         return skipped
     _stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
-    errors = supply_plan.production_balance_errors(frame, problems)
+    errors = production_balance_errors(frame, problems)
     return check_result(errors, f"{frame.height:,} family-strategy-months balance",
                         rows_checked=dg.MetadataValue.int(frame.height))
 
@@ -61,7 +68,7 @@ def production_plan_within_limits(context: dg.AssetCheckExecutionContext, sop_se
     if skipped := _skipped(settings):
         return skipped
     _stocks, problems = planning_inputs(settings, demand_plan, forecast, accuracy)
-    errors = supply_plan.limit_errors(frame, problems, settings.planning.shared_capacity)
+    errors = limit_errors(frame, problems, settings.planning.shared_capacity)
     return check_result(errors, "overtime, workforce, subcontracting and shared capacity within their limits",
                         rows_checked=dg.MetadataValue.int(frame.height))
 
@@ -79,7 +86,7 @@ def chosen_strategy_optimal(context: dg.AssetCheckExecutionContext, sop_settings
     inaccurate = chosen.filter(pl.col("solver_status").is_in(["optimal_inaccurate", "time_limit"]))
     errors = [f"{r['family']}: {r['solver_status']}" for r in unsolved.iter_rows(named=True)]
     if "solver_objective" in comparison.columns:
-        errors += supply_plan.objective_errors(comparison)
+        errors += objective_errors(comparison)
     if chosen.is_empty():
         errors.append(f"no {strategy} plan was recorded")
     statuses = sorted(set(chosen["solver_status"].drop_nulls().to_list()))
@@ -103,7 +110,7 @@ def inventory_plan_balances(context: dg.AssetCheckExecutionContext, sop_settings
     if skipped := _skipped(settings):
         return skipped
     strategy = settings.planning.strategy
-    errors = supply_plan.inventory_plan_errors(frame, production_plan, strategy)
+    errors = inventory_plan_errors(frame, production_plan, strategy)
     return check_result(errors, f"{frame.height:,} SKU-months balance and add up to the family plans",
                         rows_checked=dg.MetadataValue.int(frame.height))
 
@@ -118,7 +125,7 @@ def operating_plan_matches_cost(context: dg.AssetCheckExecutionContext, sop_sett
     if skipped := _skipped(settings):
         return skipped
     strategy = settings.planning.strategy
-    errors = supply_plan.operating_money_errors(frame, production_plan, strategy)
-    total = float(frame.filter(pl.col("family") == supply_plan.ALL_FAMILIES)["total_cost"].sum())
+    errors = operating_money_errors(frame, production_plan, strategy)
+    total = float(frame.filter(pl.col("family") == ALL_FAMILIES)["total_cost"].sum())
     return check_result(errors, f"total cost {total:,.2f} equals the {strategy} production plan's",
                         total_cost=dg.MetadataValue.float(total))

@@ -927,7 +927,7 @@ def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.
         M[:, diag, diag] += ~free[todo]
         pd_rows = _positive_definite(M)
         if pd_rows.any():
-            solved = -np.linalg.solve(M[pd_rows], rhs[todo[pd_rows]][:, :, None])[:, :, 0]
+            solved = _solve_stack(M[pd_rows], rhs[todo[pd_rows]])
             good = np.all(np.isfinite(solved), axis=1)
             step[todo[pd_rows][good]] = solved[good]
             pd_rows[np.flatnonzero(pd_rows)[~good]] = False
@@ -936,6 +936,23 @@ def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.
         fi = np.flatnonzero(free[i])
         step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
     return step
+
+
+def _solve_stack(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """-M^-1 rhs for each (positive definite) matrix of the stack. Where LU finds one singular in
+    floating point (its Cholesky passed: nearly singular), NumPy fails the whole stack: then each is
+    solved by its Cholesky factor, as `_newton_step` does; NaN where that fails too (the next fallback)."""
+    try:
+        return -np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        out = np.full(rhs.shape, np.nan)
+        for j in range(len(M)):
+            chol, info = dpotrf(M[j], lower=1, clean=0)
+            if info == 0:
+                step, info = dpotrs(chol, rhs[j], lower=1)
+                if info == 0:
+                    out[j] = -step
+        return out
 
 
 def _positive_definite(M: np.ndarray) -> np.ndarray:

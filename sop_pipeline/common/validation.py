@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 

@@ -720,24 +720,8 @@ class SharedDesign:
         start = {"k": k0, "m": m0, "delta": np.zeros(d0.S), "beta": np.zeros(d0.K)}
         if init is not None:
             start = _start({**start, "sigma_obs": 1.0}, init)
-        converged = True
-        if y.max() == y.min():  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
-            u, beta, sigma, lp = np.concatenate([[k0, m0], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
-            method = "prophet rule (constant series: no fit)"
-        else:
-            fit = _solve(d0.with_y(y_s), start, self.method)
-            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
-            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
-            converged = fit.converged or fit.degenerate
-            method = ("exact (shared design)" if fit.converged else
-                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
-                      f"exact (shared design, not certified: {fit.note})")
-        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
-            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
-        trend = (self.phi_all @ u) * scale + floor
-        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale * (self.x_all @ (beta * self.s_a))
-        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
-        return SeriesFit(yhat, lp, params, method, converged)
+        fit = None if y.max() == y.min() else _solve(d0.with_y(y_s), start, self.method)
+        return _series_fit(self, fit, k0, m0, scale, floor)
 
     def fit_many(self, ys, inits: list[Mapping[str, Any] | None] | None = None) -> list[SeriesFit]:
         """`fit` for many series at once (rows of `ys`): one batched solve, the same results."""
@@ -776,27 +760,31 @@ def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] 
     varying = np.flatnonzero(~constant)
     solved = dict(zip(varying, solve_batch(d0, y_s[varying], U0[varying], B0[varying]), strict=True)) \
         if varying.size else {}
-    out = []
-    for i in range(len(ys)):
-        converged = True
-        if constant[i]:  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
-            u, beta, sigma, lp = np.concatenate([[k0[i], m0[i]], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
-            method = "prophet rule (constant series: no fit)"
-        else:
-            fit = solved[i]
-            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
-            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
-            converged = fit.converged or fit.degenerate
-            method = ("exact (shared design)" if fit.converged else
-                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
-                      f"exact (shared design, not certified: {fit.note})")
-        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
-            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
-        trend = (self.phi_all @ u) * scale[i] + floor[i]
-        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale[i] * (self.x_all @ (beta * self.s_a))
-        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
-        out.append(SeriesFit(yhat, lp, params, method, converged))
-    return out
+    return [_series_fit(self, solved.get(i), k0[i], m0[i], scale[i], floor[i]) for i in range(len(ys))]
+
+
+def _series_fit(self: SharedDesign, fit: ExactFit | None, k0: float, m0: float, scale: float,
+                floor: float) -> SeriesFit:
+    """One series' `SeriesFit` from its solve (None for a constant series: Prophet's own rule, no
+    fit, the start with sigma_obs = 1e-9), its start (k0, m0) and its scaling (y = y_s * scale + floor)."""
+    d0 = self.design
+    converged = True
+    if fit is None:
+        u, beta, sigma, lp = np.concatenate([[k0, m0], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
+        method = "prophet rule (constant series: no fit)"
+    else:
+        u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
+        beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
+        converged = fit.converged or fit.degenerate
+        method = ("exact (shared design)" if fit.converged else
+                  f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
+                  f"exact (shared design, not certified: {fit.note})")
+    if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
+        u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
+    trend = (self.phi_all @ u) * scale + floor
+    yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale * (self.x_all @ (beta * self.s_a))
+    params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
+    return SeriesFit(yhat, lp, params, method, converged)
 
 
 @dataclass

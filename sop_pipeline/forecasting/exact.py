@@ -720,24 +720,8 @@ class SharedDesign:
         start = {"k": k0, "m": m0, "delta": np.zeros(d0.S), "beta": np.zeros(d0.K)}
         if init is not None:
             start = _start({**start, "sigma_obs": 1.0}, init)
-        converged = True
-        if y.max() == y.min():  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
-            u, beta, sigma, lp = np.concatenate([[k0, m0], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
-            method = "prophet rule (constant series: no fit)"
-        else:
-            fit = _solve(d0.with_y(y_s), start, self.method)
-            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
-            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
-            converged = fit.converged or fit.degenerate
-            method = ("exact (shared design)" if fit.converged else
-                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
-                      f"exact (shared design, not certified: {fit.note})")
-        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
-            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
-        trend = (self.phi_all @ u) * scale + floor
-        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale * (self.x_all @ (beta * self.s_a))
-        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
-        return SeriesFit(yhat, lp, params, method, converged)
+        fit = None if y.max() == y.min() else _solve(d0.with_y(y_s), start, self.method)
+        return _series_fit(self, fit, k0, m0, scale, floor)
 
     def fit_many(self, ys, inits: list[Mapping[str, Any] | None] | None = None) -> list[SeriesFit]:
         """`fit` for many series at once (rows of `ys`): one batched solve, the same results."""
@@ -776,27 +760,31 @@ def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] 
     varying = np.flatnonzero(~constant)
     solved = dict(zip(varying, solve_batch(d0, y_s[varying], U0[varying], B0[varying]), strict=True)) \
         if varying.size else {}
-    out = []
-    for i in range(len(ys)):
-        converged = True
-        if constant[i]:  # Prophet's own rule: no fit, the start with sigma_obs = 1e-9
-            u, beta, sigma, lp = np.concatenate([[k0[i], m0[i]], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
-            method = "prophet rule (constant series: no fit)"
-        else:
-            fit = solved[i]
-            u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
-            beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
-            converged = fit.converged or fit.degenerate
-            method = ("exact (shared design)" if fit.converged else
-                      f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
-                      f"exact (shared design, not certified: {fit.note})")
-        if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
-            u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
-        trend = (self.phi_all @ u) * scale[i] + floor[i]
-        yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale[i] * (self.x_all @ (beta * self.s_a))
-        params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
-        out.append(SeriesFit(yhat, lp, params, method, converged))
-    return out
+    return [_series_fit(self, solved.get(i), k0[i], m0[i], scale[i], floor[i]) for i in range(len(ys))]
+
+
+def _series_fit(self: SharedDesign, fit: ExactFit | None, k0: float, m0: float, scale: float,
+                floor: float) -> SeriesFit:
+    """One series' `SeriesFit` from its solve (None for a constant series: Prophet's own rule, no
+    fit, the start with sigma_obs = 1e-9), its start (k0, m0) and its scaling (y = y_s * scale + floor)."""
+    d0 = self.design
+    converged = True
+    if fit is None:
+        u, beta, sigma, lp = np.concatenate([[k0, m0], np.zeros(d0.S)]), np.zeros(d0.K), 1e-9, math.nan
+        method = "prophet rule (constant series: no fit)"
+    else:
+        u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
+        beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
+        converged = fit.converged or fit.degenerate
+        method = ("exact (shared design)" if fit.converged else
+                  f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
+                  f"exact (shared design, not certified: {fit.note})")
+    if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
+        u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
+    trend = (self.phi_all @ u) * scale + floor
+    yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale * (self.x_all @ (beta * self.s_a))
+    params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
+    return SeriesFit(yhat, lp, params, method, converged)
 
 
 @dataclass
@@ -927,7 +915,7 @@ def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.
         M[:, diag, diag] += ~free[todo]
         pd_rows = _positive_definite(M)
         if pd_rows.any():
-            solved = -np.linalg.solve(M[pd_rows], rhs[todo[pd_rows]][:, :, None])[:, :, 0]
+            solved = _solve_stack(M[pd_rows], rhs[todo[pd_rows]])
             good = np.all(np.isfinite(solved), axis=1)
             step[todo[pd_rows][good]] = solved[good]
             pd_rows[np.flatnonzero(pd_rows)[~good]] = False
@@ -936,6 +924,23 @@ def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.
         fi = np.flatnonzero(free[i])
         step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
     return step
+
+
+def _solve_stack(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """-M^-1 rhs for each (positive definite) matrix of the stack. Where LU finds one singular in
+    floating point (its Cholesky passed: nearly singular), NumPy fails the whole stack: then each is
+    solved by its Cholesky factor, as `_newton_step` does; NaN where that fails too (the next fallback)."""
+    try:
+        return -np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        out = np.full(rhs.shape, np.nan)
+        for j in range(len(M)):
+            chol, info = dpotrf(M[j], lower=1, clean=0)
+            if info == 0:
+                step, info = dpotrs(chol, rhs[j], lower=1)
+                if info == 0:
+                    out[j] = -step
+        return out
 
 
 def _positive_definite(M: np.ndarray) -> np.ndarray:

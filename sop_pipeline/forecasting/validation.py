@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sop_pipeline.common.validation import Rule, ValidationReport, gx, validate_frames
+from sop_pipeline.common.validation import Rule, ValidationReport, expectations, validate_frames
 
 
 def _forecast_rules() -> list[Rule]:
-    E = gx.expectations
+    E = expectations
     shown = ("level", "series_key", "month", "yhat_lower", "yhat", "yhat_upper")
     rules = [Rule(E.ExpectColumnValuesToNotBeNull(column=c), c, f"missing {c} values", shown)
              for c in ("yhat", "yhat_lower", "yhat_upper", "month", "series_key")]

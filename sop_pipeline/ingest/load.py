@@ -346,8 +346,30 @@ def check_cycle(cycle: date, first_month: date | None, last_cycle: date) -> None
             where="--cycle", fix=f"Pass --cycle with a month up to {last_cycle:%Y-%m}")
 
 
-def raw_batches(conn, cycle: date, rows: int):
-    """Yield the cycle's raw rows as pandas chunks of at most `rows` rows (bounded memory)."""
-    reader = conn.sql(sql_text("raw_sales_batches"), params={"plan_cycle": cycle}).to_arrow_reader(rows)
-    for batch in reader:
-        yield batch.to_pandas(date_as_object=False)
+@dataclass(frozen=True)
+class RawRows:
+    """The cycle's raw rows where they are (`relation` over `conn`, for checks run in DuckDB); iterated,
+    pandas chunks of at most `rows` rows (bounded memory)."""
+
+    conn: object
+    cycle: date
+    rows: int
+    order_by: str = "table_order"  # insertion order: file order, then row order
+
+    @property
+    def relation(self) -> str:
+        return sql_text("raw_sales_batches")
+
+    @property
+    def params(self) -> dict:
+        return {"plan_cycle": self.cycle}
+
+    def __iter__(self):
+        reader = self.conn.sql(self.relation, params=self.params).to_arrow_reader(self.rows)
+        for batch in reader:
+            yield batch.to_pandas(date_as_object=False)
+
+
+def raw_batches(conn, cycle: date, rows: int) -> RawRows:
+    """The cycle's raw rows: checked in DuckDB by `ingest.validation`, or iterated as pandas chunks."""
+    return RawRows(conn, cycle, rows)

@@ -1,14 +1,15 @@
-"""The blocking data-quality suite on the raw sales history (Great Expectations, via common.validation)."""
+"""The blocking data-quality suite on the raw sales history (Great Expectations' expectations, run in
+DuckDB over `raw.sales_history` by common.validation; GX itself runs them on frames)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
 
 from sop_pipeline.common.limits import EARLIEST_SALE, MAX_VALUE
-from sop_pipeline.common.validation import Rule, ValidationReport, gx, validate_frames
+from sop_pipeline.common.validation import Rule, ValidationReport, expectations, validate_frames, validate_table
 
 _EPOCH = date(1970, 1, 1)
 # The problems name the settings that provide for blank rows (config.schema.SalesSettings).
@@ -19,7 +20,7 @@ BLANK_SKU = ("rows with no SKU (set sales.missing_sku in sop.yaml, e.g. \"Unassi
 
 
 def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[Rule]:
-    E = gx.expectations
+    E = expectations
     rules = [
         Rule(E.ExpectColumnValuesToNotBeNull(column="sale_date"), "date",
               "dates that cannot be read as dates (check sales.date_format)", ("sale_date_text",)),
@@ -48,7 +49,18 @@ def _raw_sales_rules(cycle_end: date, allow_returns: bool) -> list[Rule]:
 
 
 def validate_raw_sales(
-    batches: Iterator[pd.DataFrame], cycle_end: date, allow_returns: bool
+    rows: Iterable[pd.DataFrame], cycle_end: date, allow_returns: bool, engine: str = "duckdb"
 ) -> ValidationReport:
-    """The blocking suite on `raw.sales_history` for one plan cycle."""
-    return validate_frames("raw_sales_history", batches, _raw_sales_rules(cycle_end, allow_returns))
+    """The blocking suite on `raw.sales_history` for one plan cycle.
+
+    `rows` is `ingest.load.raw_batches(conn, cycle, n)`: checked in DuckDB where the rows are (one scan
+    whatever their number), or with `engine="gx"` by Great Expectations on its pandas chunks. Any other
+    iterable of frames is checked chunk by chunk."""
+    rules = _raw_sales_rules(cycle_end, allow_returns)
+    relation = getattr(rows, "relation", None)
+    if engine == "duckdb" and relation is not None:
+        return validate_table(rows.conn, SUITE, relation, rows.params, rules, order_by=rows.order_by)
+    return validate_frames(SUITE, rows, rules, engine=engine)
+
+
+SUITE = "raw_sales_history"

@@ -18,7 +18,7 @@ DEMAND_HISTORY_USABLE = "demand_history_usable"
 
 
 @dg.asset_check(asset=raw_sales_history, name=RAW_SALES_VALID, blocking=True, partitions_def=plan_cycles,
-                description="Great Expectations suite: dates parse and are not after the cycle, units numeric "
+                description="Great Expectations suite (run in DuckDB): dates parse and are not after the cycle, units numeric "
                             "and not negative (unless sales.allow_returns), SKU present, at least one row.")
 def raw_sales_valid(context: dg.AssetCheckExecutionContext, sop_settings: SopSettings,
                     database: PlanDatabase) -> dg.AssetCheckResult:

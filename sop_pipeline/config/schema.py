@@ -32,6 +32,14 @@ class SalesColumns(Strict):
     revenue: str | None = "revenue"
 
 
+# sales.date_format's words for dates that are not strptime formats (read in ingest/load.py):
+# a year with a fraction, as R's ts objects export them (1980 = January 1980, 1980.0833 = February), and a
+# count of months without calendar dates (1, 2, 3, ...; forecasting competitions, some planning tools'
+# period numbers), month n being sales.first_month plus n - 1 months.
+DECIMAL_YEAR = "decimal_year"
+MONTH_NUMBER = "month_number"
+
+
 class SalesSettings(Strict):
     path: str = Field(description="a file, a glob or a folder of CSV or Parquet files")
     columns: SalesColumns = SalesColumns()
@@ -60,11 +68,10 @@ class SalesSettings(Strict):
 
     @model_validator(mode="after")
     def _month_numbers_need_a_first_month(self):
-        # Kept beside ingest/load.py's MONTH_NUMBER (config may not import ingest): the same literal.
-        if self.date_format == "month_number" and self.first_month is None:
+        if self.date_format == MONTH_NUMBER and self.first_month is None:
             raise ValueError('date_format "month_number" needs first_month: the month that 1 stands for, e.g. '
                              'first_month: "2015-01"')
-        if self.first_month is not None and self.date_format != "month_number":
+        if self.first_month is not None and self.date_format != MONTH_NUMBER:
             raise ValueError('first_month is read only with date_format: "month_number"')
         return self
 

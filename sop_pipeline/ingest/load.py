@@ -22,18 +22,12 @@ import duckdb
 from sop_pipeline.common.errors import InputDataError
 from sop_pipeline.common.months import add_months
 from sop_pipeline.common.readers import EXCEL_SUFFIXES, read_excel_sheet
-from sop_pipeline.config.schema import SalesSettings, Settings
+from sop_pipeline.config.schema import DECIMAL_YEAR, MONTH_NUMBER, SalesSettings, Settings
 from sop_pipeline.store.db import count_cycle, quote_ident, sql_text, statement
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 ALL_LABEL = "all"  # the series name used where the files have no family or SKU column
-# sales.date_format for dates written as a year with a fraction, as R's ts objects export them
-# (1980 = January 1980, 1980.0833 = February): the month nearest year * 12.
-DECIMAL_YEAR = "decimal_year"
-# sales.date_format for a count of months without calendar dates (1, 2, 3, ...; forecasting competitions,
-# some planning tools' period numbers): month n is sales.first_month plus n - 1 months.
-MONTH_NUMBER = "month_number"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import polars as pl
 from sop_pipeline.common.errors import InputDataError
 from sop_pipeline.common.months import add_months
 from sop_pipeline.common.readers import decode_utf8, is_excel, read_excel_sheet
-from sop_pipeline.ingest.load import DECIMAL_YEAR, MONTH_NUMBER
+from sop_pipeline.config.schema import DECIMAL_YEAR, MONTH_NUMBER
 from sop_pipeline.store.db import quote_ident, statement
 
 SAMPLE_ROWS = 200_000
@@ -292,10 +292,7 @@ def guess_sales(path: str | Path, rows: int = SAMPLE_ROWS) -> SalesGuess:
         family_units = dict(sorted(zip(by_family["family"], by_family["units"]), key=lambda item: _natural(item[0])))
     else:
         family_units = {"all": float(units_values.sum())}
-    parsed = _parse_dates(frame[date_col], date_format)
-    if first_month is not None:
-        numbers = frame[date_col].cast(pl.Float64, strict=False)
-        parsed = tuple(add_months(first_month, int(n) - 1) for n in (numbers.min(), numbers.max()))
+    parsed = _parse_dates(frame[date_col], date_format, first_month)
     negative = bool((units_values < 0).any())
     if negative:
         questions.append(f"{units!r} has negative values (returns?): allow_returns is true so they are accepted; "
@@ -362,9 +359,10 @@ def _natural(name: str) -> tuple:
     return (0, float(name), "") if re.fullmatch(r"-?\d+(\.\d+)?", name) else (1, 0.0, name)
 
 
-def _parse_dates(values: pl.Series, fmt: str | None) -> tuple[date | None, date | None]:
+def _parse_dates(values: pl.Series, fmt: str | None, first_month: date | None = None) -> tuple[date | None, date | None]:
     if fmt == MONTH_NUMBER:
-        return None, None  # placed on the calendar by first_month (guess_sales)
+        numbers = values.cast(pl.Float64, strict=False)
+        return tuple(add_months(first_month, int(n) - 1) for n in (numbers.min(), numbers.max()))
     if fmt == DECIMAL_YEAR:
         months = (values.cast(pl.Float64, strict=False).drop_nulls() * 12).round().cast(pl.Int64)
         return tuple(date(int(m // 12), int(m % 12) + 1, 1) for m in (months.min(), months.max()))

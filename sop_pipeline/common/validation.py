@@ -26,6 +26,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from sop_pipeline.common.sql_quoting import quote_ident
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from sop_pipeline.common.lazy import LazyModule  # noqa: E402
@@ -132,10 +134,6 @@ def _literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
 _NOT_NULL_CONDITION = re.compile(r"^\s*(\w+)\.notnull\(\)\s*$")
 
 
@@ -147,9 +145,9 @@ def unexpected_sql(expectation: Expectation) -> str | None:
     args.pop("condition_parser", None)
     name = expectation.type_name
     if name == "ExpectColumnValuesToNotBeNull":
-        predicate = f"{_ident(args.pop('column'))} IS NULL"
+        predicate = f"{quote_ident(args.pop('column'))} IS NULL"
     elif name == "ExpectColumnValuesToBeBetween":
-        column = _ident(args.pop("column"))
+        column = quote_ident(args.pop("column"))
         low, high = args.pop("min_value", None), args.pop("max_value", None)
         strict_min, strict_max = args.pop("strict_min", False), args.pop("strict_max", False)
         outside = []
@@ -159,13 +157,13 @@ def unexpected_sql(expectation: Expectation) -> str | None:
             outside.append(f"{column} {'>=' if strict_max else '>'} {_literal(high)}")
         predicate = f"{column} IS NOT NULL AND ({' OR '.join(outside) or 'FALSE'})"
     elif name == "ExpectColumnPairValuesAToBeGreaterThanB":
-        a, b = _ident(args.pop("column_A")), _ident(args.pop("column_B"))
+        a, b = quote_ident(args.pop("column_A")), quote_ident(args.pop("column_B"))
         op = ">=" if args.pop("or_equal", False) else ">"
         if args.pop("ignore_row_if", "both_values_are_missing") != "both_values_are_missing":
             return None
         predicate = f"NOT ({a} IS NULL AND {b} IS NULL) AND NOT coalesce({a} {op} {b}, FALSE)"
     elif name == "ExpectColumnValuesToBeInSet":
-        column = _ident(args.pop("column"))
+        column = quote_ident(args.pop("column"))
         values = ", ".join(_literal(v) for v in args.pop("value_set"))
         predicate = f"{column} IS NOT NULL AND {column} NOT IN ({values})"
     else:
@@ -176,7 +174,7 @@ def unexpected_sql(expectation: Expectation) -> str | None:
         match = _NOT_NULL_CONDITION.match(str(condition))
         if not match:
             return None
-        predicate = f"{_ident(match.group(1))} IS NOT NULL AND ({predicate})"
+        predicate = f"{quote_ident(match.group(1))} IS NOT NULL AND ({predicate})"
     return predicate
 
 
@@ -207,7 +205,7 @@ def _table_failures(conn, relation: str, params: dict, rules: list[Rule],
         if not count:
             continue
         shown = [c for c in (*LOCATION_COLUMNS, *rule.shown_columns) if c in columns]
-        examples = conn.execute(f"{relation} SELECT {', '.join(_ident(c) for c in shown) or '*'} FROM checked "
+        examples = conn.execute(f"{relation} SELECT {', '.join(quote_ident(c) for c in shown) or '*'} FROM checked "
                                 f"WHERE {predicate}{order} LIMIT {EXAMPLE_ROWS}", params).fetchall()
         failures[i] = ExpectationFailure(
             expectation=_snake(rule.expectation.type_name), column=rule.column, problem=rule.problem,

@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from sop_pipeline.common import resources
+from sop_pipeline.common.sql_quoting import quote_ident  # noqa: F401  (re-exported: readers call db.quote_ident)
 
 # Tables published per cycle, in the order versions.publish copies them.
 PLAN_TABLES = (
@@ -47,11 +48,6 @@ PLAN_TABLES = (
 def sql_text(name: str) -> str:
     """The text of `sql/<name>.sql` (read once per process)."""
     return resources.sql_text(name)
-
-
-def quote_ident(name: str) -> str:
-    """A safely quoted SQL identifier (a user's column name may hold anything)."""
-    return '"' + str(name).replace('"', '""') + '"'
 
 
 CATALOG = "plan"

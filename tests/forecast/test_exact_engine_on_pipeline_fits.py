@@ -53,6 +53,12 @@ from sop_pipeline.forecasting.fitting import FitTask
 from sop_pipeline.forecasting.models import model_configs
 from tests.support.pipeline_tasks import cycle_of, history_of, pipeline_tasks, settings_of
 
+# CmdStan's own lp__ against `log_posterior` at CmdStan's parameters (sig_figs=18): the same objective
+# and constant, so they agree to rounding; CmdStan's reported lp__ is off its parameters' by up to
+# 2.5e-9 relative on the demo's degenerate fits (sigma_obs sliding to 0, lp 600-900, where lp moves
+# fast with sigma) and 1.04e-8 on one Walmart fit (origin5, lp 302.6). 2e-8 is twice the worst seen;
+# a wrong objective or constant is off by whole units.
+LP_REPORTED_RTOL = 2e-8
 LP_TOLERANCE = 0.01      # the issue's "at least cmdstan's minus 0.01" ...
 SHARE_WITHIN = 0.99      # ... "on 99% of series"
 WORST_GAP = -1.0         # ... "and never more than 1.0 below"
@@ -240,7 +246,7 @@ def test_exact_matches_cmdstan_on_air_passengers_final_fits():
     assert by_model["log_additive_cps0.05"].config.log_scale(by_model["log_additive_cps0.05"].y)
     assert len(by_model["multiplicative_cps0.05_last8y"].y) == 96 < len(by_model["multiplicative_cps0.05"].y)
     assert by_model["multiplicative_cps0.05_last8y"].config.changepoint_range == 0.9
-    np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=1e-9)
+    np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=LP_REPORTED_RTOL)
     np.testing.assert_allclose(rows["lp_exact"], rows["lp_exact_own"], rtol=1e-9)
     assert (rows["lp_exact"] >= rows["lp_cmdstan"] - LP_TOLERANCE).all(), rows.to_string()
 
@@ -252,10 +258,8 @@ def test_exact_log_posterior_is_at_least_cmdstans(name):
     s = summary(rows)
     print(f"\n{name}: {s}")
     assert rows["note"].isna().all(), rows.loc[rows["note"].notna(), ["series_id", "stage", "model", "note"]].to_string()
-    # The same objective, the same constant: CmdStan's own lp__, and the exact engine's own lp.
-    # 1e-8: on the demo's degenerate fits (sigma_obs sliding to 0, lp 600-900, where lp moves fast
-    # with sigma) CmdStan's lp__ differs from its parameters' lp by up to 2.5e-9 relative.
-    np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=1e-8, atol=1e-9)
+    # The same objective, the same constant: CmdStan's own lp__ (LP_REPORTED_RTOL), and the exact engine's own lp.
+    np.testing.assert_allclose(rows["lp_cmdstan"], rows["lp_cmdstan_reported"], rtol=LP_REPORTED_RTOL, atol=1e-9)
     exact = rows[rows["exact_engine"].str.startswith("exact")]
     np.testing.assert_allclose(exact["lp_exact"], exact["lp_exact_own"], rtol=1e-9, atol=1e-9)
     assert s["share_within"] >= SHARE_WITHIN, s

@@ -500,7 +500,8 @@ def complete_columns(scores: Sequence[Score]) -> tuple[list[str], list[str]]:
     for column in COLUMNS:
         missing = sum(s.wape.get(column) is None and s.actual_sum != 0 for s in scores)
         if missing:
-            why = "" if importable(column) else f" ({LIBRARY[column]} is not importable here; pip install -e '.[bench]')"
+            why = ("" if column not in LIBRARY or importable(column)  # the pipeline: not run with --baselines-only
+                   else f" ({LIBRARY[column]} is not importable here; pip install -e '.[bench]')")
             notes.append(f"{column}: left out, {missing} of {len(scores)} series/origins without a forecast{why}")
         else:
             shown.append(column)

@@ -7,7 +7,10 @@ seasonal-naive baseline (same month last year). A history too short for that hol
 (at least 12 months stay for training and 3 are held out), and where origins do not fit backwards
 the others move forwards, scored on the months left; shorter histories are not backtested.
 
-- Models: each series keeps the configuration with the lowest pooled WAPE over the origins.
+- Models, raced in two rounds (`race_finalists`): every configuration is fitted at the
+  `backtest_first_round` origins (the oldest and the latest), only each series' `backtest_finalists`
+  best there at the others. Each series then keeps the configuration with the lowest WAPE pooled over
+  every origin, or the simplest one within noise of it (`choose_models`), or a combination.
 - approach `best`: per family, the approach with the lowest family-level WAPE pooled over the
   origins (top_down on ties or where none can be scored).
 """
@@ -28,6 +31,20 @@ from sop_pipeline.forecasting.fitting import YEARLY_MIN_MONTHS, FitResult, Proph
 MIN_TRAIN_MONTHS = 12      # the shortest training window of a backtest origin
 MIN_HOLDOUT_MONTHS = 3     # and the fewest months it holds out
 MODEL_SWITCH_MARGIN = 0.05  # a series changes configuration when another's backtest WAPE is 5% lower
+# The simplest configuration within one standard error of the best is kept only where every origin
+# trained on at least two years (a yearly shape each time) and there are enough origins for a spread.
+SIMPLEST_MIN_TRAIN_MONTHS = 24
+SIMPLEST_MIN_ORIGINS = 3
+
+
+def first_round_origins(n_origins: int, first_round: int) -> list[int]:
+    """The origins (indices, oldest first) where every configuration is fitted: the oldest and the
+    latest, then evenly between them; all of them when `first_round` covers them."""
+    if first_round >= n_origins:
+        return list(range(n_origins))
+    if first_round == 1:
+        return [n_origins - 1]
+    return sorted({round(i * (n_origins - 1) / (first_round - 1)) for i in range(first_round)})
 
 
 def backtest_cuts(n_months: int, settings: ForecastSettings) -> list[tuple[int, int]]:
@@ -53,12 +70,22 @@ class _Pool:
         self.forecast: list[np.ndarray] = []
         self.horizon: list[np.ndarray] = []
         self.train: np.ndarray | None = None
+        self.train_months: list[int] = []
 
     def add(self, actual, forecast, train) -> None:
         self.actual.append(np.asarray(actual, float))
         self.forecast.append(np.asarray(forecast, float))
         self.horizon.append(np.arange(1, len(actual) + 1))
         self.train = np.asarray(train, float)  # the latest origin's training history (MASE scale)
+        self.train_months.append(len(self.train))
+
+    def per_origin(self) -> np.ndarray | None:
+        """Each origin's absolute error over the mean actual per origin: scale-free, paired between
+        configurations by origin, and their mean is the pooled WAPE (None: nothing sold)."""
+        scale = float(np.sum([a.sum() for a in self.actual])) / len(self.actual) if self.actual else 0.0
+        if scale <= 0:
+            return None
+        return np.array([np.abs(f - a).sum() for a, f in zip(self.actual, self.forecast)]) / scale
 
     @property
     def a(self) -> np.ndarray:
@@ -116,23 +143,24 @@ def _actuals(full: HistoryView, prep: PreparedView, scored: int):
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """What a series publishes: one configuration, or the combination (mean) of a few."""
+    """What a series publishes: one configuration, or the combination (mean or median) of a few."""
 
     members: tuple[str, ...]
+    how: str = "mean"   # a combination's: "mean" or "median" of the members' forecasts
 
     @property
     def name(self) -> str:
-        """The name in sop.forecast.model: the configuration's, or `mean(a, b, c)`."""
-        return self.members[0] if len(self.members) == 1 else f"mean({', '.join(self.members)})"
+        """The name in sop.forecast.model: the configuration's, or `mean(a, b)` / `median(a, b, c)`."""
+        return self.members[0] if len(self.members) == 1 else f"{self.how}({', '.join(self.members)})"
+
+    def combine(self, forecasts: list[np.ndarray]) -> np.ndarray:
+        return (np.median if self.how == "median" else np.mean)(forecasts, axis=0)
 
 
-def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
-                  configs: list[ProphetConfig], incumbent: dict[str, str], combine: int) -> dict[str, ModelChoice]:
-    """Per series: the configuration with the lowest WAPE pooled over the origins, or the mean of its
-    best 2, 3, ... `combine` distinct ones, whichever of these scores lowest over the same origins
-    (forecast combination; `combine` < 2: never). Last cycle's configuration (`incumbent`) stays unless the choice is better by
-    more than MODEL_SWITCH_MARGIN, so the published forecast does not change model on noise."""
-    names = [c.name for c in configs]
+def _model_pools(full: HistoryView, preps: list[tuple[PreparedView, int]],
+                 fits: dict[str, FitResult]) -> dict[str, dict[str, _Pool]]:
+    """Per series and configuration, its forecasts and the actuals at the origins it was fitted at
+    (oldest first; an alias, the same model fitted once, shares its fit)."""
     pools: dict[str, dict[str, _Pool]] = defaultdict(lambda: defaultdict(_Pool))
     for prep, scored in preps:
         total_actual, fam_actual, sku_actual = _actuals(full, prep, scored)
@@ -148,38 +176,121 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
             forecast = floored(fits[task.key])[:scored]
             for name in [task.config.name, *aliases[(task.series_id, task.config.name)]]:
                 pools[task.series_id][name].add(actual, forecast, train)
-    chosen = {}
-    for sid, by_model in pools.items():
-        # Only configurations scored at every origin of the series compete (a training window is no
-        # candidate at the origins where the history is not longer than it): the same months pooled.
-        n_origins = max(len(pool.actual) for pool in by_model.values())
-        by_model = {m: pool for m, pool in by_model.items() if len(pool.actual) == n_origins}
+    return pools
+
+
+def _complete(by_model: dict[str, _Pool]) -> dict[str, _Pool]:
+    """The configurations scored at every origin of the series (the race's finalists; a training
+    window is no candidate where the history is not longer than it): the same months pooled."""
+    n_origins = max(len(pool.actual) for pool in by_model.values())
+    return {m: pool for m, pool in by_model.items() if len(pool.actual) == n_origins}
+
+
+def _ranked_distinct(by_model: dict[str, _Pool], scores: dict[str, float | None], names: list[str]) -> list[str]:
+    """The scored configurations from the lowest WAPE up, an alias (the same forecasts) once."""
+    ranked = sorted((m for m in names if scores.get(m) is not None and np.isfinite(scores[m])),
+                    key=lambda m: (scores[m], names.index(m)))
+    distinct: list[str] = []
+    for m in ranked:
+        if not any(np.array_equal(by_model[m].f, by_model[d].f) for d in distinct):
+            distinct.append(m)
+    return distinct
+
+
+def race_finalists(full: HistoryView, first_round: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
+                   configs: list[ProphetConfig], finalists: int,
+                   incumbent: dict[str, tuple[str, ...]]) -> dict[str, list[ProphetConfig]]:
+    """Per series fitted in the first round: its `finalists` configurations with the lowest WAPE
+    pooled over the first round's origins (distinct forecasts), and last cycle's (`incumbent`, so it
+    can stay), in the order of `configs`. The other origins fit these only: a configuration far
+    behind at both the oldest and the latest origin is not going to be chosen."""
+    names = [c.name for c in configs]
+    out = {}
+    for sid, by_model in _model_pools(full, first_round, fits).items():
+        by_model = _complete(by_model)
         scores = {m: pool.wape() for m, pool in by_model.items()}
-        single = choose_model(scores, names, incumbent.get(sid))
-        chosen[sid] = ModelChoice((single,))
-        if combine < 2 or single == incumbent.get(sid) and single != _lowest(scores, names):
+        keep = set(_ranked_distinct(by_model, scores, names)[:finalists]) | set(incumbent.get(sid, ()))
+        if not keep & set(by_model):  # nothing scored (no sales): the default, as the choice would
+            keep = {names[0]}
+        out[sid] = [c for c in configs if c.name in keep]
+    return out
+
+
+def simplest_within_noise(by_model: dict[str, _Pool], best: str, names: list[str], simplicity) -> str:
+    """The simplest configuration (lowest `simplicity(name)`) whose paired per-origin errors are
+    within one standard error of the best's (the one-standard-error rule): a more flexible model
+    has to beat a simpler one by more than the origins' noise. `best` where it cannot be judged
+    (fewer than SIMPLEST_MIN_ORIGINS origins, an origin that trained on less than two years)."""
+    reference = by_model[best]
+    if (len(reference.actual) < SIMPLEST_MIN_ORIGINS or min(reference.train_months) < SIMPLEST_MIN_TRAIN_MONTHS
+            or (base := reference.per_origin()) is None):
+        return best
+    within = []
+    for m in names:
+        pool = by_model.get(m)
+        if pool is None or (errors := pool.per_origin()) is None:
             continue
-        ranked = sorted((m for m in names if scores.get(m) is not None and np.isfinite(scores[m])),
-                        key=lambda m: (scores[m], names.index(m)))
-        distinct: list[str] = []  # an alias (the same model fitted once) counts once
-        for m in ranked:
-            if not any(np.array_equal(by_model[m].f, by_model[d].f) for d in distinct):
-                distinct.append(m)
-        best = scores.get(single)
-        for k in range(2, min(combine, len(distinct)) + 1):  # the mean of the best 2, 3, ...: the lowest
-            top = tuple(distinct[:k])
-            mean = _Pool()
-            for j, actual in enumerate(by_model[top[0]].actual):
-                mean.add(actual, np.mean([by_model[m].forecast[j] for m in top], axis=0), by_model[top[0]].train)
-            if best is not None and mean.wape() is not None and mean.wape() <= best:
-                chosen[sid], best = ModelChoice(top), mean.wape()
+        diff = errors - base
+        if diff.mean() <= diff.std(ddof=1) / np.sqrt(len(diff)):
+            within.append(m)
+    return min(within, key=lambda m: (simplicity(m), names.index(m)), default=best)
+
+
+def _score_of(choice: ModelChoice, by_model: dict[str, _Pool]) -> float | None:
+    if any(m not in by_model for m in choice.members):
+        return None
+    if len(choice.members) == 1:
+        return by_model[choice.members[0]].wape()
+    first = by_model[choice.members[0]]
+    pool = _Pool()
+    for j, actual in enumerate(first.actual):
+        pool.add(actual, choice.combine([by_model[m].forecast[j] for m in choice.members]), first.train)
+    return pool.wape()
+
+
+def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
+                  configs: list[ProphetConfig], incumbent: dict[str, tuple[str, ...]], combine: int,
+                  simplicity=None) -> dict[str, ModelChoice]:
+    """Per series, among the configurations scored at every origin: the one with the lowest WAPE
+    pooled over the origins, or the simplest within noise of it (`simplest_within_noise`, where
+    `simplicity` ranks the configurations); or the mean or median of its best 2, 3, ... `combine`
+    distinct ones where that scores no worse than the best single configuration over the same
+    origins (forecast combination; `combine` < 2: never). Last cycle's choice (`incumbent`: its
+    configuration, or a combination's members) stays unless the new one is better by more than
+    MODEL_SWITCH_MARGIN, so the published forecast does not change model on noise."""
+    names = [c.name for c in configs]
+    chosen = {}
+    for sid, by_model in _model_pools(full, preps, fits).items():
+        by_model = _complete(by_model)
+        scores = {m: pool.wape() for m, pool in by_model.items()}
+        best = _lowest(scores, names)
+        single = simplest_within_noise(by_model, best, names, simplicity) if simplicity and best in by_model else best
+        choice, score = ModelChoice((single,)), scores.get(single)
+        top_score = scores.get(best)
+        if combine >= 2 and top_score is not None:
+            distinct = _ranked_distinct(by_model, scores, names)
+            for k in range(2, min(combine, len(distinct)) + 1):  # the mean (and median) of the best 2, 3, ...
+                for how in ("mean", "median") if k >= 3 else ("mean",):
+                    combo = ModelChoice(tuple(distinct[:k]), how)
+                    value = _score_of(combo, by_model)
+                    if value is not None and value <= top_score and (score is None or value < score):
+                        choice, score = combo, value
+        held = incumbent.get(sid)
+        if held and score is not None:
+            kept = [ModelChoice(held)] if len(held) == 1 else [ModelChoice(held, h) for h in ("mean", "median")[:len(held) - 1]]
+            for candidate in kept:
+                value = _score_of(candidate, by_model)
+                if keeps_incumbent(value, min(score, top_score)):
+                    choice, score = candidate, value
+                    break
+        chosen[sid] = choice
     return chosen
 
 
 def combined_fits(prep: PreparedView, fits: dict[str, FitResult], chosen: dict[str, ModelChoice]) -> dict[str, FitResult]:
-    """The combinations' fits of one view, keyed as a fit of their own: yhat the mean of the members'
-    forecasts, sigma the mean of their in-sample residual deviations (a combination is no Prophet fit
-    of its own: no parameters, no warm start)."""
+    """The combinations' fits of one view, keyed as a fit of their own: yhat the mean (or median) of
+    the members' forecasts, sigma the mean of their in-sample residual deviations (a combination is
+    no Prophet fit of its own: no parameters, no warm start)."""
     out = {}
     fitted_ids = {task.series_id for task in prep.tasks}
     for sid, choice in chosen.items():
@@ -193,19 +304,20 @@ def combined_fits(prep: PreparedView, fits: dict[str, FitResult], chosen: dict[s
         out[task_key(prep.stage, sid, choice.name)] = FitResult(
             key=task_key(prep.stage, sid, choice.name), series_id=sid, stage=prep.stage,
             method="prophet" if prophet else first.method,
-            yhat=np.mean([r.yhat for r in members], axis=0), sigma=float(np.mean([r.sigma for r in members])),
+            yhat=choice.combine([r.yhat for r in members]), sigma=float(np.mean([r.sigma for r in members])),
             n_points=first.n_points, model=choice.name, engine="combination")
     return out
 
 
-def choose_model(scores: dict[str, float | None], names: list[str], incumbent: str | None) -> str:
-    """The configuration with the lowest backtest WAPE (the first of `names` on ties), unless last
-    cycle's is within MODEL_SWITCH_MARGIN of it."""
-    best = _lowest(scores, names)
-    if (incumbent is not None and scores.get(incumbent) is not None and scores.get(best) is not None
-            and scores[incumbent] <= scores[best] * (1 + MODEL_SWITCH_MARGIN)):
-        return incumbent
-    return best
+def keeps_incumbent(incumbent_score: float | None, best_score: float | None) -> bool:
+    """Whether last cycle's choice stays: scored, and within MODEL_SWITCH_MARGIN of the best."""
+    return (incumbent_score is not None and best_score is not None
+            and incumbent_score <= best_score * (1 + MODEL_SWITCH_MARGIN))
+
+
+def lowest(scores: dict[str, float | None], order: list[str]) -> str:
+    """The key with the lowest score; the first in `order` on ties or where nothing is scored."""
+    return _lowest(scores, order)
 
 
 def run_backtest(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],

@@ -7,10 +7,12 @@ a flexible one where the level really moves. For 13 to 23 months of history, whe
 yearly shape, a flat level and a stiff trend with one effect per calendar month join them (on
 Walmart's 45 stores, 15-21 months at the benchmark's origins, they took the pipeline from 0.1302 to
 0.1216 mean WAPE; seasonal naive 0.1207). Each series keeps the configuration with the lowest pooled
-WAPE over the backtest's origins (last cycle's stays within 5%, `backtest.choose_model`), or the
-mean of its best few (`forecast.combine_models`) where that mean did no worse; ties, and series that
-cannot be backtested, keep the first (the settings' own `seasonality_mode` and
-`changepoint_prior_scale`).
+WAPE over the backtest's origins, or the simplest within one standard error of it (`simplicity`,
+where every origin trained on two years or more), or the mean or median of its best few
+(`forecast.combine_models`) where that did no worse; last cycle's choice stays within 5%
+(`backtest.choose_models`). Ties, and series that cannot be backtested, keep the first (the
+settings' own `seasonality_mode` and `changepoint_prior_scale`). The backtest races them
+(`backtest.race_finalists`): all at the oldest and the latest origin, the best few at the others.
 
 Beside them, for long histories, what a forecaster would try next (see AUTO_MORE).
 """
@@ -33,6 +35,15 @@ AUTO_MORE = (
     ("log_additive_cps0.05", "additive", 0.05, 0.8, "log", None),
     ("multiplicative_cps0.05_last8y", "multiplicative", 0.05, 0.9, "none", 8),
 )
+
+
+def simplicity(config: ProphetConfig) -> tuple:
+    """How simple a configuration is, simplest lowest (the one-standard-error rule keeps the simplest
+    within noise of the best, `backtest.simplest_within_noise`): a level without trend before a
+    trend, a stiffer trend before a more flexible one, additive seasonality before multiplicative,
+    the units before their log, the whole history before a window of it."""
+    return (config.growth != "flat", config.changepoint_prior_scale, config.seasonality_mode != "additive",
+            config.transform != "none", config.window_months is not None)
 
 
 def model_name(seasonality_mode: str, changepoint_prior_scale: float) -> str:

@@ -28,14 +28,16 @@ from sop_pipeline.forecasting.backtest import (
     backtest_cuts,
     choose_models,
     combined_fits,
+    first_round_origins,
+    race_finalists,
     run_backtest,
     with_history_notes,
 )
-from sop_pipeline.forecasting.classification import build_view, prepare
+from sop_pipeline.forecasting.classification import PreparedView, build_view, prepare
 from sop_pipeline.forecasting.executor import prewarm, release_pool, run_fits
 from sop_pipeline.forecasting.fitting import ProphetConfig
 from sop_pipeline.forecasting.input_checks import validate_history
-from sop_pipeline.forecasting.models import model_configs
+from sop_pipeline.forecasting.models import model_configs, simplicity
 from sop_pipeline.forecasting.publish import ACCURACY_SCHEMA, FORECAST_SCHEMA, PARAMS_SCHEMA, publish_forecast
 
 __all__ = ["ACCURACY_SCHEMA", "FORECAST_SCHEMA", "PARAMS_SCHEMA", "ForecastResult", "forecast_demand"]
@@ -95,45 +97,66 @@ def forecast_demand(
     horizon = slice(n_future - settings.horizon_months, None)
     warm = _warm_lookup(warm_start_params) if settings.warm_start else {}
     configs = model_configs(settings)
+    by_name = {c.name: c for c in configs}
     workers = settings.resolved_workers()
     run = {"workers": workers, "executor": settings.executor, "dask_address": settings.dask_address}
 
     cuts = backtest_cuts(full.n_months, settings)
-    preps = [(prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, lambda _sid: configs, {}), scored)
-             for j, (n_train, scored) in enumerate(cuts)]
-    backtest_tasks = [task for prep, _ in preps for task in prep.tasks]
+    views = [(full.truncated(n_train), f"origin{j + 1}", scored) for j, (n_train, scored) in enumerate(cuts)]
+    # The race: every configuration at the first round's origins, each series' finalists at the others.
+    racing = 0 < settings.backtest_finalists < len(configs)
+    first = first_round_origins(len(cuts), settings.backtest_first_round) if racing else list(range(len(cuts)))
+    later = [j for j in range(len(cuts)) if j not in first]
+    # Last cycle's choice per series (from its published fits: one configuration, or a combination's
+    # members), where every member is still a candidate.
+    incumbent = {sid: tuple(init["members"]) if init.get("combined") else (init["model"],)
+                 for (sid, stage), init in warm.items() if stage == "final" and "model" in init}
+    incumbent = {sid: held for sid, held in incumbent.items() if set(held) <= {c.name for c in configs}}
+    preps: list[tuple[PreparedView, int] | None] = [None] * len(cuts)
+    for j in first:
+        view, stage, scored = views[j]
+        preps[j] = (prepare(view, settings, stage, scored, lambda _sid: configs, {}), scored)
+    first_tasks = sum(len(preps[j][0].tasks) for j in first)
+    n_series = len(preps[first[-1]][0].tasks) // max(len(configs), 1) + 1 if first else 0
     fit_started = time.perf_counter()
-    # At least one published fit per series (more where a combination is chosen: then said below).
-    total_tasks = [len(backtest_tasks) + len(prepare(full, settings, "final", n_future, lambda _sid: configs[:1], {}).tasks)]
+    # An estimate until the finalists and the published fits are known (at least one per series).
+    total_tasks = [first_tasks + len(later) * n_series * min(settings.backtest_finalists, len(configs)) + n_series]
+    done = [0]
 
-    def progress_of(offset: int):
-        if progress is None:
-            return None
-        return lambda done, _total, key: progress(offset + done, total_tasks[0], key)
+    def fit(tasks, release: bool = False):
+        offset = done[0]
+        done[0] += len(tasks)
+        report = None if progress is None else (lambda n, _total, key: progress(offset + n, total_tasks[0], key))
+        return run_fits(tasks, progress=report, release=release, **run)
 
-    if settings.executor == "local" and workers > 1 and len(backtest_tasks) > 0:
-        prewarm(workers)  # one pool for both rounds (a no-op when the CLI started it already)
+    if settings.executor == "local" and workers > 1 and first_tasks > 0:
+        prewarm(workers)  # one pool for every round (a no-op when the CLI started it already)
     try:
-        fits = run_fits(backtest_tasks, progress=progress_of(0), release=False, **run)
+        fits: dict = {}
+        for j in first:  # one call per origin: its tasks share their dates, so batch well
+            fits |= fit(preps[j][0].tasks)
+        finalists = race_finalists(full, [preps[j] for j in first], fits, configs, settings.backtest_finalists,
+                                   incumbent) if racing else {}
+        for j in later:
+            view, stage, scored = views[j]
+            preps[j] = (prepare(view, settings, stage, scored, lambda sid: finalists.get(sid, configs), {}), scored)
+            fits |= fit(preps[j][0].tasks)
+        preps = [p for p in preps if p is not None]
         default = configs[0].name
-        # Last cycle's configuration per series (from its published fits), where it is still a candidate
-        # (a series that published a combination has several final fits: it has no single incumbent).
-        incumbent = {sid: init["model"] for (sid, stage), init in warm.items()
-                     if stage == "final" and not init.get("combined") and init.get("model") in {c.name for c in configs}}
-        chosen = choose_models(full, preps, fits, configs, incumbent, settings.combine_models) if preps else {}
+        chosen = (choose_models(full, preps, fits, configs, incumbent, settings.combine_models,
+                                lambda name: simplicity(by_name[name])) if preps else {})
         for prep, _ in preps:
             fits |= combined_fits(prep, fits, chosen)
         chosen_model = {sid: c.name for sid, c in chosen.items()}
         outcome = run_backtest(full, preps, fits, chosen_model, default, settings.approach) if preps else None
-        by_name = {c.name: c for c in configs}
 
         def final_configs(series_id: str) -> list[ProphetConfig]:
             choice = chosen.get(series_id)
             return [by_name[m] for m in choice.members] if choice else [by_name[default]]
 
         final = prepare(full, settings, "final", n_future, final_configs, warm)
-        total_tasks[0] = len(backtest_tasks) + len(final.tasks)
-        final_fits = run_fits(final.tasks, progress=progress_of(len(backtest_tasks)), **run)
+        total_tasks[0] = done[0] + len(final.tasks)
+        final_fits = fit(final.tasks, release=True)
     finally:
         release_pool()
     fit_seconds = time.perf_counter() - fit_started
@@ -168,6 +191,7 @@ def forecast_demand(
         "models_chosen": dict(sorted(models_chosen.items())),
         "approaches_chosen": {a: sum(v == a for v in choice.values()) for a in APPROACHES if a in choice.values()},
         "backtest_origins": [f"{n_train} months, {scored} scored" for n_train, scored in cuts],
+        "backtest_first_round": [f"origin{j + 1}" for j in first],  # every configuration fitted there
         "reconciliation": final_numbers.reconciliation,
         "skus": len(full.sku),
         "skus_fitted": int(final.fitted.sum()),

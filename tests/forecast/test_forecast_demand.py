@@ -10,8 +10,9 @@ from benchmarks.synthetic import synthetic_history
 from sop_pipeline.common.errors import InputDataError, SettingsError
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand, plot_forecast_png
-from sop_pipeline.forecasting.backtest import backtest_cuts, choose_model
+from sop_pipeline.forecasting.backtest import backtest_cuts, keeps_incumbent, lowest
 from sop_pipeline.forecasting.models import model_configs
+from tests.support.pipeline_tasks import members_of, pipeline_tasks
 
 CYCLE = date(2026, 1, 1)
 HORIZON = 6
@@ -86,9 +87,11 @@ def test_accuracy_table_covers_levels_and_methods(synthetic_result):
     for level in ("total", "family", "sku"):
         methods = set(acc.filter(pl.col("level") == level)["method"])
         assert {"top_down", "bottom_up", "seasonal_naive", "chosen"} <= methods
-    # Three rolling origins 3 months apart, each scored on the 6 months after it.
-    assert backtest_cuts(36, settings()) == [(24, 6), (27, 6), (30, 6)]
-    assert (acc["n_points"] == 18).all()
+    # Six rolling origins 2 months apart, each scored on the 6 months after it.
+    assert backtest_cuts(36, settings()) == [(20, 6), (22, 6), (24, 6), (26, 6), (28, 6), (30, 6)]
+    assert (acc.filter(pl.col("level") != "sku")["n_points"] == 36).all()
+    # A SKU is fitted from min_history_months (24) of history: at the four origins from 24 months.
+    assert (acc.filter(pl.col("level") == "sku")["n_points"] == 4 * 6).all()
     # The chosen row repeats the chosen approach's score for each family.
     fam = acc.filter(pl.col("level") == "family")
     for family, chosen in result.approach_by_family.items():
@@ -102,7 +105,7 @@ def test_accuracy_table_covers_levels_and_methods(synthetic_result):
     assert acc.filter(pl.col("method") == "chosen")["model"].null_count() == 0
     names = {c.name for c in model_configs(settings())}
     for model in set(acc["model"].drop_nulls()):
-        members = model.removeprefix("mean(").removesuffix(")").split(", ") if model.startswith("mean(") else [model]
+        members = members_of(model)
         assert set(members) <= names and len(set(members)) == len(members), model
 
 
@@ -111,7 +114,7 @@ def test_seasonal_naive_score_matches_hand_computation(synthetic_result):
     family = history.filter(pl.col("family") == "F00").group_by("month").agg(pl.col("units").sum()).sort("month")
     y = family["units"].to_numpy()
     actual, naive = [], []
-    for cut in (24, 27, 30):  # the three origins, each scored on its next 6 months
+    for cut in (20, 22, 24, 26, 28, 30):  # the six origins, each scored on its next 6 months
         actual.append(y[cut:cut + 6])
         naive.append(y[cut - 12:cut - 6])  # the same months one year earlier
     actual, naive = np.concatenate(actual), np.concatenate(naive)
@@ -123,7 +126,7 @@ def test_seasonal_naive_score_matches_hand_computation(synthetic_result):
 
 
 def test_params_are_returned_for_warm_start(synthetic_result):
-    _, result, _ = synthetic_result
+    history, result, result_approach = synthetic_result
     params = result.params
     assert {"series_id", "stage", "n_changepoints", "params_json"} <= set(params.columns)
     assert set(params["stage"]) == {"final"}
@@ -136,14 +139,16 @@ def test_params_are_returned_for_warm_start(synthetic_result):
     for series_id, frame in params.group_by("series_id"):
         model = published.get(series_id[0])
         if model is not None:
-            members = model.removeprefix("mean(").removesuffix(")").split(", ")
+            members = members_of(model)
             assert sorted(frame["model"]) == sorted(members), (series_id, model)
-    # The backtest fitted every configuration that is a model of its own at each of the three origins
-    # (24 to 30 months of history: the month-effects model is then additive_cps0.01, the 8-year
-    # window no candidate, the log scale the units' additive model where a SKU has a month without
-    # sales), then the published ones.
+    # The race: every configuration that is a model of its own at the oldest and the latest origin
+    # (as the collector builds them), then at the four between at most 3 finalists per series: the
+    # total and 2 families from 20 months, the 6 SKUs too from 24 (origins at 20, 22, ..., 30 months).
     backtest_fits = result.stats["series_fitted"] - params.height
-    assert 9 * 3 * (len(model_configs(settings())) - 4) <= backtest_fits <= 9 * 3 * (len(model_configs(settings())) - 2)
+    _, origins = pipeline_tasks(history, settings(approach=result_approach), CYCLE)
+    first_round = len(origins[0]) + len(origins[-1])
+    later_series = 3 + 3 * 9
+    assert first_round + later_series <= backtest_fits <= first_round + 3 * later_series
     assert "family|F00" in params["series_id"].to_list()
     assert params["model"].null_count() == 0
 
@@ -216,12 +221,12 @@ def test_plot_is_a_png(synthetic_result):
 
 def test_a_series_keeps_last_cycles_model_unless_another_is_clearly_better():
     names = ["a", "b", "c"]
-    assert choose_model({"a": 0.30, "b": 0.20, "c": 0.25}, names, None) == "b"
-    assert choose_model({"a": 0.20, "b": 0.20, "c": 0.25}, names, None) == "a"        # ties: the first
-    assert choose_model({"a": 0.30, "b": 0.20, "c": 0.205}, names, "c") == "c"        # within 5%: kept
-    assert choose_model({"a": 0.30, "b": 0.20, "c": 0.22}, names, "c") == "b"         # 10% worse: switched
-    assert choose_model({"a": None, "b": None, "c": None}, names, "c") == "a"         # nothing scored
-    assert choose_model({"a": 0.3, "b": 0.2}, names, "gone") == "b"                   # no longer a candidate
+    assert lowest({"a": 0.30, "b": 0.20, "c": 0.25}, names) == "b"
+    assert lowest({"a": 0.20, "b": 0.20, "c": 0.25}, names) == "a"        # ties: the first
+    assert lowest({"a": None, "b": None, "c": None}, names) == "a"        # nothing scored
+    assert keeps_incumbent(0.205, 0.20)                                   # within 5%: kept
+    assert not keeps_incumbent(0.22, 0.20)                                # 10% worse: switched
+    assert not keeps_incumbent(None, 0.20)                                # no longer a candidate
 
 
 def test_models_setting_is_checked():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
@@ -50,14 +51,29 @@ def cycle_of(history: pl.DataFrame) -> date:
 # --------------------------------------------------------------------------- the pipeline's tasks
 
 
-def pipeline_tasks(history: pl.DataFrame, settings: ForecastSettings,
-                   cycle: date) -> tuple[list[FitTask], list[list[FitTask]]]:
+def pipeline_tasks(history: pl.DataFrame, settings: ForecastSettings, cycle: date,
+                   configs_for: Callable[[str], list[str]] | None = None) -> tuple[list[FitTask], list[list[FitTask]]]:
     """The final stage's tasks in every configuration (the pipeline fits only the backtest's choice
-    there) and each backtest origin's, as `forecast_demand` builds them (cold: no warm start)."""
+    there) and each backtest origin's, as `forecast_demand` builds them (cold: no warm start). Every
+    configuration at every origin, unless `configs_for(series_id)` names the configurations of a
+    series (the race's finalists, at the origins after its first round)."""
     full = build_view(validate_history(history, cycle))
     configs = model_configs(settings)
     last_month = full.first_month + full.n_months - 1
     n_future = month_number(cycle) - last_month - 1 + settings.horizon_months
-    origins = [prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, lambda _sid: configs, {}).tasks
+
+    def of(series_id: str) -> list:
+        return configs if configs_for is None else [c for c in configs if c.name in configs_for(series_id)]
+
+    origins = [prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, of, {}).tasks
                for j, (n_train, scored) in enumerate(backtest_cuts(full.n_months, settings))]
-    return prepare(full, settings, "final", n_future, lambda _sid: configs, {}).tasks, origins
+    return prepare(full, settings, "final", n_future, of, {}).tasks, origins
+
+
+def members_of(model: str) -> list[str]:
+    """The configurations behind a published model name: itself, or a combination's members
+    (`mean(a, b)`, `median(a, b, c)`)."""
+    for how in ("mean", "median"):
+        if model.startswith(f"{how}(") and model.endswith(")"):
+            return model[len(how) + 1:-1].split(", ")
+    return [model]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import math
 import multiprocessing
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from queue import SimpleQueue
 
 from sop_pipeline.common.errors import SettingsError
-from sop_pipeline.forecasting.fitting import FitResult, FitTask, fit_chunk, init_worker
+from sop_pipeline.forecasting.fitting import FitResult, FitTask, batch_key, fit_chunk, init_worker
 
 Progress = Callable[[int, int, str], None]
 _warm_pool: ProcessPoolExecutor | None = None
@@ -30,7 +29,6 @@ _warm_workers = 0
 MAX_CHUNK = 4          # CmdStan fits per task: small enough that no worker idles long at the end, large enough to amortise
 MAX_CHUNK_EXACT = 96   # exact fits cost milliseconds: larger chunks, and neighbours share one design
 CHUNKS_PER_WORKER = 4
-POOL_NICENESS = 19
 
 
 def chunked(tasks: list[FitTask], workers: int, max_chunk: int = MAX_CHUNK) -> list[list[FitTask]]:
@@ -68,8 +66,8 @@ def run_fits(
     if not tasks:
         return {}
     exact = all(task.config.engine == "exact" for task in tasks)
-    if exact:  # neighbours with the same dates and features share one design
-        tasks = sorted(tasks, key=lambda task: tuple(map(str, task.design_key())))
+    if exact:  # neighbours of one design and configuration go in one chunk and are solved as one batch
+        tasks = sorted(tasks, key=lambda task: tuple(map(str, batch_key(task))))
     chunks = chunked(tasks, workers, MAX_CHUNK_EXACT if exact else MAX_CHUNK)
     total = len(tasks)
     if executor == "dask":
@@ -153,10 +151,9 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _init_pool_worker() -> None:
-    # Lowest priority: while the workers start up, the run's own serial stages (imports,
-    # ingest, checks) keep their core; once fitting, N processes share N cores, so it costs nothing.
-    if hasattr(os, "nice"):
-        os.nice(POOL_NICENESS)
+    # At the run's own priority (a spawned process inherits it). Not lowered: on a machine other
+    # work keeps busy, a pool worker at nice 19 got 1:19 of CPU while the run's process got 8:49,
+    # so "2 workers" fitted on about one.
     init_worker()
 
 

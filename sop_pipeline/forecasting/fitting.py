@@ -369,7 +369,8 @@ def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
     return results  # type: ignore[return-value]
 
 
-def _batch_key(task: FitTask) -> tuple:
+def batch_key(task: FitTask) -> tuple:
+    """Tasks with equal keys are solved as one batch: one design, one configuration, one engine."""
     c = task.config
     return (task.design_key(), c.seasonality_mode, c.changepoint_prior_scale, c.engine)
 
@@ -380,7 +381,7 @@ def fit_chunk(tasks: list[FitTask]) -> list[FitResult]:
     quiet_stan()  # idempotent; Dask workers have no initializer of ours
     groups: dict[tuple, list[int]] = {}
     for i, task in enumerate(tasks):
-        groups.setdefault(_batch_key(task), []).append(i)
+        groups.setdefault(batch_key(task), []).append(i)
     results: list[FitResult | None] = [None] * len(tasks)
     for members in groups.values():
         batch = [tasks[i] for i in members]

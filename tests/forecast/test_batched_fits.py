@@ -24,13 +24,13 @@ def demo_tasks():
     history, settings = history_of("demo"), settings_of("demo")
     final, origins = pipeline_tasks(history, settings, cycle_of(history))
     tasks = [replace(t, config=replace(t.config, engine="exact")) for t in [*final, *(t for ts in origins for t in ts)]]
-    tasks = sorted(tasks, key=lambda t: tuple(map(str, fitting._batch_key(t))))
+    tasks = sorted(tasks, key=lambda t: tuple(map(str, fitting.batch_key(t))))
     return tasks[::5][:500]  # every configuration and many designs, in batches of several series
 
 
 def test_batched_fits_equal_one_at_a_time(demo_tasks):
     batched = fitting.fit_chunk(demo_tasks)
-    assert len({fitting._batch_key(t) for t in demo_tasks}) < len(demo_tasks)  # some batches have many
+    assert len({fitting.batch_key(t) for t in demo_tasks}) < len(demo_tasks)  # some batches have many
     compared, better = 0, []
     for task, one, many in zip(demo_tasks, (fitting.fit_exact(t) for t in demo_tasks), batched, strict=True):
         assert many.key == task.key and many.engine == one.engine and many.method == one.method

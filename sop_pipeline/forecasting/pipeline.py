@@ -33,6 +33,7 @@ from sop_pipeline.forecasting.backtest import (
 )
 from sop_pipeline.forecasting.classification import build_view, prepare
 from sop_pipeline.forecasting.executor import prewarm, release_pool, run_fits
+from sop_pipeline.forecasting.fit_cache import fit_origins
 from sop_pipeline.forecasting.fitting import ProphetConfig
 from sop_pipeline.forecasting.input_checks import validate_history
 from sop_pipeline.forecasting.models import model_configs
@@ -114,7 +115,8 @@ def forecast_demand(
     if settings.executor == "local" and workers > 1 and len(backtest_tasks) > 0:
         prewarm(workers)  # one pool for both rounds (a no-op when the CLI started it already)
     try:
-        fits = run_fits(backtest_tasks, progress=progress_of(0), release=False, **run)
+        # Each origin on its own, whole origins reused within a backfill (fit_cache.py: why that is exact).
+        fits = fit_origins(backtest_tasks, progress=progress_of(0), **run)
         default = configs[0].name
         # Last cycle's configuration per series (from its published fits), where it is still a candidate
         # (a series that published a combination has several final fits: it has no single incumbent).

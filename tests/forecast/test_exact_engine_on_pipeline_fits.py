@@ -167,19 +167,21 @@ def summary(rows: pd.DataFrame) -> dict:
 
 
 def test_collected_tasks_are_the_pipelines(monkeypatch):
-    """The collector builds exactly the tasks `forecast_demand` hands to `run_fits` (backtest
-    round: all of them; final round: the chosen configuration's, a subset of every configuration's)."""
+    """The collector builds exactly the tasks `forecast_demand` hands to `fit_origins` (the backtest
+    round: all of them) and `run_fits` (the final round: the chosen configuration's, a subset of every
+    configuration's)."""
     history = synthetic_history(8, 40, 3, seed=3)
     cycle = cycle_of(history)
     settings = ForecastSettings(workers=1, horizon_months=6, backtest_months=6)
     given: list[list[FitTask]] = []
-    real_run_fits = fp.run_fits
+    def recording(real):
+        def record(tasks, **kwargs):
+            given.append(list(tasks))
+            return real(tasks, **kwargs)
+        return record
 
-    def recording(tasks, **kwargs):
-        given.append(list(tasks))
-        return real_run_fits(tasks, **kwargs)
-
-    monkeypatch.setattr(fp, "run_fits", recording)
+    monkeypatch.setattr(fp, "fit_origins", recording(fp.fit_origins))
+    monkeypatch.setattr(fp, "run_fits", recording(fp.run_fits))
     fp.forecast_demand(history, settings, cycle)
     final, origins = pipeline_tasks(history, settings, cycle)
 

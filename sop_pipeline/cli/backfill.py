@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +28,9 @@ def register(sub) -> None:
                         help="how much of Dagster's log to write to each cycle's log file (default INFO)")
     parser.add_argument("--no-wait", action="store_true",
                         help="stop at once (exit 4) if another run is using the database")
+    parser.add_argument("--no-fit-cache", action="store_true",
+                        help="fit every backtest origin of every cycle again instead of reusing the origins "
+                             "an earlier cycle of this backfill fitted on the same history (the same tables, slower)")
     parser.set_defaults(func=cmd_backfill)
 
 
@@ -69,7 +73,7 @@ def cmd_backfill(args) -> int:
              "(--no-wait stops instead) ...")
 
     # The whole backfill holds the run lock; each cycle's run re-enters it.
-    with run_lock(db_path, backfill_id, wait=not args.no_wait, on_wait=say_waiting):
+    with run_lock(db_path, backfill_id, wait=not args.no_wait, on_wait=say_waiting), ExitStack() as stack:
         plan = core.plan_backfill(first, last, first_sales, last_sales, published_cycles(db_path),
                                   settings.fingerprint())
         _say(f"[bold]sop-pipeline backfill[/bold]: cycles {first:%Y-%m}..{last:%Y-%m} ({len(plan.cycles)}), "
@@ -88,9 +92,16 @@ def cmd_backfill(args) -> int:
             from sop_pipeline.forecasting.executor import prewarm
 
             prewarm(settings.forecast.resolved_workers())
+        from sop_pipeline.forecasting.fit_cache import OriginCache, reusing_origins
+
         job = defs.resolve_job_def(JOB_NAME)
         selection = [key for key in job.asset_layer.executable_asset_keys
                      if tuple(key.path) not in SKIPPED_ASSETS]
+        cache = None if args.no_fit_cache else OriginCache()
+        # One in-memory Dagster instance for the whole backfill: a SQLite instance's event-log commits cost
+        # ~28 s a demo cycle. The price: backfilled cycles are not in the UI's run list (their logs are files).
+        instance = stack.enter_context(dg.DagsterInstance.ephemeral())
+        stack.enter_context(reusing_origins(cache))
         started = time.monotonic()
         for index, cycle in enumerate(plan.to_run, start=1):
             run_id = str(uuid.uuid4())
@@ -99,8 +110,7 @@ def cmd_backfill(args) -> int:
             _say(f"  [{index}/{len(plan.to_run)}] cycle {cycle:%Y-%m}: planning on the sales before "
                  f"{cycle.isoformat()} (log {log_path})")
             try:
-                with run_logging(log_path, args.log_level, lambda _text: None) as run_logger, \
-                        dg.DagsterInstance.get() as instance:
+                with run_logging(log_path, args.log_level, lambda _text: None) as run_logger:
                     result = job.with_logger_defs({"sop_run": run_logger}).execute_in_process(
                         partition_key=cycle.isoformat(), instance=instance, raise_on_error=False, run_id=run_id,
                         run_config={"loggers": {"sop_run": {}}}, asset_selection=selection,
@@ -122,10 +132,20 @@ def cmd_backfill(args) -> int:
             elapsed = time.monotonic() - started
             left = elapsed / index * (len(plan.to_run) - index)
             _say(f"  [green]✓[/green] [{index}/{len(plan.to_run)}] cycle {cycle:%Y-%m} published in "
-                 f"{time.monotonic() - cycle_started:.0f} s"
-                 + (f" (about {left / 60:.1f} min left)" if index < len(plan.to_run) else ""))
+                 f"{time.monotonic() - cycle_started:.0f} s" + _reused(cache)
+                 + (f", about {left / 60:.1f} min left" if index < len(plan.to_run) else ""))
         _finish(db_path)
     return 0
+
+
+def _reused(cache) -> str:
+    """What the progress line says of the backtest fits a cycle took from earlier cycles of the backfill."""
+    if cache is None:
+        return ""
+    count = cache.cycle_done()
+    total = count.reused + count.fitted
+    return (f" ({count.reused:,} of {total:,} backtest fits reused: {count.origins_reused} of "
+            f"{count.origins_reused + count.origins_fitted} origins)") if total else ""
 
 
 def _finish(db_path: Path) -> None:

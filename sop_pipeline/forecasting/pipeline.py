@@ -35,6 +35,7 @@ from sop_pipeline.forecasting.backtest import (
 )
 from sop_pipeline.forecasting.classification import PreparedView, build_view, prepare
 from sop_pipeline.forecasting.executor import prewarm, release_pool, run_fits
+from sop_pipeline.forecasting.fit_cache import fit_origins
 from sop_pipeline.forecasting.fitting import ProphetConfig
 from sop_pipeline.forecasting.input_checks import validate_history
 from sop_pipeline.forecasting.models import model_configs, simplicity
@@ -127,7 +128,10 @@ def forecast_demand(
         offset = done[0]
         done[0] += len(tasks)
         report = None if progress is None else (lambda n, _total, key: progress(offset + n, total_tasks[0], key))
-        return run_fits(tasks, progress=report, release=release, **run)
+        if release:  # the final round
+            return run_fits(tasks, progress=report, release=True, **run)
+        # A backtest origin: reused whole within a backfill (fit_cache.py says why that is exact).
+        return fit_origins(tasks, progress=report, **run)
 
     if settings.executor == "local" and workers > 1 and first_tasks > 0:
         prewarm(workers)  # one pool for every round (a no-op when the CLI started it already)

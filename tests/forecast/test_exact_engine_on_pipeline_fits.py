@@ -175,21 +175,22 @@ def summary(rows: pd.DataFrame) -> dict:
 
 
 def test_collected_tasks_are_the_pipelines(monkeypatch):
-    """The collector builds exactly the tasks `forecast_demand` hands to `run_fits`: one call per
-    backtest origin, the race's first round (the oldest and the latest origin) with every
+    """The collector builds exactly the tasks `forecast_demand` hands to `fit_origins` and `run_fits`:
+    one call per backtest origin, the race's first round (the oldest and the latest origin) with every
     configuration, the other origins each series' finalists only (at most `backtest_finalists`,
     the same at every one of them), then the final call with the chosen configurations'."""
     history = synthetic_history(8, 40, 3, seed=3)
     cycle = cycle_of(history)
     settings = ForecastSettings(workers=1, horizon_months=6, backtest_months=6)
     given: list[list[FitTask]] = []
-    real_run_fits = fp.run_fits
+    def recording(real):
+        def record(tasks, **kwargs):
+            given.append(list(tasks))
+            return real(tasks, **kwargs)
+        return record
 
-    def recording(tasks, **kwargs):
-        given.append(list(tasks))
-        return real_run_fits(tasks, **kwargs)
-
-    monkeypatch.setattr(fp, "run_fits", recording)
+    monkeypatch.setattr(fp, "fit_origins", recording(fp.fit_origins))
+    monkeypatch.setattr(fp, "run_fits", recording(fp.run_fits))
     fp.forecast_demand(history, settings, cycle)
     final, origins = pipeline_tasks(history, settings, cycle)
 

@@ -81,6 +81,30 @@ def test_backfilled_cycles_equal_runs_on_the_history_cut_at_each_cycle(run_cli, 
     assert snapshot(backfilled) == before
 
 
+@pytest.mark.slow
+def test_reusing_backtest_origins_publishes_the_same_tables_as_fitting_them_again(run_cli, tmp_path, small_sales):
+    # Origins a month apart: each cycle shares two of its three origins with the one before (the default, 3
+    # months apart, shares them with the cycle 3 months back). Two workers: the fits go through the pool.
+    settings = write_settings(tmp_path, small_sales, forecast={"backtest_step_months": 1, "workers": 2})
+    cycles = (date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1))
+    reused, fitted = tmp_path / "reused" / "sop.duckdb", tmp_path / "fitted" / "sop.duckdb"
+    with_cache = run_cli("backfill", "--from", "2026-08", "--to", "2026-10", "--config", settings, "--db", reused)
+    assert with_cache.code == 0, with_cache.text[-3000:]
+    without = run_cli("backfill", "--from", "2026-08", "--to", "2026-10", "--config", settings, "--db", fitted,
+                      "--no-fit-cache")
+    assert without.code == 0, without.text[-3000:]
+    # The cache was used: the first cycle fits its 3 origins, each later one fits 1 and reuses 2.
+    published = [line for line in with_cache.out.splitlines() if "published in" in line]
+    assert [line.split("reused: ")[1][:13] for line in published] == ["0 of 3 origin", "2 of 3 origin",
+                                                                     "2 of 3 origin"], published
+    assert "reused" not in without.out
+    for cycle in cycles:
+        ours, theirs = _cycle_tables(reused, cycle), _cycle_tables(fitted, cycle)
+        for table in db.PLAN_TABLES:
+            assert ours[table].height == theirs[table].height, (cycle, table)
+            assert_frame_equal(ours[table], theirs[table], check_exact=True), (cycle, table)
+
+
 def _published(*cycles: tuple[str, str, str]) -> dict:
     return {date.fromisoformat(c + "-01"): PublishedCycle(date.fromisoformat(c + "-01"), kind, h)
             for c, kind, h in cycles}

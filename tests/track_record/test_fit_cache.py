@@ -16,7 +16,7 @@ from sop_pipeline.forecasting.executor import run_fits
 from sop_pipeline.forecasting.fit_cache import OriginCache, fit_origins, origin_key, reusing_origins
 from sop_pipeline.forecasting.models import model_configs
 
-SETTINGS = ForecastSettings(horizon_months=6, backtest_months=6, backtest_step_months=1, workers=1,
+SETTINGS = ForecastSettings(horizon_months=6, backtest_months=6, backtest_origins=3, backtest_step_months=1, workers=1,
                             min_history_months=24, min_nonzero_months=12, models="auto")
 
 
@@ -38,9 +38,10 @@ def cycles():
 def test_the_key_is_the_origins_content_not_its_name(cycles):
     earlier, later = cycles
     assert [t.stage for t in later[0]] != [t.stage for t in earlier[1]]
-    assert origin_key(later[0], 1, "local") == origin_key(earlier[1], 1, "local")
-    assert origin_key(later[1], 1, "local") == origin_key(earlier[2], 1, "local")
-    assert origin_key(later[2], 1, "local") not in {origin_key(o, 1, "local") for o in earlier}
+    assert len(earlier) == len(later) == SETTINGS.backtest_origins
+    for j in range(len(later) - 1):  # one month apart: the later cycle's origin j is the earlier's j + 1
+        assert origin_key(later[j], 1, "local") == origin_key(earlier[j + 1], 1, "local")
+    assert origin_key(later[-1], 1, "local") not in {origin_key(o, 1, "local") for o in earlier}
 
     tasks = earlier[1]
     changed_value = [dataclasses.replace(tasks[0], y=tasks[0].y + np.eye(1, len(tasks[0].y), 3)[0]), *tasks[1:]]

@@ -193,3 +193,39 @@ def explain_status(status: str, labels: list[str], shared: bool, resources: list
                              where="optimal plan", fix="Check that every cost is >= 0")
     return PlanningError(f"The solver stopped without a plan (status: {status})", where="optimal plan",
                          fix="Try again with fewer families at once or report the problem")
+
+
+def unit_making_cost(problem: Problem) -> float:
+    """What one more unit costs to make: material plus regular wages for its labour hours, or
+    subcontracting it where that is cheaper and allowed (the same measure `init`'s shortfall cost uses)."""
+    costs, production = problem.costs, problem.production
+    made = costs.material_per_unit + costs.regular_wage_per_hour * production.labor_hours_per_unit
+    if production.max_subcontract_units is None or production.max_subcontract_units > 0:
+        made = min(made, costs.subcontract_per_unit)
+    return made
+
+
+def buffers_sold_off(problems: dict[str, Problem], optimal: dict) -> dict[str, tuple[float, float, float]]:
+    """Families whose optimal plan ends its last month below safety stock by their own settings: a unit of
+    buffer kept there is made and never sold within the horizon, so it pays only when the shortfall cost
+    per unit is at least the unit's making cost. Family -> (units below, shortfall cost, making cost)."""
+    found = {}
+    for name, problem in problems.items():
+        plan = optimal.get(name)
+        if plan is None:
+            continue
+        last = plan.periods.iloc[-1]
+        below = float(last["safety_stock"]) - (float(last["ending_inventory"]) - float(last["backlog"]))
+        making = unit_making_cost(problem)
+        if below > TOLERANCE * max(1.0, float(last["safety_stock"])) and problem.costs.shortfall_penalty < making:
+            found[name] = (below, problem.costs.shortfall_penalty, making)
+    return found
+
+
+def sold_off_message(found: dict[str, tuple[float, float, float]]) -> str:
+    """The console line naming them, so the planner knows it is their settings, not a fault."""
+    listed = ", ".join(f"{name} ({below:,.0f} units below; shortfall cost {penalty:g}/unit < {making:,.2f} to "
+                       f"make one)" for name, (below, penalty, making) in found.items())
+    return (f"Optimal plans end the horizon below safety stock by their settings: {listed}. Keeping the buffer "
+            f"in the last month costs more than the shortfall; set costs.safety_stock_shortfall_per_unit above "
+            f"the unit's making cost to keep it")

@@ -52,7 +52,7 @@ from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.common.lazy import LazyModule
 from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
 from sop_pipeline.config.problem import Problem
-from sop_pipeline.supply import interruptible
+from sop_pipeline.supply import deadline_solve, interruptible
 
 cp = LazyModule("cvxpy")  # imported by the first plan solved (CVXPY costs 1-3 s), not at start-up
 
@@ -291,29 +291,42 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
           resources: ResourceLimits | None = None, mip_options: dict | None = None) -> OptimalSolution:
     """Build and solve with HiGHS; the status is returned, not raised (diagnose.py explains it).
 
-    `limits`: time limit and relative MIP gap (solver_limits.py). A model stopped at its time limit
-    with a plan has status "time_limit" and its values; without one, no values. A model with several
-    whole-worker families first finds a plan by rounding the LP relaxation's crews (`_rounded_plan`),
-    then branch and bound gets the rest of the time limit; when that finds nothing cheaper, the rounded
-    plan is published: status "time_limit", `rounded` true, the gap against the better of the
-    relaxation's and the search's bound. So a plan is found whenever a rounding of the crews is.
+    `limits`: time limit and relative MIP gap (solver_limits.py). The time limit is one deadline for
+    the whole model, from the start of its build: every phase (the rounded plan's LPs, branch and
+    bound, CVXPY's compilation before each) gets the time left of it, so the solve ends within about
+    a second of the limit (`_MIN_SOLVE_SECONDS`, plus one compilation). A model stopped at its time
+    limit with a plan has status "time_limit" and its values; without one, no values. A model with
+    several whole-worker families first finds a plan by rounding the LP relaxation's crews
+    (`_rounded_plan`), then branch and bound gets the time left; when that finds nothing cheaper (or no
+    time is left for it), the rounded plan is published: status "time_limit", `rounded` true, the gap
+    against the better of the relaxation's and the search's bound. So a plan is found whenever a
+    rounding of the crews is within the limit.
     `mip_options`: more HiGHS options for a model with whole workers (a MILP), e.g. how it searches;
     the optimum is the same to the MIP gap, the plan may be another of equal cost."""
     limits = limits or DEFAULT_LIMITS
     start = time.perf_counter()
+    deadline = start + float(limits.time_limit_seconds)
     problem, variables = build(data, shared_capacity_hours, resources)
     build_seconds = time.perf_counter() - start
     options = limits.highs_options()
     mixed = problem.is_mixed_integer()
     rounded = None
     if mixed:
+        options.update(_MIP_OPTIONS)
         options.update(mip_options or {})
         if int(data.integer.sum()) > 1:  # several whole-worker families in one model: a plan first
-            rounded = _rounded_plan(data, shared_capacity_hours, resources, float(limits.time_limit_seconds),
-                                    build_seconds)
-            # branch and bound gets the rest of the time limit
-            options["time_limit"] = max(1.0, float(limits.time_limit_seconds) - (time.perf_counter() - start))
-    _run(problem, options)
+            rounded = _rounded_plan(data, shared_capacity_hours, resources, deadline, build_seconds)
+            if rounded is not None and _seconds_left(deadline) < _MIN_SOLVE_SECONDS:
+                # no time left for branch and bound: the rounded plan as it is, its gap against the relaxation
+                return dataclasses.replace(
+                    rounded, status="time_limit", problem=problem,
+                    mip_gap=max(0.0, rounded.objective - rounded.bound) / max(abs(rounded.objective), TOLERANCE))
+    options["time_limit"] = max(_MIN_SOLVE_SECONDS, _seconds_left(deadline))
+    if mixed and data.integer.sum() * data.demand.shape[1] >= _PROCESS_MIN_WHOLE_WORKERS:
+        # HiGHS's root heuristics outrun its time limit on such models: a child process the deadline ends
+        deadline_solve.solve(problem, options, time.perf_counter() + options["time_limit"])
+    else:
+        _run(problem, options)
     solution = _solution(problem, variables, data.demand.shape, build_seconds)
     if rounded is None:
         return solution
@@ -328,6 +341,23 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         mip_gap=max(0.0, rounded.objective - bound) / max(abs(rounded.objective), TOLERANCE),
         solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0),
         compile_seconds=(rounded.compile_seconds or 0.0) + (solution.compile_seconds or 0.0))
+
+
+# The least time a solve is given even when the deadline has (nearly) passed: enough for HiGHS to
+# return a plan of a small model; the most a solve can overrun the planner's limit by.
+_MIN_SOLVE_SECONDS = 1.0
+# Families of a plan are not interchangeable (each has its own demand and costs), so HiGHS's symmetry
+# detection finds nothing to use; on 300 whole-worker families it ran for tens of seconds at the root.
+_MIP_OPTIONS = {"mip_detect_symmetry": False}
+# Whole-worker variables (families x months) from which branch and bound runs in a child process that the
+# deadline can end (deadline_solve.py): 300 families x 24 months overran a 19 s limit by 24 s in HiGHS's
+# root heuristics. Smaller models finish their root in well under a second, where a process would cost
+# about one (the demo: 6 families).
+_PROCESS_MIN_WHOLE_WORKERS = 1000
+
+
+def _seconds_left(deadline: float) -> float:
+    return deadline - time.perf_counter()
 
 
 def _run(problem, options: dict) -> None:
@@ -356,29 +386,30 @@ def _dual_bound(problem) -> float:
     return float(dual) if dual is not None and np.isfinite(dual) else -np.inf
 
 
-def _rounded_plan(data: StackedData, shared_capacity_hours, resources, seconds: float,
+def _rounded_plan(data: StackedData, shared_capacity_hours, resources, deadline: float,
                   build_seconds: float) -> OptimalSolution | None:
     """A whole-worker plan found without branch and bound: the LP relaxation's crews rounded (up, else to
     the nearest, else down) and every other decision re-optimised for those crews, an LP. Its cost is an
-    upper bound on the optimum, the relaxation's a lower bound (`bound`). None when no rounding is feasible.
+    upper bound on the optimum, the relaxation's a lower bound (`bound`). None when no rounding is feasible
+    or none is found by `deadline` (a `time.perf_counter()` instant).
 
     Large models with whole workers sharing a work centre can keep branch and bound from finding any plan
     within the time limit (300 families x 24 months); this plan is then published, its gap reported."""
     start = time.perf_counter()
     relaxed, relaxed_vars = build(data, shared_capacity_hours, resources, relax=True)
     # interior point: half the simplex time on 300 families
-    _run(relaxed, {"time_limit": seconds, "highs_options": {"solver": "ipm"}})
+    _run(relaxed, {"time_limit": max(_MIN_SOLVE_SECONDS, _seconds_left(deadline)), "highs_options": {"solver": "ipm"}})
     if relaxed.status != cp.OPTIMAL or relaxed.value is None:
         return None
     crews = np.asarray(relaxed_vars["workforce"].value, dtype=float).reshape(data.demand.shape)
     low, high = _whole_bounds(data)
     for rounding in (lambda w: np.ceil(w - TOLERANCE), np.round, lambda w: np.floor(w + TOLERANCE)):
-        left = seconds - (time.perf_counter() - start)
-        if left <= 0:
+        if _seconds_left(deadline) <= 0:
             return None
         fixed = np.where(data.integer.reshape(-1, 1), np.clip(rounding(crews), low, high), crews)
         problem, variables = build(data, shared_capacity_hours, resources, fixed_workforce=fixed)
-        _run(problem, {"time_limit": left, "highs_options": {"solver": "ipm"}})
+        _run(problem, {"time_limit": max(_MIN_SOLVE_SECONDS, _seconds_left(deadline)),
+                       "highs_options": {"solver": "ipm"}})
         if problem.status == cp.OPTIMAL and problem.value is not None:
             solution = _solution(problem, variables, data.demand.shape, build_seconds)
             return dataclasses.replace(

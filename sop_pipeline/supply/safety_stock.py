@@ -32,9 +32,13 @@ def safety_stock(forecast: pl.DataFrame, accuracy: pl.DataFrame | None, service_
 
     `forecast`: rows of `sop.forecast` (level, series_key, family, sku, month, yhat, yhat_lower,
     yhat_upper); level 'family' and 'sku' rows are used. SKU safety stock comes from the SKU's own
-    forecast. A family's is the larger of its own forecast's and the sum of its SKUs': SKUs are not
-    interchangeable, so stock of one does not cover a shortfall of another, and a family plan that
-    kept only the pooled buffer would leave most SKUs below theirs.
+    forecast. A family's is the larger of its own forecast's and the sum of the buffers its SKUs hold:
+    SKUs are not interchangeable, so stock of one does not cover a shortfall of another, and a family
+    plan that kept only the pooled buffer would leave most SKUs below theirs. What a SKU holds is more
+    than its safety stock of the month when its demand is intermittent (`held_buffers`): a SKU forecast
+    to sell in March and September only keeps March's buffer on its shelf until September, so the
+    family's stock includes it in the months between (Superstore, 1,862 SKUs: without it, 220 of the
+    230 SKUs with a buffer in the last month ended below half of it).
     SKUs or families without forecast rows (new products) get none.
     Returns SAFETY_STOCK_COLUMNS: level ('family' | 'sku'), family, sku (null for families),
     month, yhat, sigma_band, sigma_backtest, sigma, safety_stock.
@@ -65,10 +69,26 @@ def safety_stock(forecast: pl.DataFrame, accuracy: pl.DataFrame | None, service_
         family=pl.when(pl.col("level") == "family").then(pl.coalesce("family", "series_key")).otherwise("family"),
         sku=pl.when(pl.col("level") == "sku").then(pl.coalesce("sku", "series_key")).otherwise(None),
     )
-    sku_total = (out.filter(pl.col("level") == "sku").group_by("family", "month")
-                 .agg(pl.col("safety_stock").sum().alias("sku_safety_stock")))
+    sku_total = (held_buffers(out.filter(pl.col("level") == "sku")).group_by("family", "month")
+                 .agg(pl.col("held").sum().alias("sku_safety_stock")))
     out = (out.join(sku_total, on=["family", "month"], how="left")
            .with_columns(safety_stock=pl.when(pl.col("level") == "family")
                          .then(pl.max_horizontal("safety_stock", "sku_safety_stock"))
                          .otherwise(pl.col("safety_stock"))))
     return out.select(SAFETY_STOCK_COLUMNS).sort(["level", "family", "sku", "month"], nulls_last=True)
+
+
+def held_buffers(sku_rows: pl.DataFrame) -> pl.DataFrame:
+    """The stock each SKU holds at the end of each month when it gets just what it needs (family, sku,
+    month, held): h_t = max(safety_stock_t, h_{t-1} - yhat_t), h before the horizon 0. A buffer stays on
+    the SKU's shelf until its own demand uses it (no other SKU can), so in a month without forecast
+    demand or safety stock the SKU still holds the last one; a buffer larger than the next months' needs
+    is held down only as fast as the SKU sells."""
+    rows = sku_rows.sort("sku", "month").select("family", "sku", "month", "yhat", "safety_stock")
+    held, last_sku, h = [], None, 0.0
+    for sku, demand, buffer in zip(rows["sku"].to_list(), rows["yhat"].to_list(), rows["safety_stock"].to_list()):
+        if sku != last_sku:
+            last_sku, h = sku, 0.0
+        h = max(float(buffer or 0.0), h - max(float(demand or 0.0), 0.0))
+        held.append(h)
+    return rows.select("family", "sku", "month").with_columns(held=pl.Series(held, dtype=pl.Float64))

@@ -25,16 +25,47 @@ def _shares(weights: np.ndarray) -> np.ndarray:
     return weights / total if total > 0 else np.full(len(weights), 1.0 / len(weights))
 
 
+def _requirements(net: np.ndarray, demand: np.ndarray, ss: np.ndarray) -> np.ndarray:
+    """(SKUs, months left): the units each SKU needs on top of its net stock `net` to meet its demand and
+    hold its safety stock through each month from now on, without later supply; non-decreasing."""
+    through = np.maximum.accumulate(np.cumsum(demand, axis=1) + ss, axis=1)
+    return np.maximum(through - net.reshape(-1, 1), 0.0)
+
+
+def _allocate(units: float, net: np.ndarray, demand: np.ndarray, ss: np.ndarray) -> np.ndarray:
+    """`units` of the family (>= 0) shared by its SKUs, earliest need first (a fair-share DRP).
+
+    `demand`, `ss` (SKUs, months from now to the horizon's end). Each SKU first gets what it needs to meet
+    this month's demand and safety stock; what is left covers the following months' needs in their order;
+    in the first month whose needs the units do not cover, the rest is shared in proportion to those
+    needs. Units beyond every need to the horizon's end follow the SKUs' demand. So a SKU never gets stock
+    that waits for later months while another SKU runs short sooner, and the shares add up to `units`."""
+    need = _requirements(net, demand, ss)
+    total = need.sum(axis=0)
+    short = np.flatnonzero(total > units + TOLERANCE)
+    if short.size == 0:  # every need to the horizon's end met: the rest by demand
+        return need[:, -1] + (units - total[-1]) * _shares(demand.sum(axis=1))
+    k = short[0]
+    covered = need[:, k - 1] if k > 0 else np.zeros(len(net))
+    step = need[:, k] - covered
+    return covered + (units - covered.sum()) * _shares(step)
+
+
 def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, problems: dict[str, Problem],
                    safety_stocks: pl.DataFrame | None = None, strategy: str | None = None) -> pl.DataFrame:
     """The chosen family plans split to SKUs: INVENTORY_COLUMNS per family, SKU and month.
 
-    - Initial family inventory (and backlog) goes to SKUs by their share of the family's demand
-      in the first INITIAL_SPLIT_MONTHS months (the stock on hand serves the near term).
-    - Each month the family's production (regular + overtime + subcontracted) goes to SKUs in
-      proportion to their need, max(0, demand + safety stock - net beginning inventory), where
-      the net beginning inventory is the beginning inventory less the backlog carried in; when no
-      SKU needs anything, by their share of the month's demand.
+    - Initial family inventory and each month's production (regular + overtime + subcontracted) go to
+      SKUs earliest need first (`_allocate`): every SKU first gets what it needs to meet the month's
+      demand and hold its safety stock, max(0, demand + safety stock - net beginning inventory) (net:
+      less the backlog carried in); the rest covers the next months' needs in their order, shared in
+      proportion to the needs of the first month it does not cover. Stock built ahead so waits on
+      the SKUs that sell next, not on SKUs that do not sell again. An initial backlog is owed by the
+      SKUs by their share of the first INITIAL_SPLIT_MONTHS months' demand.
+    - So when the family's stock covers the needs of all its SKUs in a month, each SKU holds its own
+      safety stock: a SKU ends below its own only when the family ends below the sum of its SKUs'
+      buffers plus the stock some SKUs hold beyond their own needs (a buffer kept after a SKU's last
+      sale: the family's safety stock keeps those, `safety_stock`).
     - Per SKU and month: beginning_inventory - beginning_backlog + production - demand
       = ending_inventory - backlog, and beginning = the previous month's ending.
     - Production, demand and net stock (ending - backlog) of the SKUs add up to the family plan.
@@ -69,13 +100,16 @@ def inventory_plan(demand_plan: pl.DataFrame, production_plan: pl.DataFrame, pro
         production = (plan_rows["regular_units"] + plan_rows["overtime_units"] + plan_rows["subcontract_units"]
                       ).to_numpy()
         inv = problems[family].inventory
-        net = _shares(demand[:, :INITIAL_SPLIT_MONTHS].sum(axis=1) if demand[:, :INITIAL_SPLIT_MONTHS].any()
-                      else demand.sum(axis=1)) * (inv.initial - inv.initial_backlog)
+        initial = inv.initial - inv.initial_backlog
+        if initial >= 0:  # stock on hand goes where it is needed first, as production does
+            net = _allocate(initial, np.zeros(len(skus)), demand, ss)
+        else:  # a backlog carried in: owed by the SKUs that sell first
+            near = demand[:, :INITIAL_SPLIT_MONTHS].sum(axis=1)
+            net = _shares(near if near.any() else demand.sum(axis=1)) * initial
         begin, made = np.zeros_like(demand), np.zeros_like(demand)
         for t in range(len(months)):
             begin[:, t] = net
-            need = np.maximum(demand[:, t] + ss[:, t] - net, 0.0)
-            made[:, t] = production[t] * (need / need.sum() if need.sum() > TOLERANCE else _shares(demand[:, t]))
+            made[:, t] = _allocate(max(float(production[t]), 0.0), net, demand[:, t:], ss[:, t:])
             net = net + made[:, t] - demand[:, t]
         ending_net = begin + made - demand
         cum = np.cumsum(demand[:, ::-1], axis=1)[:, ::-1]  # demand from each month to the horizon's end

@@ -33,6 +33,7 @@ import polars as pl
 from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.config.schema import PlanningSettings
+from sop_pipeline.supply import diagnose
 from sop_pipeline.supply.invariants import objective_errors
 from sop_pipeline.supply.problems import work_centres
 from sop_pipeline.supply.result import STRATEGIES, PlanResult
@@ -117,4 +118,6 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
     if errors := objective_errors(plans.strategy_comparison):  # an invariant: fail loudly, publish nothing
         raise PlanningError("; ".join(errors), where="optimal plan",
                             fix="Report this problem: the model and the reported costs disagree")
+    if sold_off := diagnose.buffers_sold_off(problems, results["optimal"]):
+        log(diagnose.sold_off_message(sold_off))
     return plans

@@ -18,8 +18,9 @@ import pytest
 
 from sop_pipeline.common.months import add_months
 from sop_pipeline.config.loading import DEMO_SETTINGS, load_settings
-from sop_pipeline.supply.invariants import objective_errors
+from sop_pipeline.supply.invariants import inventory_plan_errors, objective_errors
 from sop_pipeline.supply.problems import planning_inputs
+from sop_pipeline.supply.sku_split import inventory_plan
 from sop_pipeline.supply.solve import solve_strategies
 from sop_pipeline.supply.strategies import plan
 from tests.support.files import shared_file
@@ -54,8 +55,9 @@ def _seasonal_naive_inputs(sales: pl.DataFrame, n_months: int = 18) -> tuple[pl.
 
 def _check_every_family(sales: pl.DataFrame, planning) -> None:
     demand_plan, forecast = _seasonal_naive_inputs(sales)
-    _stocks, problems = planning_inputs(demand_plan, forecast, None, planning, 0.8)
+    stocks, problems = planning_inputs(demand_plan, forecast, None, planning, 0.8)
     plans = solve_strategies(problems, planning)
+    _check_sku_buffers(demand_plan, plans, problems, stocks, planning.strategy)
     comparison = plans.strategy_comparison
     assert objective_errors(comparison) == []  # the families as solved together
     wide = comparison.pivot(on="strategy", index="family", values="cost_with_safety_stock_penalty")
@@ -69,6 +71,24 @@ def _check_every_family(sales: pl.DataFrame, planning) -> None:
         alone = plan(problem, "optimal")
         reported = alone.total_cost + alone.safety_stock_penalty
         assert alone.solver["objective"] == pytest.approx(reported, rel=1e-6), name
+
+
+def _check_sku_buffers(demand_plan, plans, problems, stocks, strategy) -> None:
+    """The chosen plan split to SKUs: the sums are the family's, and in every month where the family's net
+    stock covers the buffers its SKUs hold (its safety stock: `safety_stock.held_buffers`, at least the sum
+    of the SKUs' safety stocks), no SKU ends below its own safety stock (the last month included)."""
+    inventory = inventory_plan(demand_plan, plans.production_plan, problems, stocks, strategy)
+    assert inventory_plan_errors(inventory, plans.production_plan, strategy) == []
+    assert inventory["production"].min() >= 0
+    net = pl.col("ending_inventory") - pl.col("backlog")
+    family_buffer = stocks.filter(pl.col("level") == "family").select("family", "month", buffer="safety_stock")
+    covered = (inventory.group_by("family", "month").agg(net.sum().alias("family_net"))
+               .join(family_buffer, on=["family", "month"])
+               .filter(pl.col("family_net") >= pl.col("buffer") * (1 - 1e-9) - 1e-6))
+    assert covered.height > 0
+    inside = inventory.join(covered.select("family", "month"), on=["family", "month"])
+    below = inside.filter(net < pl.col("safety_stock") - 1e-6 * pl.max_horizontal(pl.lit(1.0), "safety_stock"))
+    assert below.is_empty(), below.select("family", "sku", "month", "ending_inventory", "backlog", "safety_stock")
 
 
 def test_demo_history_every_family():

@@ -4,6 +4,8 @@ a true lower bound. Checked against the independent formulation (tests/support/s
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,7 @@ def _plans(probs, solution):
 def test_rounded_plan_is_a_feasible_plan_with_a_true_bound():
     probs, hours, per_unit = _families()
     centre = model.ResourceLimits(["Press"], hours.reshape(1, -1), per_unit.reshape(1, -1))
-    rounded = model._rounded_plan(model.stack(probs), None, centre, 30.0, 0.0)
+    rounded = model._rounded_plan(model.stack(probs), None, centre, time.perf_counter() + 30.0, 0.0)
     assert rounded is not None and rounded.rounded
     optimum = reference_optimum(probs, work_centres=[(hours, per_unit)])
     plans = _plans(probs, rounded)

@@ -297,13 +297,14 @@ def test_inventory_plan_splits_initial_stock_and_production_by_hand():
                                "demand": [400.0, 1000.0], "regular_units": [0.0, 400.0], "overtime_units": 0.0,
                                "subcontract_units": 0.0, "ending_inventory": [600.0, 0.0], "backlog": 0.0})
     inventory = inventory_plan(demand_plan, production, problems, None, "level").sort("month", "sku")
-    # The 1,000 units split 3:1 by the demand of the first months (A 1,200, B 200 of 1,400).
-    assert inventory["beginning_inventory"][:2].to_list() == pytest.approx([1000 * 1200 / 1400, 1000 * 200 / 1400])
-    # February: A needs 900 - (857.14 - 300) = 342.86, B needs 100 - (142.86 - 100) = 57.14: 400 split 342.86 : 57.14.
-    assert inventory["production"][2:].to_list() == pytest.approx([342.857142, 57.142857], abs=1e-5)
+    # The 1,000 units go where they are needed first: January's 300 (A) and 100 (B), then the 600 left
+    # toward February's needs (A 900, B 100, which they do not cover) 9:1: A 300 + 540, B 100 + 60.
+    assert inventory["beginning_inventory"][:2].to_list() == pytest.approx([840.0, 160.0])
+    # February: A needs 900 - 540 = 360, B 100 - 60 = 40: the 400 made cover both.
+    assert inventory["production"][2:].to_list() == pytest.approx([360.0, 40.0], abs=1e-6)
     assert inventory["ending_inventory"][2:].to_list() == pytest.approx([0.0, 0.0], abs=1e-6)
-    # months of supply in January: A ends with 557.14 and February's demand is 900.
-    assert inventory["months_of_supply"][0] == pytest.approx((1000 * 1200 / 1400 - 300) / 900)
+    # months of supply in January: A ends with 540 and February's demand is 900.
+    assert inventory["months_of_supply"][0] == pytest.approx(540.0 / 900.0)
     assert inventory["months_of_supply"][2] is None  # the last month has no demand after it
 
 

@@ -121,7 +121,7 @@ def cmd_backfill(args) -> int:
                      "cycle(s) before it are. Run the same command again to resume.")
                 return 130
             if not result.success:
-                message, code = explain_failure(result, log_path)
+                message, code = explain_failure(result, log_path, in_ui=False)
                 print_error(f"Cycle {cycle:%Y-%m} could not be backfilled: {message}")
                 kept = plan.done + plan.to_run[:index - 1]
                 _say(f"Published and kept: {len(kept)} backfilled cycle(s)"

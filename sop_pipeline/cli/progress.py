@@ -139,10 +139,12 @@ def _error_from_chain(error) -> tuple[str, int] | None:
     return None
 
 
-def explain_failure(result, log_path: Path) -> tuple[str, int]:
-    """One paragraph saying why a run failed, in the planner's words, and the exit code."""
+def explain_failure(result, log_path: Path, in_ui: bool = True) -> tuple[str, int]:
+    """One paragraph saying why a run failed, in the planner's words, and the exit code (`in_ui`: the run is
+    in the UI's run list; a backfill's cycles, run on an in-memory Dagster instance, are not)."""
     unchanged = "Nothing was published; the previous plan is unchanged."
-    where_log = f"The run's full log: {log_path} (run {result.run_id[:8]} in `sop-pipeline ui`)."
+    where_log = f"The run's full log: {log_path}" + (f" (run {result.run_id[:8]} in `sop-pipeline ui`)." if in_ui
+                                                      else ".")
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data

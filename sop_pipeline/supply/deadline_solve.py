@@ -41,6 +41,9 @@ def solve(problem, options: dict, deadline: float) -> None:
         "lower": data[cp.settings.LOWER_BOUNDS], "upper": data[cp.settings.UPPER_BOUNDS],
         "integer": sorted(set(data[cp.settings.INT_IDX]) | set(data[cp.settings.BOOL_IDX])),
         "boolean": list(data[cp.settings.BOOL_IDX]), "options": dict(options),
+        # the deadline on the wall clock, which the child shares: its own start-up (about a second) is
+        # taken from HiGHS's time, not added to it
+        "deadline_epoch": time.time() + (deadline - time.perf_counter()),
     }
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
@@ -127,6 +130,7 @@ def _child(payload: dict, send) -> None:
     lp.col_lower_, lp.col_upper_ = lower, upper
     for name, value in payload["options"].items():
         solver.setOptionValue(name, value)
+    solver.setOptionValue("time_limit", max(0.1, payload["deadline_epoch"] - time.time()))
     solver.passModel(model)
 
     def improving(event) -> None:

@@ -52,3 +52,34 @@ def test_signal_stops_a_long_solve(sig):
     assert stopped < 5, f"took {stopped:.1f} s to stop"
     assert "finished" not in proc.stdout.read()
     assert proc.returncode != 0
+
+
+@pytest.mark.slow
+def test_sigterm_stops_branch_and_bound_in_its_child_process():
+    """Large models run branch and bound in a child process (supply/deadline_solve.py): a signal to the run
+    stops it within seconds, the child included (none left computing)."""
+    psutil = pytest.importorskip("psutil")
+    code = LONG_SOLVE.format(bench=str(ROOT / "benchmarks"))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().strip() == "solving"
+        run = psutil.Process(proc.pid)
+        waited = time.perf_counter()
+        while not (children := run.children(recursive=True)) and time.perf_counter() - waited < 120:
+            time.sleep(0.2)  # the rounded plan first, then branch and bound in its child
+        assert children, "branch and bound never started in a child process"
+        time.sleep(3)
+        assert proc.poll() is None
+        sent = time.perf_counter()
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        stopped = time.perf_counter() - sent
+        _gone, alive = psutil.wait_procs(children, timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert stopped < 5, f"took {stopped:.1f} s to stop"
+    assert not alive, "the branch-and-bound child outlived the run"
+    assert proc.returncode != 0

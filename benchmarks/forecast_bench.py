@@ -3,6 +3,7 @@ warm start, and (with --demo) the demo cycle's wall time with each engine.
 
     python benchmarks/forecast_bench.py --skus 1000 --demo   # the measurement (most of an hour on 2 cores)
     python benchmarks/forecast_bench.py --skus 40            # a quick check that it all runs
+    python benchmarks/forecast_bench.py --skus 100 --engines-only   # fits/s per core of each engine only
 
 Engines: one FitTask per SKU (its whole history, the settings' default changepoint prior, the
 horizon's months to forecast) goes through `fit_task` twice, with `engine: exact` and with
@@ -81,32 +82,43 @@ def sku_tasks(history: pl.DataFrame, horizon: int, config) -> list[FitTask]:
     return tasks
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its waited-for children (CmdStan runs as one per fit)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def engines(tasks: list[FitTask]) -> dict:
     """fit_task with engine exact and with engine cmdstan on the same tasks, alternating per task."""
     fitting._designs.clear()  # the exact engine pays for its shared designs here, not in earlier runs
     seconds = {"exact": 0.0, "cmdstan": 0.0}
+    cpu = {"exact": 0.0, "cmdstan": 0.0}  # this process's, plus CmdStan's own child processes'
     lp = {"exact": [], "cmdstan": []}
     solved = {"exact": set(), "cmdstan": set()}
     for task in tasks:
         for engine in ("exact", "cmdstan"):
             one = replace(task, config=replace(task.config, engine=engine))
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), _cpu()
             result = fit_task(one)
             seconds[engine] += time.perf_counter() - started
+            cpu[engine] += _cpu() - cpu_started
             lp[engine].append(np.nan if result.log_posterior is None else result.log_posterior)
             solved[engine].add(result.engine.split(" (")[0] if engine == "cmdstan" else result.engine)
     # batched: the same exact tasks through fit_chunk, which solves those sharing a design together
     fitting._designs.clear()
     exact_tasks = [replace(task, config=replace(task.config, engine="exact")) for task in tasks]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu()
     batched = fitting.fit_chunk(exact_tasks)
     seconds["batched"] = time.perf_counter() - started
+    cpu["batched"] = _cpu() - cpu_started
     lp["batched"] = [np.nan if r.log_posterior is None else r.log_posterior for r in batched]
     solved["batched"] = {r.engine for r in batched}
     # exact: lp in full precision; cmdstan: lp__ as CmdStan writes it (6 significant digits)
     gap = np.array(lp["exact"]) - np.array(lp["cmdstan"])
     batch_gap = np.array(lp["batched"]) - np.array(lp["exact"])
-    return {"n": len(tasks), "seconds": seconds, "gap": gap[np.isfinite(gap)], "solved": solved,
+    return {"n": len(tasks), "seconds": seconds, "cpu": cpu, "gap": gap[np.isfinite(gap)], "solved": solved,
             "batch_gap": batch_gap[np.isfinite(batch_gap)]}
 
 
@@ -138,6 +150,27 @@ def pipeline_run(history, settings, cycle, warm=None):
     return result, result.stats["series_fitted"], seconds
 
 
+def print_engines(skus: int, compared: dict) -> None:
+    """The engine table: wall and CPU per fit, fits per second per core (one process: one core)."""
+    print(f"\nEngines: fit_task on the same {skus} SKU tasks per configuration, one process (target >= 10x)\n")
+    print(f"{'configuration':<24} {'engine':<8} {'fit+predict ms/series':>22} {'total s':>9} {'fits/s':>8} "
+          f"{'speed-up':>9} {'CPU ms/fit':>11} {'fits/s/core':>12} {'vs cmdstan':>11}")
+    notes = []
+    for name, c in compared.items():
+        per = {e: 1e3 * c["seconds"][e] / c["n"] for e in c["seconds"]}
+        per_cpu = {e: 1e3 * c["cpu"][e] / c["n"] for e in c["cpu"]}
+        for engine in ("cmdstan", "exact", "batched"):
+            print(f"{name:<24} {engine:<8} {per[engine]:>22.2f} {c['seconds'][engine]:>9.1f} "
+                  f"{1e3 / per[engine]:>8.1f} {per['cmdstan'] / per[engine]:>8.1f}x {per_cpu[engine]:>11.2f} "
+                  f"{1e3 / per_cpu[engine]:>12.1f} {per_cpu['cmdstan'] / per_cpu[engine]:>10.1f}x")
+        gap = c["gap"]
+        notes.append(f"{name}: solved by {sorted(c['solved']['exact'])} vs {sorted(c['solved']['cmdstan'])}; "
+                     f"lp exact - cmdstan's lp__ over {len(gap)} series: median {np.median(gap):+.1e}, "
+                     f"min {gap.min():+.1e}, >= -0.01 on {np.mean(gap >= -0.01):.1%}; batched - one at a time: "
+                     f"min {c['batch_gap'].min():+.1e}, max {c['batch_gap'].max():+.1e}")
+    print("\n".join(notes))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skus", type=int, default=1000)
@@ -149,6 +182,8 @@ def main() -> None:
     parser.add_argument("--engine-modes", default="additive,multiplicative",
                         help="seasonality modes of the exact-vs-cmdstan comparison (the settings' default otherwise)")
     parser.add_argument("--demo", action="store_true", help="also time the demo cycle with each engine (many minutes)")
+    parser.add_argument("--engines-only", action="store_true",
+                        help="only the engine table (one-at-a-time, batched, CmdStan), no pipeline runs")
     args = parser.parse_args()
     quiet_stan()
     logging.getLogger("prophet").setLevel(logging.ERROR)
@@ -180,6 +215,9 @@ def main() -> None:
         config = replace(default, seasonality_mode=mode, name=model_name(mode, default.changepoint_prior_scale))
         compared[config.name] = engines(sku_tasks(history1, args.horizon, config))
         print(f"  done: exact vs cmdstan engine on {compared[config.name]['n']} series, {config.name}", flush=True)
+    if args.engines_only:
+        print_engines(args.skus, compared)
+        return
     record("naive Prophet loop (sequential, default settings)", *naive_loop(history1, args.horizon))
     _, n, s = pipeline_run(history1, settings(1), cycle1)
     record("pipeline, 1 worker, cold", n, s)
@@ -197,21 +235,7 @@ def main() -> None:
                 demo[engine] = demo_cycle(engine, Path(tmp))
                 print(f"  done: demo cycle, engine {engine}: {demo[engine]:.1f} s", flush=True)
 
-    print(f"\nEngines: fit_task on the same {args.skus} SKU tasks per configuration, one process (target >= 10x)\n")
-    print(f"{'configuration':<24} {'engine':<8} {'fit+predict ms/series':>22} {'total s':>9} {'fits/s':>8} "
-          f"{'speed-up':>9}")
-    notes = []
-    for name, c in compared.items():
-        per = {e: 1e3 * c["seconds"][e] / c["n"] for e in c["seconds"]}
-        for engine in ("cmdstan", "exact", "batched"):
-            print(f"{name:<24} {engine:<8} {per[engine]:>22.2f} {c['seconds'][engine]:>9.1f} "
-                  f"{1e3 / per[engine]:>8.1f} {per['cmdstan'] / per[engine]:>8.1f}x")
-        gap = c["gap"]
-        notes.append(f"{name}: solved by {sorted(c['solved']['exact'])} vs {sorted(c['solved']['cmdstan'])}; "
-                     f"lp exact - cmdstan's lp__ over {len(gap)} series: median {np.median(gap):+.1e}, "
-                     f"min {gap.min():+.1e}, >= -0.01 on {np.mean(gap >= -0.01):.1%}; batched - one at a time: "
-                     f"min {c['batch_gap'].min():+.1e}, max {c['batch_gap'].max():+.1e}")
-    print("\n".join(notes))
+    print_engines(args.skus, compared)
 
     naive, one, many, cold2, warm2 = (r for _, _, _, r in rows)
     print()

@@ -130,3 +130,32 @@ def test_a_broken_pool_stops_the_forecast_with_its_error():
             list(_fit_here_and_on_pool(pool, 1, chunked(tasks, 2)))
     finally:
         pool.shutdown()
+
+
+def test_exact_chunks_keep_batches_whole_and_end_in_small_pieces():
+    import numpy as np
+
+    from sop_pipeline.forecasting.executor import EXACT_TAIL, MAX_CHUNK_EXACT, chunked_exact
+    from sop_pipeline.forecasting.fitting import FitTask, ProphetConfig, batch_key
+
+    def tasks_of(n_months: int, n: int, mode: str) -> list:
+        months = np.arange(np.datetime64("2024-01"), np.datetime64("2024-01") + n_months).astype("datetime64[D]")
+        future = np.arange(months[-1].astype("datetime64[M]") + 1, months[-1].astype("datetime64[M]") + 7).astype("datetime64[D]")
+        return [FitTask(key=f"{mode}{n_months}|{i}", series_id=str(i), stage="final", months=months,
+                        y=np.ones(n_months), future=future, config=ProphetConfig(seasonality_mode=mode))
+                for i in range(n)]
+
+    # three batches (two designs, two modes), in the order run_fits sorts them
+    tasks = tasks_of(30, 700, "additive") + tasks_of(30, 5, "multiplicative") + tasks_of(40, 40, "additive")
+    one = chunked_exact(tasks, workers=1)
+    assert [t for c in one for t in c] == tasks
+    assert max(map(len, one)) <= MAX_CHUNK_EXACT
+    # chunks of at most 745 / 4 = 187: the 700 in four equal pieces, the 5 joins the last, the 40 stay whole
+    assert [len(c) for c in one] == [175, 175, 175, 180, 40]
+    assert [len({batch_key(t) for t in c}) for c in one] == [1, 1, 1, 2, 1]
+    two = chunked_exact(tasks, workers=2)
+    assert [t for c in two for t in c] == tasks
+    sizes = [len(c) for c in two]
+    assert sizes[-1] <= EXACT_TAIL and sizes[-2] == EXACT_TAIL  # the end goes in small pieces
+    assert max(sizes) <= -(-len(tasks) // 8)  # at least CHUNKS_PER_WORKER chunks a worker
+    assert chunked_exact([], workers=2) == []

@@ -103,15 +103,16 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
                 f"{solver.get('build_seconds') or 0:.2f}s build, gap reached "
                 f"{'n/a' if gap is None else f'{gap:.2e}'} (limit {planning.solver.mip_gap:g}, "
                 f"{planning.solver.time_limit_seconds:g} s)"
-                + ("; branch and bound found no plan in time: the LP relaxation's crews rounded, gap against "
-                   "the LP bound" if solver.get("rounded") else ""))
+                + ("; the plan is the LP relaxation's crews rounded (branch and bound found none cheaper in "
+                   "its time), gap against the LP bound" if solver.get("rounded") else ""))
             continue
         results[strategy], errors = _per_family(problems, strategy, planning)
         for name, exc in errors.items():
             if strategy == planning.strategy:
                 raise PlanningError(f"The chosen strategy has no plan for family {name}: {exc.what}",
                                     where=f"{exc.where}; planning.strategy = {strategy}", fix=exc.fix)
-            log(f"No {strategy} plan for {name}: {exc.message}")
+        for message, names in _families_by_reason(errors).items():
+            log(f"No {strategy} plan for {_family_list(names)}: {message}")
         infeasible[strategy] = {name: exc.message for name, exc in errors.items()}
     plans = SupplyPlans(planning.strategy, results, infeasible,
                         {name: p.workforce.initial for name, p in problems.items()})
@@ -121,3 +122,19 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
     if sold_off := diagnose.buffers_sold_off(problems, results["optimal"]):
         log(diagnose.sold_off_message(sold_off))
     return plans
+
+
+def _families_by_reason(errors: dict[str, PlanningError]) -> dict[str, list[str]]:
+    """The families of each distinct reason (a work centre that level plans overrun fails them all alike:
+    one console line, not one per family)."""
+    by_reason: dict[str, list[str]] = {}
+    for name, exc in errors.items():
+        by_reason.setdefault(exc.message, []).append(name)
+    return by_reason
+
+
+def _family_list(names: list[str], shown: int = 6) -> str:
+    if len(names) == 1:
+        return names[0]
+    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return f"{len(names)} families ({listed})"

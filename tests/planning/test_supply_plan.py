@@ -257,6 +257,22 @@ def test_an_impossible_level_plan_is_recorded_not_fatal():
     assert comparison.filter(pl.col("chosen") & (pl.col("solver_status") == "optimal")).height == 2
 
 
+def test_families_a_work_centre_fails_alike_are_one_console_line_with_their_count():
+    """A work centre the level plans of all families overrun fails each for the same reason: the console
+    says it once with the families' count (a company with 45 stores read 45 identical lines before)."""
+    families = {f"Family {i}": 1 for i in range(8)}
+    demand_plan, _ = seasonal_inputs(families, n_months=6)
+    planning = demo_planning(only=[], resources=[{"name": "Line", "hours_per_month": 2_000,
+                                                  "hours_per_unit": {name: 0.5 for name in families}}])
+    lines: list[str] = []
+    plans = solve_strategies(family_problems(demand_plan, planning), planning, log=lines.append)
+    level = [line for line in lines if line.startswith("No level plan for")]
+    assert len(level) == 1 and level[0].startswith("No level plan for 8 families (Family 0, ")
+    assert "and 2 more" in level[0] and "Line needs" in level[0]
+    impossible = plans.strategy_comparison.filter((pl.col("strategy") == "level") & pl.col("total_cost").is_null())
+    assert impossible.height == 8  # every family still shown impossible in the table
+
+
 def test_an_impossible_chosen_strategy_fails_with_the_planners_reason():
     demand_plan, _ = seasonal_inputs({"Cookware": 2}, n_months=6)
     planning = demo_planning(strategy="level", families={"Cookware": {"workforce": {"initial": 2, "max": 2}}})

@@ -98,8 +98,10 @@ def _figure_html(figure: go.Figure) -> str:
 LONG_TEXT = 40  # characters from which a table cell wraps (td.text)
 
 
-def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight: str | None = None) -> str:
-    """An HTML table; numbers right-aligned with separators; rows where `highlight` is true in bold."""
+def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight: str | None = None,
+           right: tuple[str, ...] = ()) -> str:
+    """An HTML table; numbers right-aligned with separators (and the text of the `right` columns: numbers
+    already written out beside a word such as "impossible"); rows where `highlight` is true in bold."""
     digits = digits or {}
     columns = [c for c in frame.columns if c != highlight]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
@@ -115,7 +117,7 @@ def _table(frame: pl.DataFrame, digits: dict[str, int] | None = None, highlight:
             else:
                 text = str(value)
                 # A long text (a scenario's description) wraps in a readable column instead of widening the table.
-                wide = ' class="text"' if len(text) > LONG_TEXT else ""
+                wide = ' class="n"' if c in right else ' class="text"' if len(text) > LONG_TEXT else ""
                 cells.append(f"<td{wide}>{html.escape(text)}</td>")
         marked = ' class="chosen"' if highlight and row.get(highlight) else ""
         rows.append(f"<tr{marked}>{''.join(cells)}</tr>")
@@ -308,7 +310,11 @@ def _cost_section(comparison: pl.DataFrame) -> str:
                                 mode="text", text=labels, textposition="top center",
                                 showlegend=False, hoverinfo="skip"))
     figure.update_layout(barmode="stack", height=440, yaxis_title="cost over the horizon, all families")
-    wide = comparison.pivot(on="strategy", index="family", values=ranked_on, aggregate_function="sum")
+    # One row per family and strategy: "first", since a sum of nothing is 0 and would show an impossible plan as free.
+    wide = comparison.pivot(on="strategy", index="family", values=ranked_on, aggregate_function="first")
+    impossible_cells = [s for s in strategies if s in wide.columns and wide[s].null_count()]
+    wide = wide.with_columns(pl.col(s).map_elements(_num, return_dtype=pl.String).fill_null("impossible")
+                             for s in impossible_cells)
     chosen = (comparison.filter(pl.col("chosen")).group_by("family").agg(pl.col("strategy").first().alias("chosen"))
               if "chosen" in comparison.columns else pl.DataFrame({"family": [], "chosen": []}))
     wide = wide.join(chosen, on="family", how="left").sort("family")
@@ -323,15 +329,22 @@ def _cost_section(comparison: pl.DataFrame) -> str:
             pl.col("ending_workforce").first().alias("workforce_end"))
         wide = wide.join(crew, on="family", how="left")
         ordered += ["workforce_start", "workforce_end"]
+    reasons = ""
     if "solver_status" in comparison.columns:
-        why = (comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
-               .group_by("family").agg(pl.concat_str([pl.col("strategy"), pl.col("solver_status")
-                                                      .str.strip_prefix("infeasible: ")], separator=": ")
-                                       .str.join("; ").alias("impossible")))
-        if not why.is_empty():
+        failed = (comparison.filter(pl.col("solver_status").str.starts_with("infeasible"))
+                  .with_columns(reason=pl.col("solver_status").str.strip_prefix("infeasible: ")))
+        shared = failed.group_by("strategy", "reason").agg(pl.col("family").sort()).sort("strategy", "reason")
+        if 0 < shared.height <= _SHARED_REASONS:
+            # A few reasons (one work centre fails every family's level plan alike): each said once, with its families.
+            items = "".join(f"<li><b>{html.escape(strategy)}</b> impossible for {_families_named(families)}: "
+                            f"{html.escape(reason)}</li>" for strategy, reason, families in shared.iter_rows())
+            reasons = f'<ul class="notes">{items}</ul>'
+        elif shared.height:
+            why = failed.group_by("family").agg(
+                pl.concat_str([pl.col("strategy"), pl.col("reason")], separator=": ").str.join("; ").alias("impossible"))
             wide = wide.join(why, on="family", how="left").with_columns(pl.col("impossible").fill_null(""))
             ordered.append("impossible")
-    table = _table(wide.select(ordered))
+    table = _table(wide.select(ordered), right=tuple(impossible_cells))
     gaps = (comparison.filter(pl.col("strategy") == "optimal")["mip_gap"].drop_nulls()
             if "mip_gap" in comparison.columns else pl.Series([], dtype=pl.Float64))
     gap_note = (f"<p>The optimal plans are within {gaps.max():.2%} of the least possible cost (the solver's "
@@ -339,7 +352,17 @@ def _cost_section(comparison: pl.DataFrame) -> str:
     note = ("<p>Costs over the horizon. Cash cost plus the safety-stock penalty (each unit-month below safety "
             "stock at <code>costs.safety_stock_shortfall_per_unit</code>): what the optimal plan minimises.</p>"
             if ranked_on != "total_cost" else "")
-    return f'{note}{gap_note}<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
+    return f'{note}{gap_note}{reasons}<div class="two"><div>{_figure_html(figure)}</div><div>{table}</div></div>'
+
+
+_SHARED_REASONS = 6  # at most this many distinct reasons are listed above the table; more go in a column
+
+
+def _families_named(families: list[str], shown: int = 8) -> str:
+    if len(families) == 1:
+        return html.escape(families[0])
+    named = ", ".join(families[:shown]) + (f" and {len(families) - shown} more" if len(families) > shown else "")
+    return f"{len(families)} families ({html.escape(named)})"
 
 
 def _history_notes(accuracy: pl.DataFrame) -> str:

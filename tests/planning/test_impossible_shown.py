@@ -36,6 +36,23 @@ def test_console_line_counts_families_and_names_the_impossible():
 def test_report_marks_impossible_and_the_gap():
     section = html._cost_section(_comparison())
     assert "1 of 2 families" in section
-    assert "chase: Assembly needs 8,578 h in 2026-12" in section
+    assert "<b>chase</b> impossible for B: Assembly needs 8,578 h in 2026-12" in section
+    # the table's cell says so too, never a 0 cost (a sum over no plan would be 0)
+    # B's row: level 200 x 1.2, chase impossible, optimal 200
+    assert '<td>B</td><td class="n">240</td><td class="n">impossible</td><td class="n">200</td>' in section
+
+
+def test_report_says_a_shared_reason_once_with_the_families_it_fails():
+    comparison = pl.concat([_comparison().with_columns(family=pl.col("family") + str(i)) for i in range(12)])
+    comparison = comparison.with_columns(
+        solver_status=pl.when(pl.col("strategy") == "chase")
+        .then(pl.lit("infeasible: Assembly needs 8,578 h in 2026-12")).otherwise(pl.col("solver_status")),
+        total_cost=pl.when(pl.col("strategy") == "chase").then(None).otherwise(pl.col("total_cost")),
+        cost_with_safety_stock_penalty=pl.when(pl.col("strategy") == "chase").then(None)
+        .otherwise(pl.col("cost_with_safety_stock_penalty")))
+    section = html._cost_section(comparison)
+    assert section.count("Assembly needs 8,578 h") == 1
+    assert "impossible for 24 families (A0, A1, A10, A11, A2, A3, A4, A5 and 16 more)" in section
+    assert section.count('<td class="n">impossible</td>') == 24
     assert "within 0.00%" in section or "within 0.0" in section
     assert "workforce_end" in section or "workforce end" in section

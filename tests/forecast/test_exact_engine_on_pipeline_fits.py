@@ -181,7 +181,9 @@ def test_collected_tasks_are_the_pipelines(monkeypatch):
     the same at every one of them), then the final call with the chosen configurations'."""
     history = synthetic_history(8, 40, 3, seed=3)
     cycle = cycle_of(history)
-    settings = ForecastSettings(workers=1, horizon_months=6, backtest_months=6)
+    # The race as an option (off by default): six origins two months apart, three finalists.
+    settings = ForecastSettings(workers=1, horizon_months=6, backtest_months=6, backtest_origins=6,
+                                backtest_step_months=2, backtest_finalists=3)
     given: list[list[FitTask]] = []
     def recording(real):
         def record(tasks, **kwargs):

@@ -19,8 +19,8 @@ def test_chosen_forecast_beats_seasonal_naive_on_superstore():
 
     family = result.accuracy.filter(pl.col("level") == "family")
     assert family["series_key"].n_unique() == 17
-    # every rolling origin scored on its next 12 months (48 months of history: all six fit backwards)
-    assert (family["n_points"] == settings.backtest_origins * 12).all() and settings.backtest_origins == 6
+    # every rolling origin scored on its next 12 months (48 months of history: every origin fits backwards)
+    assert (family["n_points"] == settings.backtest_origins * 12).all() and settings.backtest_origins >= 3
     # WAPE over all families at once: sum of absolute errors over sum of actuals.
     pooled = family.group_by("method").agg(
         (pl.col("sum_abs_error").sum() / pl.col("sum_actual").sum()).alias("wape"))
@@ -37,7 +37,7 @@ def test_chosen_forecast_beats_seasonal_naive_on_superstore():
 def test_approach_chosen_per_family_is_at_least_as_good_as_any_single_approach():
     """On Superstore the approach chosen per family (top-down, bottom-up, from the total,
     reconciled) reaches a family WAPE at least as good as the best single approach over the same
-    rolling backtest, pooled over the 17 families and the six origins."""
+    rolling backtest, pooled over the 17 families and the rolling origins."""
     history = superstore_monthly()
     settings = ForecastSettings(horizon_months=12, backtest_months=12, approach="best", workers=1)
     result = forecast_demand(history, settings, date(2018, 1, 1))

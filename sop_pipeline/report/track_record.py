@@ -92,6 +92,15 @@ def _has_data(kpis: pl.DataFrame, column: str) -> bool:
     return column in kpis.columns and not kpis[column].is_null().all()
 
 
+def _axis_range(kpis: pl.DataFrame, columns: list[str], signed: bool) -> list[float] | None:
+    """From 0 to a little above the highest value (a fill rate flat at 100% reads as 0-105%, not Plotly's
+    0-200% around a constant); a signed measure (a bias) keeps Plotly's own range around 0."""
+    values = pl.concat([kpis[c].cast(pl.Float64) for c in columns]).drop_nulls()
+    if signed or values.is_empty() or values.min() < 0:
+        return None
+    return [0.0, max(float(values.max()), 1e-9) * 1.08]
+
+
 def _kpi_chart(kpis: pl.DataFrame, figure_html) -> str:
     # Only panels with figures: without a planning section or a budget those KPIs do not exist.
     panels = [p for p in KPI_PANELS if any(_has_data(kpis, column) for column, _, _ in p[1])]
@@ -104,14 +113,19 @@ def _kpi_chart(kpis: pl.DataFrame, figure_html) -> str:
     symbols = ["circle-open" if kind == BACKFILL else "circle" for kind in kpis["run_kind"]]
     for n, (_title, series, fmt) in enumerate(panels):
         row, col = n // 2 + 1, n % 2 + 1
-        for column, name, colour in series:
-            if not _has_data(kpis, column):
-                continue
+        shown = [(column, name, colour) for column, name, colour in series if _has_data(kpis, column)]
+        for column, name, colour in shown:
             figure.add_scatter(x=cycles, y=kpis[column], name=name, mode="lines+markers", showlegend=False,
                                line={"color": colour}, marker={"symbol": symbols, "size": 7, "color": colour},
                                connectgaps=False, row=row, col=col,
                                hovertemplate="cycle %{x}: %{y:" + fmt + "}<extra>" + name + "</extra>")
-        figure.update_yaxes(tickformat=fmt.replace("+", ""), row=row, col=col)
+            if len(shown) > 1:  # several lines in one panel: each named at its last point (no legend per panel)
+                last = kpis.select("plan_cycle", column).drop_nulls().tail(1)
+                figure.add_annotation(x=last["plan_cycle"][0].strftime("%Y-%m"), y=last[column][0], text=name,
+                                      showarrow=False, xanchor="left", xshift=6, font={"color": colour, "size": 11},
+                                      row=row, col=col)
+        figure.update_yaxes(tickformat=fmt.replace("+", ""), row=row, col=col,
+                            range=_axis_range(kpis, [column for column, _, _ in shown], signed="+" in fmt))
     figure.update_xaxes(type="category")
     figure.update_layout(height=280 * rows)
     return figure_html(figure)

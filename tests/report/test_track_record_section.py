@@ -35,3 +35,20 @@ def test_track_record_section_without_actuals_says_how_to_get_one(tmp_path):
     conn.close()
     text = report.render_report(date(2025, 4, 1), **frames)
     assert "sop-pipeline backfill" in text[text.index("<h2>Track record</h2>"):]
+
+
+def test_kpi_panels_name_their_lines_and_a_flat_rate_reads_from_zero():
+    import polars as pl
+
+    kpis = pl.DataFrame({
+        "plan_cycle": [date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)],
+        "run_kind": ["backfill", "backfill", "run"],
+        "wape_lag1": [0.2, 0.25, None], "statistical_wape_lag1": [0.22, 0.24, None],
+        "naive_wape_lag1": [0.3, 0.31, None], "fill_rate": [1.0, 1.0, 1.0]})
+    figure = track_record._kpi_chart(kpis, lambda f: f)  # the figure itself, not its HTML
+    labels = {a.text: (a.x, a.y) for a in figure.layout.annotations if a.text in ("consensus", "statistical", "naive")}
+    # each line named at its last cycle with figures (2025-02: 2025-03 has no actuals yet)
+    assert labels == {"consensus": ("2025-02", 0.25), "statistical": ("2025-02", 0.24), "naive": ("2025-02", 0.31)}
+    fill = next(t for t in figure.data if t.name == "fill rate")
+    axis = figure.layout[fill.yaxis.replace("y", "yaxis")]
+    assert list(axis.range) == [0.0, 1.08]  # not Plotly's 0-200% around a constant

@@ -270,7 +270,10 @@ def labor_hours(new_product_plan: pl.DataFrame, labor_hours_per_unit_by_family: 
         raise SettingsError(f"No labour hours per unit for family {', '.join(missing)}",
                             where="planning.families / planning.defaults in sop.yaml",
                             fix="Set production.labor_hours_per_unit in planning.defaults or for the family")
-    rate = pl.col("family").replace_strict(dict(labor_hours_per_unit_by_family), return_dtype=pl.Float64)
+    rate = (pl.col("family").replace_strict(dict(labor_hours_per_unit_by_family), return_dtype=pl.Float64)
+            if labor_hours_per_unit_by_family
+            # No launch in the horizon: Polars returns the names themselves for an empty mapping (text, not hours).
+            else pl.lit(None, dtype=pl.Float64))
     return new_product_plan.with_columns(labor_hours_required=pl.col("planned_units") * rate)
 
 

@@ -117,6 +117,15 @@ def test_labor_hours(tmp_path):
         labor_hours(plan, {"Alpha": 1.0})
 
 
+def test_a_launch_after_the_horizon_plans_nothing_and_needs_no_hours(tmp_path):
+    """A catalogue whose launches all fall after the horizon (a backfilled early cycle of the demo) plans no
+    rows; the hours column is still numbers (an empty rate mapping once left it text and the run failed)."""
+    plan = _curves(tmp_path, "N-1,Beta,2029-06,,200,4,,", horizon=3)
+    assert plan.is_empty()
+    hours = labor_hours(plan, {})
+    assert hours.is_empty() and hours.schema["labor_hours_required"] == pl.Float64
+
+
 @pytest.mark.parametrize("line, column, words", [
     ("N-1,Alpha,2026-13,A-1,,,,", "launch_month", "YYYY-MM"),
     ("N-1,Alpha,2027-01,A-1:heavy,,,,", "analogs", "positive number"),

@@ -114,6 +114,16 @@ def within_horizon(frame, cycle: date, horizon_months: int, column: str = "month
     return frame.filter((pl.col(column) >= cycle) & (pl.col(column) < end))
 
 
+def plannable_adjustments(adjustments, cycle: date, horizon_months: int, skus_in_plan):
+    """The adjustments of today's file a backfilled cycle could have made: in its horizon, and on a family
+    or on a SKU that cycle plans (a SKU launched since, or a new product it could not plan yet, was not
+    there to adjust)."""
+    import polars as pl
+
+    inside = within_horizon(adjustments, cycle, horizon_months)
+    return inside.filter(pl.col("sku").is_null() | pl.col("sku").is_in(list(skus_in_plan)))
+
+
 def plannable_launches(catalogue, history, cycle: date, horizon_months: int):
     """The new products of today's catalogue a backfilled cycle could have planned: launching in its horizon,
     not yet selling, and with every analog SKU already in its history (the others were not known then)."""

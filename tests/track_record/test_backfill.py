@@ -160,7 +160,7 @@ def test_bad_ranges_exit_2_and_change_nothing(run_cli, published_copy, small_sal
 
 
 def test_a_backfilled_cycle_keeps_only_the_planner_rows_it_could_have_planned():
-    from sop_pipeline.track_record.backfill import plannable_launches, within_horizon
+    from sop_pipeline.track_record.backfill import plannable_adjustments, plannable_launches, within_horizon
 
     cycle = date(2025, 11, 1)
     history = pl.DataFrame({"sku": ["OLD-1", "OLD-2"], "month": [date(2025, 10, 1)] * 2})
@@ -173,3 +173,9 @@ def test_a_backfilled_cycle_keeps_only_the_planner_rows_it_could_have_planned():
     assert plannable_launches(catalogue, history, cycle, 6)["product"].to_list() == ["NEW-A"]
     adjustments = pl.DataFrame({"month": [date(2025, 10, 1), date(2025, 11, 1), date(2026, 4, 1), date(2026, 5, 1)]})
     assert within_horizon(adjustments, cycle, 6)["month"].to_list() == [date(2025, 11, 1), date(2026, 4, 1)]
+    # An adjustment of a SKU the cycle does not plan (launched since: the demo's CUT-0024 row stopped a backfill
+    # from 2024-11 at 2025-09) is left out; a family's stays, and so does one of a SKU or launch it plans.
+    adjustments = pl.DataFrame({"family": [None, None, "Alpha", None],
+                                "sku": ["LATER-9", "OLD-1", None, "NEW-A"], "month": [date(2026, 1, 1)] * 4})
+    kept = plannable_adjustments(adjustments, cycle, 6, {"OLD-1", "OLD-2", "NEW-A"})
+    assert kept.select("family", "sku").rows() == [(None, "OLD-1"), ("Alpha", None), (None, "NEW-A")]

@@ -71,9 +71,10 @@ def demand_plan(context: dg.AssetExecutionContext, sop_settings: SopSettings, da
     adjustments = load_adjustments(adjustments_path) if adjustments_path else None
     if adjustments is not None and backfill.is_backfill(context.run.tags):
         listed = adjustments.height
-        adjustments = backfill.within_horizon(adjustments, cycle, settings.forecast.horizon_months)
+        skus = set(sku_forecast["sku"].to_list()) | set(launches["product"].to_list())
+        adjustments = backfill.plannable_adjustments(adjustments, cycle, settings.forecast.horizon_months, skus)
         context.log.info(f"Backfilled cycle: {listed - adjustments.height} of {listed} adjustment(s) left out "
-                         "(months outside the horizon)")
+                         "(months outside the horizon, or a SKU the cycle did not plan yet)")
     plan = build_demand_plan(sku_forecast, launches if launches.height else None, adjustments, history, cycle,
                              horizon_months=settings.forecast.horizon_months)
     adjusted = 0 if adjustments is None else adjustments.height

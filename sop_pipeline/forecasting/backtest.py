@@ -287,7 +287,9 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
             distinct = _ranked_distinct(by_model, scores, names)
             for k in range(2, min(combine, len(distinct)) + 1):  # the mean (and median) of the best 2, 3, ...
                 for how in ("mean", "median") if k >= 3 else ("mean",):
-                    combo = ModelChoice(tuple(distinct[:k]), how)
+                    # Members in the configurations' order, not by rank: the same combination has one name
+                    # (two near-tied members once swapped places between runs: mean(a, b) against mean(b, a)).
+                    combo = ModelChoice(tuple(sorted(distinct[:k], key=names.index)), how)
                     value = _score_of(combo, by_model)
                     if value is not None and value <= top_score and (score is None or value < score):
                         choice, score = combo, value

@@ -89,12 +89,20 @@ def run_fits(
     progress: Progress | None = None,
     release: bool = True,
 ) -> dict[str, FitResult]:
-    """Fit every task (each with its own configuration and engine); returns results by task key.
+    """Fit every task (each with its own configuration and engine); returns results by task key, in
+    the order of `tasks` whichever worker finished first (so sums over them run in one order, run after
+    run, and a backfill's reused origin adds up as a fresh one).
 
     A pool started ahead (`prewarm`) is used and, with `release`, shut down afterwards: a forecast
     that fits in two rounds keeps it for the second (`release=False`, then `release_pool()`)."""
     if not tasks:
         return {}
+    results = _fit_all(tasks, workers, executor, dask_address, progress, release)
+    return {task.key: results[task.key] for task in tasks}
+
+
+def _fit_all(tasks: list[FitTask], workers: int, executor: str, dask_address: str | None,
+             progress: Progress | None, release: bool) -> dict[str, FitResult]:
     exact = all(task.config.engine == "exact" for task in tasks)
     if exact:  # neighbours of one design and configuration go in one chunk and are solved as one batch
         tasks = sorted(tasks, key=lambda task: tuple(map(str, batch_key(task))))

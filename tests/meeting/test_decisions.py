@@ -26,7 +26,7 @@ def exceptions_of(path, cycle):
 
 def add_exceptions(path, n: int) -> None:
     """Give the published cycle (sop.* and its version 1) `n` more exceptions, with less money at stake than
-    the run's: the small plan raises only one, and the decision log needs a few to tell them apart."""
+    the run's: the small plan raises a couple, and the decision log needs a few to tell them apart."""
     conn = db.connect(path)
     try:
         for i in range(n):

@@ -54,6 +54,9 @@ def write_settings(folder: Path, sales_path: Path | str, **sections) -> Path:
     demo["new_products"] = None
     demo["adjustments"] = None
     demo["budget"] = None
+    # Families whose backtest ran more than 10% high or low raise an exception: the small history's plan has a
+    # couple (13-14% on Cutlery and Small Appliances) for the meeting's tests to decide; 15% hung on one family.
+    demo["alerts"]["forecast_bias_percent"] = 10
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(demo.get(key), dict):
             demo[key].update(value)

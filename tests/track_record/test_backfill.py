@@ -82,9 +82,6 @@ def test_backfilled_cycles_equal_runs_on_the_history_cut_at_each_cycle(run_cli, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="since the race merged, two identical --no-fit-cache backfills of this case "
-                   "publish different forecast_accuracy at the third cycle (a combination chosen differently; WAPEs "
-                   "1e-16 apart): the run is not deterministic, so no reuse can equal it exactly")
 def test_reusing_backtest_origins_publishes_the_same_tables_as_fitting_them_again(run_cli, tmp_path, small_sales):
     # Three origins a month apart, every configuration at each (no race: its later origins fit each series'
     # finalists, chosen anew every cycle): each cycle shares two origins with the one before. Two workers: the

@@ -128,7 +128,7 @@ def _score(level, key, family, method, pool: _Pool, model) -> dict:
     }
 
 
-def _lowest(scores: dict[str, float | None], order: list[str]) -> str:
+def lowest(scores: dict[str, float | None], order: list[str]) -> str:
     """The key with the lowest score; the first in `order` on ties or where nothing is scored."""
     best = order[0]
     for key in order:
@@ -279,7 +279,7 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
     for sid, by_model in _model_pools(full, preps, fits).items():
         by_model = _complete(by_model)
         scores = {m: pool.recent_wape() for m, pool in by_model.items()}
-        best = _lowest(scores, names)
+        best = lowest(scores, names)
         single = simplest_within_noise(by_model, best, names, simplicity) if simplicity and best in by_model else best
         choice, score = ModelChoice((single,)), scores.get(single)
         top_score = scores.get(best)
@@ -333,11 +333,6 @@ def keeps_incumbent(incumbent_score: float | None, best_score: float | None) -> 
             and incumbent_score <= best_score * (1 + MODEL_SWITCH_MARGIN))
 
 
-def lowest(scores: dict[str, float | None], order: list[str]) -> str:
-    """The key with the lowest score; the first in `order` on ties or where nothing is scored."""
-    return _lowest(scores, order)
-
-
 def run_backtest(full: HistoryView, preps: list[tuple[PreparedView, int]], fits: dict[str, FitResult],
                  chosen_model: dict[str, str], default: str, approach: str) -> BacktestOutcome:
     """Scores of every approach on the origins with each series' chosen model (`chosen_model`, its
@@ -376,7 +371,7 @@ def run_backtest(full: HistoryView, preps: list[tuple[PreparedView, int]], fits:
         per_origin.append((prep, scored, nums, fam_numbers, total_actual))
 
     families = sorted(fam_pools)
-    choice = {name: (_lowest({a: fam_pools[name][a].wape() for a in APPROACHES}, list(APPROACHES))
+    choice = {name: (lowest({a: fam_pools[name][a].wape() for a in APPROACHES}, list(APPROACHES))
                      if approach == "best" else approach) for name in families}
     rows = []
     for name in families:

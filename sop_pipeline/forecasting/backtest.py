@@ -287,14 +287,13 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
             distinct = _ranked_distinct(by_model, scores, names)
             for k in range(2, min(combine, len(distinct)) + 1):  # the mean (and median) of the best 2, 3, ...
                 for how in ("mean", "median") if k >= 3 else ("mean",):
-                    # Members in the configurations' order, not by rank: the same combination has one name
-                    # (two near-tied members once swapped places between runs: mean(a, b) against mean(b, a)).
-                    combo = ModelChoice(tuple(sorted(distinct[:k], key=names.index)), how)
+                    combo = ModelChoice(_in_order(distinct[:k], names), how)
                     value = _score_of(combo, by_model)
                     if value is not None and value <= top_score and (score is None or value < score):
                         choice, score = combo, value
         held = incumbent.get(sid)
         if held and score is not None:
+            held = _in_order(held, names)
             kept = [ModelChoice(held)] if len(held) == 1 else [ModelChoice(held, h) for h in ("mean", "median")[:len(held) - 1]]
             for candidate in kept:
                 value = _score_of(candidate, by_model)
@@ -303,6 +302,13 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
                     break
         chosen[sid] = choice
     return chosen
+
+
+def _in_order(members, names: list[str]) -> tuple[str, ...]:
+    """A combination's members in the configurations' order, not by rank: the same combination has one
+    name, chosen afresh or kept from last cycle (two near-tied members once swapped places between runs:
+    mean(a, b) against mean(b, a))."""
+    return tuple(sorted(members, key=names.index))
 
 
 def combined_fits(prep: PreparedView, fits: dict[str, FitResult], chosen: dict[str, ModelChoice]) -> dict[str, FitResult]:

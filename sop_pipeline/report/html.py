@@ -23,6 +23,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from sop_pipeline.common.errors import SopError
+from sop_pipeline.common.wording import families_named, some_of
 from sop_pipeline.report import track_record
 from sop_pipeline.store import db
 from sop_pipeline.supply.result import COST_COLUMNS, STRATEGIES
@@ -336,7 +337,7 @@ def _cost_section(comparison: pl.DataFrame) -> str:
         shared = failed.group_by("strategy", "reason").agg(pl.col("family").sort()).sort("strategy", "reason")
         if 0 < shared.height <= _SHARED_REASONS:
             # A few reasons (one work centre fails every family's level plan alike): each said once, with its families.
-            items = "".join(f"<li><b>{html.escape(strategy)}</b> impossible for {_families_named(families)}: "
+            items = "".join(f"<li><b>{html.escape(strategy)}</b> impossible for {html.escape(families_named(families, 8))}: "
                             f"{html.escape(reason)}</li>" for strategy, reason, families in shared.iter_rows())
             reasons = f'<ul class="notes">{items}</ul>'
         elif shared.height:
@@ -358,20 +359,13 @@ def _cost_section(comparison: pl.DataFrame) -> str:
 _SHARED_REASONS = 6  # at most this many distinct reasons are listed above the table; more go in a column
 
 
-def _families_named(families: list[str], shown: int = 8) -> str:
-    if len(families) == 1:
-        return html.escape(families[0])
-    named = ", ".join(families[:shown]) + (f" and {len(families) - shown} more" if len(families) > shown else "")
-    return f"{len(families)} families ({html.escape(named)})"
-
-
 def _history_notes(accuracy: pl.DataFrame) -> str:
     """Why some series have no backtest or no yearly shape (too little history), one line per note."""
     if not _has(accuracy, "series_key", "note"):
         return ""
     notes = (accuracy.filter(pl.col("note").is_not_null()).group_by("note")
              .agg(pl.col("series_key").unique().sort()).sort("note"))
-    items = "".join(f"<li>{html.escape(', '.join(keys[:8]) + (f' and {len(keys) - 8} more' if len(keys) > 8 else ''))}"
+    items = "".join(f"<li>{html.escape(some_of(keys, 8))}"
                     f": {html.escape(note)}</li>" for note, keys in notes.iter_rows())
     return f'<ul class="notes">{items}</ul>' if items else ""
 

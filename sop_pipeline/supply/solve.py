@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from sop_pipeline.common.errors import PlanningError
+from sop_pipeline.common.wording import families_named
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.config.schema import PlanningSettings
 from sop_pipeline.supply import diagnose
@@ -112,7 +113,7 @@ def solve_strategies(problems: dict[str, Problem], planning: PlanningSettings,
                 raise PlanningError(f"The chosen strategy has no plan for family {name}: {exc.what}",
                                     where=f"{exc.where}; planning.strategy = {strategy}", fix=exc.fix)
         for message, names in _families_by_reason(errors).items():
-            log(f"No {strategy} plan for {_family_list(names)}: {message}")
+            log(f"No {strategy} plan for {families_named(names, 6)}: {message}")
         infeasible[strategy] = {name: exc.message for name, exc in errors.items()}
     plans = SupplyPlans(planning.strategy, results, infeasible,
                         {name: p.workforce.initial for name, p in problems.items()})
@@ -131,10 +132,3 @@ def _families_by_reason(errors: dict[str, PlanningError]) -> dict[str, list[str]
     for name, exc in errors.items():
         by_reason.setdefault(exc.message, []).append(name)
     return by_reason
-
-
-def _family_list(names: list[str], shown: int = 6) -> str:
-    if len(names) == 1:
-        return names[0]
-    listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
-    return f"{len(names)} families ({listed})"

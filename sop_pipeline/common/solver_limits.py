@@ -25,3 +25,9 @@ class SolverLimits:
 
 
 DEFAULT_LIMITS = SolverLimits()
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """How far a plan's cost may be above the best possible, relative to the cost (>= 0; a bound above
+    the cost is solver noise)."""
+    return max(0.0, objective - bound) / max(abs(objective), TOLERANCE)

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from sop_pipeline.common.lazy import LazyModule
+from sop_pipeline.common.solver_limits import relative_gap
 
 cp = LazyModule("cvxpy")
 GRACE_SECONDS = 1.0   # HiGHS's own time limit usually ends the search first; this is the backstop
@@ -89,8 +90,8 @@ def _results(final: dict | None, best: dict | None, payload: dict, seconds: floa
                 "model_status": "kTimeLimit",
                 "run_time": seconds}
     bound = best["bound"]
-    gap = (best["objective"] - bound) / max(abs(best["objective"]), 1e-9) if np.isfinite(bound) else np.inf
-    info = SimpleNamespace(**base, primal_solution_status=2, mip_gap=max(0.0, gap), mip_dual_bound=bound,
+    gap = relative_gap(best["objective"], bound) if np.isfinite(bound) else np.inf
+    info = SimpleNamespace(**base, primal_solution_status=2, mip_gap=gap, mip_dual_bound=bound,
                            objective_function_value=best["objective"])
     return {"solution": SimpleNamespace(col_value=best["x"]), "info": info, "model_status": "kTimeLimit",
             "run_time": seconds}

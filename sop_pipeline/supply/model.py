@@ -50,7 +50,7 @@ import numpy as np
 
 from sop_pipeline.common.errors import PlanningError
 from sop_pipeline.common.lazy import LazyModule
-from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits
+from sop_pipeline.common.solver_limits import DEFAULT_LIMITS, TOLERANCE, SolverLimits, relative_gap
 from sop_pipeline.config.problem import Problem
 from sop_pipeline.supply import deadline_solve, interruptible
 
@@ -320,7 +320,7 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
                 # no time left for branch and bound: the rounded plan as it is, its gap against the relaxation
                 return dataclasses.replace(
                     rounded, status="time_limit", problem=problem,
-                    mip_gap=max(0.0, rounded.objective - rounded.bound) / max(abs(rounded.objective), TOLERANCE))
+                    mip_gap=relative_gap(rounded.objective, rounded.bound))
     options["time_limit"] = max(_MIN_SOLVE_SECONDS, _seconds_left(deadline))
     if mixed and data.integer.sum() * data.demand.shape[1] >= _PROCESS_MIN_WHOLE_WORKERS:
         # HiGHS's root heuristics outrun its time limit on such models: a child process the deadline ends
@@ -332,13 +332,13 @@ def solve(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
         return solution
     bound = max(rounded.bound, _dual_bound(problem))
     if solution.objective is not None and solution.objective <= rounded.objective * (1 + TOLERANCE):
-        gap = max(0.0, solution.objective - bound) / max(abs(solution.objective), TOLERANCE)
+        gap = relative_gap(solution.objective, bound)
         return dataclasses.replace(solution, mip_gap=gap if solution.status != "optimal" else solution.mip_gap,
                                    solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0))
     # Branch and bound found nothing (or nothing cheaper) in its time: the rounded plan, with its gap.
     return dataclasses.replace(
         rounded, status="optimal" if solution.status == "optimal" else "time_limit", problem=problem,
-        mip_gap=max(0.0, rounded.objective - bound) / max(abs(rounded.objective), TOLERANCE),
+        mip_gap=relative_gap(rounded.objective, bound),
         solve_seconds=(rounded.solve_seconds or 0.0) + (solution.solve_seconds or 0.0),
         compile_seconds=(rounded.compile_seconds or 0.0) + (solution.compile_seconds or 0.0))
 

@@ -83,12 +83,13 @@ def held_buffers(sku_rows: pl.DataFrame) -> pl.DataFrame:
     month, held): h_t = max(safety_stock_t, h_{t-1} - yhat_t), h before the horizon 0. A buffer stays on
     the SKU's shelf until its own demand uses it (no other SKU can), so in a month without forecast
     demand or safety stock the SKU still holds the last one; a buffer larger than the next months' needs
-    is held down only as fast as the SKU sells."""
-    rows = sku_rows.sort("sku", "month").select("family", "sku", "month", "yhat", "safety_stock")
-    held, last_sku, h = [], None, 0.0
-    for sku, demand, buffer in zip(rows["sku"].to_list(), rows["yhat"].to_list(), rows["safety_stock"].to_list()):
-        if sku != last_sku:
-            last_sku, h = sku, 0.0
-        h = max(float(buffer or 0.0), h - max(float(demand or 0.0), 0.0))
-        held.append(h)
-    return rows.select("family", "sku", "month").with_columns(held=pl.Series(held, dtype=pl.Float64))
+    is held down only as fast as the SKU sells.
+
+    Unrolled, with D_t the SKU's demand to month t: h_t = max over k <= t of (safety_stock_k + D_k) - D_t
+    (the buffer of month k, less what sold since), a running maximum per SKU rather than a loop over rows."""
+    sold = pl.col("yhat").fill_null(0.0).clip(lower_bound=0.0).cum_sum().over("sku", order_by="month")
+    return (sku_rows.select("family", "sku", "month", "yhat", "safety_stock")
+            .with_columns(sold=sold)
+            .with_columns(held=((pl.col("safety_stock").fill_null(0.0) + pl.col("sold")).cum_max()
+                                .over("sku", order_by="month") - pl.col("sold")))
+            .sort("sku", "month").select("family", "sku", "month", "held"))

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.linalg import _umath_linalg  # batched LAPACK gufuncs that mark a failed matrix with NaN
 from prophet.models import CmdStanPyBackend, IStanBackend, StanBackendEnum
 from scipy.linalg.lapack import dpotrf, dpotrs
 from scipy.optimize import minimize
@@ -902,15 +903,18 @@ def _batch_grad_hess(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray, s:
 
 def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.ndarray) -> np.ndarray:
     """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series:
-    H where it is positive definite, else H_fallback (both batched), else `_newton_step` itself."""
+    H where it is positive definite, else H_fallback, else the Levenberg-Marquardt ladder of
+    `_newton_step` on H_fallback, all batched. A fixed variable is an identity row and column with a
+    zero right-hand side, so its step is zero and the free variables' are those of their subsystem."""
     both = free[:, :, None] & free[:, None, :]
     diag = np.arange(H.shape[1])
     rhs = np.where(free, g, 0.0)
     step = np.zeros_like(g)
     todo = np.arange(len(g))
+    M = None
     for matrix in (H, H_fallback):
         if not todo.size:
-            break
+            return step
         M = np.where(both[todo], matrix[todo], 0.0)
         M[:, diag, diag] += ~free[todo]
         pd_rows = _positive_definite(M)
@@ -919,34 +923,65 @@ def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.
             good = np.all(np.isfinite(solved), axis=1)
             step[todo[pd_rows][good]] = solved[good]
             pd_rows[np.flatnonzero(pd_rows)[~good]] = False
-        todo = todo[~pd_rows]
-    for i in todo:  # neither positive definite: the Levenberg-Marquardt ladder of `_newton_step`
-        fi = np.flatnonzero(free[i])
-        step[i, fi] = _newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
+        todo, M = todo[~pd_rows], M[~pd_rows]
+    if todo.size:  # neither positive definite
+        step[todo] = _levenberg_marquardt_steps(M, rhs[todo], free[todo])
+    return step
+
+
+def _levenberg_marquardt_steps(M: np.ndarray, g: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """`_newton_step`'s last resort for a stack: the step of the scaled D^-1 M D^-1 + lambda I,
+    D = sqrt(diag) over the free variables, with the smallest lambda of the same ladder that makes it
+    positive definite; a scaled gradient step where none does (not reached for a finite matrix)."""
+    diag = np.einsum("nii->ni", M)
+    largest = np.where(free, diag, -np.inf).max(axis=1)
+    scale = np.where(free, np.sqrt(np.maximum(diag, 1e-12 * np.maximum(largest, 1e-300)[:, None])), 1.0)
+    Ms = M / scale[:, :, None] / scale[:, None, :]
+    gs = g / scale
+    step = -gs / scale
+    todo = np.arange(len(g))
+    eye = np.eye(M.shape[1])
+    row_sums = np.where(free, np.abs(Ms).sum(axis=1), 0.0).max(axis=1)
+    for lam in (1e-6, 1e-4, 1e-2, 1.0, None):
+        if not todo.size:
+            break
+        shift = (row_sums[todo] + 1.0) if lam is None else np.full(todo.size, lam)
+        A = Ms[todo] + shift[:, None, None] * eye
+        ok = _positive_definite(A)
+        if ok.any():
+            solved = _solve_stack(A[ok], gs[todo[ok]])
+            good = np.all(np.isfinite(solved), axis=1)
+            rows = todo[ok][good]
+            step[rows] = solved[good] / scale[rows]
+            ok[np.flatnonzero(ok)[~good]] = False
+        todo = todo[~ok]
     return step
 
 
 def _solve_stack(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """-M^-1 rhs for each (positive definite) matrix of the stack. Where LU finds one singular in
-    floating point (its Cholesky passed: nearly singular), NumPy fails the whole stack: then each is
-    solved by its Cholesky factor, as `_newton_step` does; NaN where that fails too (the next fallback)."""
-    try:
-        return -np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
-    except np.linalg.LinAlgError:
-        out = np.full(rhs.shape, np.nan)
-        for j in range(len(M)):
-            chol, info = dpotrf(M[j], lower=1, clean=0)
+    """-M^-1 rhs for each (positive definite) matrix of the stack, by NumPy's batched LU called as its
+    gufunc (NaN for a matrix found singular, instead of failing the whole stack). Where LU finds one
+    singular in floating point (its Cholesky passed: nearly singular), it is solved by its Cholesky
+    factor, as `_newton_step` does; NaN where that fails too (the next fallback)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = -_umath_linalg.solve(M, rhs[:, :, None], signature="dd->d")[:, :, 0]
+    for j in np.flatnonzero(~np.all(np.isfinite(out), axis=1)):
+        out[j] = np.nan
+        chol, info = dpotrf(M[j], lower=1, clean=0)
+        if info == 0:
+            step, info = dpotrs(chol, rhs[j], lower=1)
             if info == 0:
-                step, info = dpotrs(chol, rhs[j], lower=1)
-                if info == 0:
-                    out[j] = -step
-        return out
+                out[j] = -step
+    return out
 
 
 def _positive_definite(M: np.ndarray) -> np.ndarray:
-    """Which matrices of the stack (n, P, P) are positive definite, by the test `_newton_step` makes
-    (LAPACK's Cholesky, a few microseconds each; NumPy's batched one fails the whole stack for one)."""
-    return np.array([dpotrf(m, lower=1, clean=0)[1] == 0 for m in M], dtype=bool).reshape(len(M))
+    """Which matrices of the stack (n, P, P) are positive definite: LAPACK's Cholesky, the test
+    `_newton_step` makes, for the whole stack at once through NumPy's gufunc (which marks a failed
+    matrix with NaN where `np.linalg.cholesky` would fail the whole stack for one)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        L = _umath_linalg.cholesky_lo(M, signature="d->d")
+    return np.all(np.isfinite(L), axis=(1, 2))
 
 
 def _orthant_newton_batch(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray,

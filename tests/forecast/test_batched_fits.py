@@ -71,3 +71,33 @@ def test_batched_solve_keeps_each_series_certificate():
         if np.isfinite(one.lp):
             assert many.lp == pytest.approx(one.lp, abs=1e-7)
         np.testing.assert_allclose(many.yhat, one.yhat, rtol=1e-6, atol=1e-6)
+
+
+def test_batched_steps_equal_the_single_fit_steps_and_their_fallbacks():
+    """`_batch_steps` (batched Cholesky, LU and the Levenberg-Marquardt ladder) against `_newton_step`
+    per series on its free subsystem, on matrices built to reach every branch: positive definite,
+    only the fallback positive definite, neither (the ladder), and nearly singular."""
+    rng = np.random.default_rng(7)
+    n, p = 60, 12
+    A = rng.normal(size=(n, p, p + 3))
+    spd = A @ A.transpose(0, 2, 1)
+    R = rng.uniform(-1.0, 1.0, size=(n, p, p))
+    indefinite = (R + R.transpose(0, 2, 1)) / 2.0  # a positive diagonal, as a Hessian's, but indefinite
+    indefinite[:, np.arange(p), np.arange(p)] = 1.0
+    assert np.all(np.linalg.eigvalsh(indefinite)[:, 0] < 0)
+    kind = np.arange(n) % 4
+    H = np.where((kind == 0)[:, None, None], spd, indefinite)
+    H_fallback = np.where((kind <= 1)[:, None, None], spd, indefinite)
+    low_rank = rng.normal(size=(p, 3))
+    H_fallback[kind == 3] = low_rank @ low_rank.T  # singular: the ladder's small lambdas
+    g = rng.normal(size=(n, p))
+    free = rng.random((n, p)) < 0.7
+    free[:, :2] = True
+    step = exact._batch_steps(H, g, H_fallback, free)
+    for i in range(n):
+        fi = np.flatnonzero(free[i])
+        expected = exact._newton_step(H[i][fi[:, None], fi], g[i, fi], H_fallback[i][fi[:, None], fi])
+        # LU against Cholesky on the ladder's nearly singular systems: equal to rounding of the step's size
+        np.testing.assert_allclose(step[i, fi], expected, rtol=1e-7, atol=1e-9 * np.abs(expected).max(),
+                                   err_msg=f"kind {kind[i]}")
+        assert np.all(step[i, ~free[i]] == 0.0)

@@ -58,9 +58,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.linalg import _umath_linalg  # batched LAPACK gufuncs that mark a failed matrix with NaN
 from prophet.models import CmdStanPyBackend, IStanBackend, StanBackendEnum
-from scipy.linalg.lapack import dpotrf, dpotrs
+from scipy.linalg.lapack import dposv, dpotrf, dpotrs
 from scipy.optimize import minimize
 
 __all__ = [
@@ -904,8 +903,8 @@ def _batch_grad_hess(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray, s:
 def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.ndarray) -> np.ndarray:
     """-H^-1 g on each series' free variables (zero on the others), as `_newton_step` per series:
     H where it is positive definite, else H_fallback, else the Levenberg-Marquardt ladder of
-    `_newton_step` on H_fallback, all batched. A fixed variable is an identity row and column with a
-    zero right-hand side, so its step is zero and the free variables' are those of their subsystem."""
+    `_newton_step` on H_fallback. A fixed variable is an identity row and column with a zero
+    right-hand side, so its step is zero and the free variables' are those of their subsystem."""
     both = free[:, :, None] & free[:, None, :]
     diag = np.arange(H.shape[1])
     rhs = np.where(free, g, 0.0)
@@ -917,13 +916,9 @@ def _batch_steps(H: np.ndarray, g: np.ndarray, H_fallback: np.ndarray, free: np.
             return step
         M = np.where(both[todo], matrix[todo], 0.0)
         M[:, diag, diag] += ~free[todo]
-        pd_rows = _positive_definite(M)
-        if pd_rows.any():
-            solved = _solve_stack(M[pd_rows], rhs[todo[pd_rows]])
-            good = np.all(np.isfinite(solved), axis=1)
-            step[todo[pd_rows][good]] = solved[good]
-            pd_rows[np.flatnonzero(pd_rows)[~good]] = False
-        todo, M = todo[~pd_rows], M[~pd_rows]
+        solved, ok = _cholesky_steps(M, rhs[todo])
+        step[todo[ok]] = solved[ok]
+        todo, M = todo[~ok], M[~ok]
     if todo.size:  # neither positive definite
         step[todo] = _levenberg_marquardt_steps(M, rhs[todo], free[todo])
     return step
@@ -946,42 +941,24 @@ def _levenberg_marquardt_steps(M: np.ndarray, g: np.ndarray, free: np.ndarray) -
         if not todo.size:
             break
         shift = (row_sums[todo] + 1.0) if lam is None else np.full(todo.size, lam)
-        A = Ms[todo] + shift[:, None, None] * eye
-        ok = _positive_definite(A)
-        if ok.any():
-            solved = _solve_stack(A[ok], gs[todo[ok]])
-            good = np.all(np.isfinite(solved), axis=1)
-            rows = todo[ok][good]
-            step[rows] = solved[good] / scale[rows]
-            ok[np.flatnonzero(ok)[~good]] = False
+        solved, ok = _cholesky_steps(Ms[todo] + shift[:, None, None] * eye, gs[todo])
+        step[todo[ok]] = solved[ok] / scale[todo[ok]]
         todo = todo[~ok]
     return step
 
 
-def _solve_stack(M: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """-M^-1 rhs for each (positive definite) matrix of the stack, by NumPy's batched LU called as its
-    gufunc (NaN for a matrix found singular, instead of failing the whole stack). Where LU finds one
-    singular in floating point (its Cholesky passed: nearly singular), it is solved by its Cholesky
-    factor, as `_newton_step` does; NaN where that fails too (the next fallback)."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        out = -_umath_linalg.solve(M, rhs[:, :, None], signature="dd->d")[:, :, 0]
-    for j in np.flatnonzero(~np.all(np.isfinite(out), axis=1)):
-        out[j] = np.nan
-        chol, info = dpotrf(M[j], lower=1, clean=0)
-        if info == 0:
-            step, info = dpotrs(chol, rhs[j], lower=1)
-            if info == 0:
-                out[j] = -step
-    return out
-
-
-def _positive_definite(M: np.ndarray) -> np.ndarray:
-    """Which matrices of the stack (n, P, P) are positive definite: LAPACK's Cholesky, the test
-    `_newton_step` makes, for the whole stack at once through NumPy's gufunc (which marks a failed
-    matrix with NaN where `np.linalg.cholesky` would fail the whole stack for one)."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        L = _umath_linalg.cholesky_lo(M, signature="d->d")
-    return np.all(np.isfinite(L), axis=(1, 2))
+def _cholesky_steps(M: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(-M^-1 rhs, ok) for each matrix of the stack, by LAPACK's Cholesky factor and solve in one call
+    (dposv), the test and the solve `_newton_step` makes; ok is False where M is not positive definite
+    or the step is not finite. One call a matrix: NumPy's batched Cholesky and LU cost more together
+    on these small systems, and its batched Cholesky fails the whole stack for one matrix."""
+    out = np.zeros_like(rhs)
+    ok = np.zeros(len(M), bool)
+    for j in range(len(M)):
+        _, x, info = dposv(M[j], rhs[j], lower=1)
+        if info == 0 and np.all(np.isfinite(x)):
+            out[j], ok[j] = -x, True
+    return out, ok
 
 
 def _orthant_newton_batch(d: _Design, Y: np.ndarray, U: np.ndarray, B: np.ndarray,

@@ -68,14 +68,19 @@ def connect(path: str | Path, read_only: bool = False, retries: int = 20, wait_s
         conn = duckdb.connect()
         try:
             attach(conn, path, CATALOG, read_only=read_only)
-            conn.execute(statement("use_database", alias=CATALOG))
-            return conn
+            return use_plan(conn)
         except duckdb.IOException as exc:
             conn.close()
             if "lock" not in str(exc).lower() or attempt == retries:
                 raise
             time.sleep(wait_s)
     raise AssertionError("unreachable")
+
+
+def use_plan(conn):
+    """`conn` with the plan database as its default catalog (a cursor starts at DuckDB's `memory`)."""
+    conn.execute(statement("use_database", alias=CATALOG))
+    return conn
 
 
 def statement(name: str, **identifiers: str) -> str:

@@ -9,7 +9,8 @@ import polars as pl
 from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import ForecastWorkers, PlanDatabase, SopSettings, cycle_of
-from sop_pipeline.forecasting import forecast_demand, plot_forecast_png, summary
+from sop_pipeline import forecasting  # its names load when the step runs (Prophet, Matplotlib), not at import
+from sop_pipeline.forecasting import summary
 from sop_pipeline.store import db
 
 GROUP = "forecast"
@@ -58,7 +59,7 @@ def forecast(context: dg.AssetExecutionContext, sop_settings: SopSettings, datab
         f"{fc.horizon_months} months from {cycle:%Y-%m} ({fc.engine} engine, models {summary.models_label(fc.models)}, "
         f"{fc.executor} executor, {fc.resolved_workers() if fc.executor == 'local' else 'cluster'} workers, "
         f"{warm.height:,} warm-start parameter sets)")
-    result = forecast_demand(history, fc, cycle, warm_start_params=warm if warm.height else None,
+    result = forecasting.forecast_demand(history, fc, cycle, warm_start_params=warm if warm.height else None,
                              progress=_progress_logger(context, "Prophet"))
     # The fitted parameters are no asset of their own (the next cycle's warm start reads them once
     # published): written beside the two outputs, published with them.
@@ -66,7 +67,7 @@ def forecast(context: dg.AssetExecutionContext, sop_settings: SopSettings, datab
         db.replace_cycle(conn, "forecast_model_params", cycle, result.params)
 
     stats = {k: v for k, v in result.stats.items() if isinstance(v, (int, float, str, bool)) or v is None}
-    png = plot_forecast_png(history, result.forecast, summary.largest_families(history, PLOTTED_FAMILIES))
+    png = forecasting.plot_forecast_png(history, result.forecast, summary.largest_families(history, PLOTTED_FAMILIES))
     plot_md = f"![history and forecast](data:image/png;base64,{base64.b64encode(png).decode()})"
     approaches = summary.approach_table(result.forecast, result.approach_by_family)
     context.log.info("Per family: " + ", ".join(

@@ -6,10 +6,10 @@ import time
 import dagster as dg
 import polars as pl
 
+from sop_pipeline import forecasting  # its names load when the step runs (Prophet, Matplotlib), not at import
 from sop_pipeline.defs.metadata import markdown_table
 from sop_pipeline.defs.partitions import plan_cycles
 from sop_pipeline.defs.resources import ForecastWorkers, PlanDatabase, SopSettings, cycle_of
-from sop_pipeline import forecasting  # its names load when the step runs (Prophet, Matplotlib), not at import
 from sop_pipeline.forecasting import summary
 from sop_pipeline.store import db
 

@@ -9,7 +9,7 @@ Engines: one FitTask per SKU (its whole history, the settings' default changepoi
 horizon's months to forecast) goes through `fit_task` twice, with `engine: exact` and with
 `engine: cmdstan`, SKU after SKU in this one process, so load from other work on the machine hits
 both alike; once with additive and once with multiplicative seasonality (`--engine-modes`; the
-exact engine solves a multiplicative fit from three starts, `exact._additive_starts`). Time is
+exact engine solves a multiplicative fit from two starts, Prophet's and `exact._additive_starts`). Time is
 fit + predict (history and horizon) per series; the exact engine's includes building its shared
 design (the first SKU of each set of dates). Target: exact >= 10x faster. "batched" is the same exact
 tasks through `fit_chunk` in one call (series of one design solved together, `exact.solve_batch`);

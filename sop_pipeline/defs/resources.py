@@ -126,15 +126,17 @@ class ForecastWorkers(dg.ConfigurableResource):
     """The forecast's local worker pool, for the life of a run: started when the run starts (so the workers'
     start-up, Python, Prophet and the Stan model, overlaps ingest and its checks instead of adding to the
     forecast), shut down when the run ends, also when it fails before its forecast. The forecast releases
-    it as soon as its fits are done; a cycle with one worker or a Dask cluster starts none."""
+    it as soon as its fits are done; a cycle with one worker or a Dask cluster starts none. This process's own
+    share (Prophet for its fits, hierarchicalforecast for the reconciliation) loads meanwhile too (`preload`)."""
 
     sop_settings: dg.ResourceDependency[SopSettings]
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):
-        from sop_pipeline.forecasting.executor import prewarm, release_pool
+        from sop_pipeline.forecasting.executor import preload, prewarm, release_pool
 
         forecast = self.sop_settings.load().forecast
+        preload()
         if forecast.executor == "local" and forecast.resolved_workers() > 1:
             prewarm(forecast.resolved_workers())
         try:

@@ -219,6 +219,31 @@ def _ready() -> bool:
     return True
 
 
+# What this process needs for its own share of the forecast, loaded ahead (`preload`): Prophet and the Stan
+# model for the fits it makes beside the pool, hierarchicalforecast (with scikit-learn and dask.dataframe,
+# 2-4 s) for the reconciliation after them, which no worker can overlap.
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Import what this process's forecast will need on a background thread, now: the stages before the
+    forecast run meanwhile (ingest and its checks mostly wait on DuckDB, which releases the GIL), so the
+    imports leave the forecast's critical path. Idempotent; a failed import is left for the forecast
+    itself to raise."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=_load_ahead, name="forecast-preload", daemon=True)
+        _preloading.start()
+
+
+def _load_ahead() -> None:
+    try:
+        init_worker()
+        from hierarchicalforecast.methods import MinTrace  # noqa: F401
+    except Exception:  # noqa: BLE001 - the forecast imports them again and reports what fails there
+        pass
+
+
 def _run_dask(chunks, total, dask_address, progress) -> dict[str, FitResult]:
     if not dask_address:
         raise SettingsError(

@@ -31,6 +31,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -129,8 +130,10 @@ def quiet_stan() -> None:
     logging.getLogger("prophet").setLevel(logging.ERROR)
 
 
+@cache
 def init_worker() -> None:
-    """Run once per pool process: quiet the loggers and load the compiled Stan model up front."""
+    """Run once per process (a pool's initializer; the run's own process before its first fits, or
+    `executor.preload` ahead of them): quiet the loggers and load the compiled Stan model up front."""
     quiet_stan()
     from prophet import Prophet
 

@@ -27,6 +27,7 @@ from sop_pipeline.common.solver_limits import TOLERANCE
 from sop_pipeline.config.preflight import BASE_SCENARIO, scenario_demand_problems, scenario_problems
 from sop_pipeline.config.problem import Problem, merge_planning
 from sop_pipeline.config.schema import DemandChange, PlanningSettings, Scenario
+from sop_pipeline.supply import interruptible
 from sop_pipeline.supply.operating_plan import operating_plan
 from sop_pipeline.supply.problems import planning_inputs, work_centres
 from sop_pipeline.supply.strategies import plan_families
@@ -217,10 +218,17 @@ def plan_cycle_scenarios(scenarios: list[Scenario], demand_plan: pl.DataFrame, f
     _stocks, problems = planning_inputs(demand_plan, forecast, accuracy, planning, interval_width)
     base = BasePlan(planning, problems, production_plan.filter(pl.col("strategy") == planning.strategy))
     outcomes = [base_outcome(production_plan, demand_plan, problems, planning)]
-    for scenario in scenarios:
+
+    def planned(scenario: Scenario):
         started = time.perf_counter()
-        outcomes.append(plan_scenario(scenario, demand_plan, forecast, accuracy, planning, interval_width, base))
-        log(f"Scenario {scenario.name}: {outcomes[-1].status} ({time.perf_counter() - started:.1f}s)")
+        outcome = plan_scenario(scenario, demand_plan, forecast, accuracy, planning, interval_width, base)
+        return outcome, time.perf_counter() - started
+
+    # The scenarios are independent models: solved side by side, one per core (interruptible.run_all).
+    for scenario, (outcome, seconds) in zip(scenarios, interruptible.run_all(
+            [lambda s=scenario: planned(s) for scenario in scenarios]), strict=True):
+        outcomes.append(outcome)
+        log(f"Scenario {scenario.name}: {outcome.status} ({seconds:.1f}s)")
     return outcomes
 
 

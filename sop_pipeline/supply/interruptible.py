@@ -10,8 +10,9 @@ still running (a daemon thread does not hold the process open).
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,3 +38,34 @@ def run(solve: Callable[[], T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def run_all(solves: Sequence[Callable[[], T]], workers: int | None = None) -> list[T]:
+    """Every `solve()` at once on up to `workers` (default: the cores) daemon threads, their results in
+    order; the first exception in order is raised once all have ended. HiGHS releases the GIL while it
+    works, so independent models (a cycle's scenarios) solve side by side, and the main thread still waits
+    in short slices, free to take a signal, as `run` does."""
+    workers = max(1, min(len(solves), workers or os.cpu_count() or 1))
+    if workers == 1 or threading.current_thread() is not threading.main_thread():
+        return [run(solve) for solve in solves]
+    outcomes: list[dict] = [{} for _ in solves]
+    slots = threading.Semaphore(workers)
+
+    def target(i: int) -> None:
+        with slots:
+            try:
+                outcomes[i]["value"] = solves[i]()
+            except BaseException as exc:  # re-raised on the caller's thread
+                outcomes[i]["error"] = exc
+
+    threads = [threading.Thread(target=target, args=(i,), name=f"highs-solve-{i}", daemon=True)
+               for i in range(len(solves))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(_WAIT_SECONDS)
+    for outcome in outcomes:
+        if "error" in outcome:
+            raise outcome["error"]
+    return [outcome["value"] for outcome in outcomes]

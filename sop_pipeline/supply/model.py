@@ -43,6 +43,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -259,6 +260,7 @@ def build(data: StackedData, shared_capacity_hours: np.ndarray | None = None,
 
 
 _BANNER_SHOWN = False
+_BANNER_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -266,10 +268,11 @@ def _quiet_stdout():
     """HiGHS prints a banner on C-level stdout the first time a solver is made in a process; keep
     stdout clean for `plan --json`. Only that first solve is silenced, so other output is untouched."""
     global _BANNER_SHOWN
-    if _BANNER_SHOWN:
+    with _BANNER_LOCK:  # scenarios solve on several threads (interruptible.run_all): one of them silences
+        first, _BANNER_SHOWN = not _BANNER_SHOWN, True
+    if not first:
         yield
         return
-    _BANNER_SHOWN = True
     fd = 1  # the C library writes to file descriptor 1, whatever Python's sys.stdout is
     sys.stdout.flush()
     try:

@@ -19,6 +19,8 @@ Beside them, for long histories, what a forecaster would try next (see AUTO_MORE
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting.fitting import ProphetConfig
 
@@ -36,13 +38,21 @@ AUTO_MORE = (
     ("multiplicative_cps0.05_last8y", "multiplicative", 0.05, 0.9, "none", 8),
 )
 
+# (parent configuration, phi): the parent's fit with its trend damped (`fitting.damped`), a forecast of
+# the same fit, so no fit of its own (the batch solves the parent's problem once).
+AUTO_DAMPED = (
+    ("multiplicative_cps0.05", 0.9), ("additive_cps0.05", 0.9),
+    ("multiplicative_cps0.3", 0.9), ("additive_cps0.3", 0.9),
+)
+
 
 def simplicity(config: ProphetConfig) -> tuple:
     """How simple a configuration is, simplest lowest (the one-standard-error rule keeps the simplest
     within noise of the best, `backtest.simplest_within_noise`): a level without trend before a
     trend, a stiffer trend before a more flexible one, additive seasonality before multiplicative,
     the units before their log, the whole history before a window of it."""
-    return (config.growth != "flat", config.changepoint_prior_scale, config.seasonality_mode != "additive",
+    return (config.growth != "flat", config.changepoint_prior_scale,
+            1.0 if config.damping is None else config.damping, config.seasonality_mode != "additive",
             config.transform != "none", config.window_months is not None)
 
 
@@ -69,4 +79,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
         configs += [ProphetConfig(mode, cps, name=name, changepoint_range=cpr, transform=transform,
                                   window_months=None if years is None else 12 * years, **common)
                     for name, mode, cps, cpr, transform, years in AUTO_MORE]
+        by_name = {c.name: c for c in configs}
+        configs += [replace(by_name[parent], name=f"{parent}_damped{phi:g}", damping=phi)
+                    for parent, phi in AUTO_DAMPED if parent in by_name]
     return configs

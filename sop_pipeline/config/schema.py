@@ -86,6 +86,8 @@ class ModelSpec(Strict):
     transform: Literal["none", "log"] = Field(
         "none", description="log: fit log(units) (series with a month at or below zero stay in units)")
     window_years: int | None = Field(None, ge=2, le=50, description="fit the most recent years only (null: all)")
+    damping: float | None = Field(None, ge=0, le=1, description="phi: the forecast's trend steps shrink by phi per "
+                                                                "month (0: the last level held; null: undamped)")
 
 
 class ForecastSettings(Strict):

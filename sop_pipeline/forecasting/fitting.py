@@ -62,6 +62,7 @@ class ProphetConfig:
     changepoint_range: float = 0.8   # share of the history (oldest first) where the trend may bend
     transform: str = "none"  # "none", or "log": Prophet fits log(units), the forecast is back-transformed
     window_months: int | None = None  # fit the most recent months only (None: the whole history)
+    yearly_fourier: int = 10  # Fourier order of the yearly shape (Prophet's default 10) where one is fitted
     damping: float | None = None  # phi: the trend's month-to-month change after the history shrinks by
                                   # phi per month (`damped`); None: Prophet's own straight extrapolation
 
@@ -71,7 +72,7 @@ class ProphetConfig:
 
     def yearly_order(self, n_points: int) -> int:
         """Fourier order of the yearly shape for a series of `n_points` months (0: none)."""
-        return 10 if n_points >= YEARLY_MIN_MONTHS else 0
+        return self.yearly_fourier if n_points >= YEARLY_MIN_MONTHS else 0
 
     def month_effects(self, n_points: int) -> bool:
         """A short history's yearly shape: one Prophet holiday per calendar month. On month-start

@@ -14,7 +14,11 @@ where every origin trained on two years or more), or the mean or median of its b
 settings' own `seasonality_mode` and `changepoint_prior_scale`). The backtest races them
 (`backtest.race_finalists`): all at the oldest and the latest origin, the best few at the others.
 
-Beside them, for long histories, what a forecaster would try next (see AUTO_MORE).
+Beside them, for long histories, what a forecaster would try next (see AUTO_MORE); and damped
+trends (AUTO_DAMPED): a parent configuration's own fit forecast with its trend's month-to-month
+steps shrinking by phi per month, as ETS damps its trend (`fitting.damped`), for the series whose
+last trend should not be extrapolated for a year and a half. A damped configuration costs no fit
+(the batch solves its parent's problem once, `fitting.fit_exact_batch`), only its backtest scoring.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ AUTO_DAMPED = (
 def simplicity(config: ProphetConfig) -> tuple:
     """How simple a configuration is, simplest lowest (the one-standard-error rule keeps the simplest
     within noise of the best, `backtest.simplest_within_noise`): a level without trend before a
-    trend, a stiffer trend before a more flexible one, additive seasonality before multiplicative,
+    trend, a stiffer trend before a more flexible one, a more damped one before a less damped (the level
+    held, phi 0, first; Prophet's own extrapolation last), additive seasonality before multiplicative,
     the units before their log, the whole history before a window of it."""
     return (config.growth != "flat", config.changepoint_prior_scale,
             1.0 if config.damping is None else config.damping, config.seasonality_mode != "additive",
@@ -66,7 +71,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
               "country_holidays": settings.country_holidays, "engine": settings.engine}
     if isinstance(settings.models, list):
         return [ProphetConfig(spec.seasonality_mode, spec.changepoint_prior_scale, name=spec.name,
-                              changepoint_range=spec.changepoint_range, transform=spec.transform,
+                              changepoint_range=spec.changepoint_range, transform=spec.transform, damping=spec.damping,
                               window_months=None if spec.window_years is None else 12 * spec.window_years, **common)
                 for spec in settings.models]
     first = (settings.seasonality_mode, settings.changepoint_prior_scale)

@@ -102,3 +102,31 @@ def test_auto_names_the_damped_configurations_after_their_parents():
         assert c.name == f"{parent.name}_damped{c.damping:g}"
         assert (c.seasonality_mode, c.changepoint_prior_scale, c.growth) == (
             parent.seasonality_mode, parent.changepoint_prior_scale, parent.growth)
+
+
+def test_three_distinct_configurations_are_always_published_as_their_mean():
+    """combine_models 3 and three distinct configurations (one a damped child in a `models` list): the
+    family publishes mean(a, b, c), whatever each one's own backtest, and it is the mean of each alone."""
+    from datetime import date
+
+    import polars as pl
+
+    from sop_pipeline.forecasting import forecast_demand
+
+    y = _series(84, seed=5)
+    months = pl.date_range(date(2012, 1, 1), date(2018, 12, 1), "1mo", eager=True)
+    history = pl.DataFrame({"family": "F", "sku": "F", "month": months, "units": y})
+    specs = [{"name": "a"}, {"name": "b", "seasonality_mode": "multiplicative"},
+             {"name": "c", "damping": 0.5}]
+
+    def run(models, combine):
+        settings = ForecastSettings(models=models, workers=1, horizon_months=6, warm_start=False,
+                                    combine_models=combine, backtest_months=6)
+        return forecast_demand(history, settings, date(2019, 1, 1)).forecast.filter(
+            pl.col("level") == "family").sort("month")
+
+    family = run(specs, 3)
+    assert family["model"][0] == "mean(a, b, c)"
+    alone = [run([s], 1)["yhat"].to_numpy() for s in specs]
+    np.testing.assert_allclose(family["yhat"].to_numpy(), np.mean(alone, axis=0), rtol=1e-9)
+    assert not np.allclose(alone[0], alone[2])  # the damped child is its own forecast

@@ -110,7 +110,8 @@ class ForecastSettings(Strict):
         "auto", description="auto: a few Prophet configurations compete per series in the backtest; "
                             "default: seasonality_mode and changepoint_prior_scale below only; or a list")
     combine_models: int = Field(
-        3, ge=1, le=6, description="publish the mean of this many best configurations per series where its "
+        3, ge=1, le=6, description="publish the mean of this many best configurations per series where this "
+                                   "many distinct ones are scored; with fewer, a mean of the best few where its "
                                    "backtest is no worse than the best one's (1: never combine)")
     workers: int | Literal["auto"] = "auto"
     executor: Literal["local", "dask"] = "local"

@@ -8,8 +8,9 @@ yearly shape, a flat level and a stiff trend with one effect per calendar month 
 Walmart's 45 stores, 15-21 months at the benchmark's origins, they took the pipeline from 0.1302 to
 0.1216 mean WAPE; seasonal naive 0.1207). Each series keeps the configuration with the lowest pooled
 WAPE over the backtest's origins, or the simplest within one standard error of it (`simplicity`,
-where every origin trained on two years or more), or the mean or median of its best few
-(`forecast.combine_models`) where that did no worse; last cycle's choice stays within 5%
+where every origin trained on two years or more); but where `forecast.combine_models` (3)
+distinct ones are scored it publishes the mean of its best 3, always (with fewer, the mean or median
+of its best few where that did no worse); last cycle's choice stays within 5%
 (`backtest.choose_models`). Ties, and series that cannot be backtested, keep the first (the
 settings' own `seasonality_mode` and `changepoint_prior_scale`). The backtest races them
 (`backtest.race_finalists`): all at the oldest and the latest origin, the best few at the others.

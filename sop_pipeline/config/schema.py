@@ -86,6 +86,8 @@ class ModelSpec(Strict):
     transform: Literal["none", "log"] = Field(
         "none", description="log: fit log(units) (series with a month at or below zero stay in units)")
     window_years: int | None = Field(None, ge=2, le=50, description="fit the most recent years only (null: all)")
+    damping: float | None = Field(None, ge=0, le=1, description="phi: the forecast's trend steps shrink by phi per "
+                                                                "month (0: the last level held; null: undamped)")
 
 
 class ForecastSettings(Strict):
@@ -108,7 +110,8 @@ class ForecastSettings(Strict):
         "auto", description="auto: a few Prophet configurations compete per series in the backtest; "
                             "default: seasonality_mode and changepoint_prior_scale below only; or a list")
     combine_models: int = Field(
-        3, ge=1, le=6, description="publish the mean of this many best configurations per series where its "
+        3, ge=1, le=6, description="publish the mean of this many best configurations per series where this "
+                                   "many distinct ones are scored; with fewer, a mean of the best few where its "
                                    "backtest is no worse than the best one's (1: never combine)")
     workers: int | Literal["auto"] = "auto"
     executor: Literal["local", "dask"] = "local"

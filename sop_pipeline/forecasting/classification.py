@@ -157,9 +157,9 @@ def prepare(view: HistoryView, settings: ForecastSettings, stage: str, n_future:
                 continue
             begin = start if config.window_months is None else len(y) - config.window_months
             n = len(y) - begin
-            same_model = (config.seasonality_mode, config.changepoint_prior_scale, config.growth,
-                          config.yearly_order(n), config.month_effects(n), config.changepoint_range,
-                          config.log_scale(y[begin:]), begin)
+            same_model = (config.seasonality_mode, config.changepoint_prior_scale, config.seasonality_prior_scale,
+                          config.growth, config.yearly_order(n), config.month_effects(n), config.changepoint_range,
+                          config.log_scale(y[begin:]), begin, config.damping if config.growth != "flat" else None)
             if same_model in seen:  # e.g. a month-effects model on a long history is an earlier one
                 prep.same_as[(series_id, config.name)] = seen[same_model]
                 continue

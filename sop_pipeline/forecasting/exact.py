@@ -637,6 +637,8 @@ class SeriesFit:
     params: dict                # k, m, delta, sigma_obs, beta (flat arrays, Prophet's scaled units)
     method: str                 # "exact (shared design)", "prophet rule (constant series: no fit)", ...
     converged: bool
+    trend: np.ndarray | None = None   # Prophet's trend on the same dates (predict()["trend"])
+    factor: np.ndarray | None = None  # 1 + its multiplicative terms: yhat = trend * factor + additive terms
 
 
 class SharedDesign:
@@ -787,9 +789,10 @@ def _series_fit(self: SharedDesign, fit: ExactFit | None, k0: float, m0: float, 
     if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
         u = np.concatenate([[u[0] + u[2:].sum(), u[1]], np.zeros(d0.S)])
     trend = (self.phi_all @ u) * scale + floor
-    yhat = trend * (1.0 + self.x_all @ (beta * self.s_m)) + scale * (self.x_all @ (beta * self.s_a))
+    factor = 1.0 + self.x_all @ (beta * self.s_m)
+    yhat = trend * factor + scale * (self.x_all @ (beta * self.s_a))
     params = {"k": u[:1], "m": u[1:2], "delta": u[2:], "sigma_obs": np.array([sigma]), "beta": beta}
-    return SeriesFit(yhat, lp, params, method, converged)
+    return SeriesFit(yhat, lp, params, method, converged, trend, factor)
 
 
 @dataclass

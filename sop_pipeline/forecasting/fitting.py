@@ -63,6 +63,9 @@ class ProphetConfig:
     changepoint_range: float = 0.8   # share of the history (oldest first) where the trend may bend
     transform: str = "none"  # "none", or "log": Prophet fits log(units), the forecast is back-transformed
     window_months: int | None = None  # fit the most recent months only (None: the whole history)
+    yearly_fourier: int = 10  # Fourier order of the yearly shape (Prophet's default 10) where one is fitted
+    damping: float | None = None  # phi: the trend's month-to-month change after the history shrinks by
+                                  # phi per month (`damped`); None: Prophet's own straight extrapolation
 
     def log_scale(self, y: np.ndarray) -> bool:
         """Whether this configuration fits `y` on the log scale (a log needs every month above zero)."""
@@ -70,7 +73,7 @@ class ProphetConfig:
 
     def yearly_order(self, n_points: int) -> int:
         """Fourier order of the yearly shape for a series of `n_points` months (0: none)."""
-        return 10 if n_points >= YEARLY_MIN_MONTHS else 0
+        return self.yearly_fourier if n_points >= YEARLY_MIN_MONTHS else 0
 
     def month_effects(self, n_points: int) -> bool:
         """A short history's yearly shape: one Prophet holiday per calendar month. On month-start
@@ -179,6 +182,23 @@ def _in_units(task: FitTask, fitted: np.ndarray, forecast: np.ndarray) -> tuple[
     return np.exp(forecast) * correction, float(np.std(y - np.exp(fitted) * correction))
 
 
+def damped(yhat: np.ndarray, trend: np.ndarray, factor: np.ndarray, n_history: int, phi: float | None) -> np.ndarray:
+    """Prophet's yhat (history then future dates) with the future's trend damped as ETS damps its
+    trend: the trend's change into future month h, Prophet's own (its last rate times the month's
+    days), shrunk by phi^h, so trend(T+h) = trend(T) + sum_{i<=h} phi^i * step_i. phi = 1 is
+    Prophet's forecast, phi = 0 holds the last month's trend. The seasonal terms stay Prophet's:
+    yhat = trend * factor + additive terms, `factor` 1 + the multiplicative terms (1 when additive).
+    A forecast of its parent's fit, no fit of its own: where the history's last trend is not to be
+    extrapolated for long, the backtest finds it out."""
+    if phi is None or len(yhat) <= n_history:
+        return yhat
+    steps = np.diff(trend[n_history - 1:])
+    held = trend[n_history - 1] + np.cumsum(phi ** np.arange(1, len(steps) + 1) * steps)
+    out = np.array(yhat, float)
+    out[n_history:] += (held - trend[n_history:]) * factor[n_history:]
+    return out
+
+
 def _month_holidays(months: np.ndarray, future: np.ndarray):
     ds = pd.to_datetime(np.concatenate([months, future]))
     return pd.DataFrame({"holiday": [f"month_{d.month:02d}" for d in ds], "ds": ds})
@@ -267,16 +287,7 @@ def fit_exact(task: FitTask) -> FitResult:
     n_changepoints = design.design.S if not design.no_changepoints else 0
     init = _usable_init(task.init, n_changepoints)
     fit = design.fit(y, init)
-    if not fit.converged:
-        return fit_series(task, replace(config, engine="cmdstan"), note=fit.method)
-    forecast, sigma = _in_units(task, fit.yhat[: len(y)], fit.yhat[len(y):])
-    return FitResult(
-        key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
-        yhat=forecast, sigma=sigma, n_points=len(y),
-        params_json=_params_json(fit.params), n_changepoints=n_changepoints,
-        warm_started=init is not None, log_posterior=fit.lp, seconds=time.perf_counter() - started,
-        model=config.name, engine=fit.method,
-    )
+    return _exact_result(task, fit, n_changepoints, init is not None, time.perf_counter() - started)
 
 
 def fit_task(task: FitTask) -> FitResult:
@@ -314,8 +325,9 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
         if init is None:
             model.fit(history)
         log_posterior = float(model.stan_backend.stan_fit.optimized_params_dict["lp__"])
-        frame = pd.DataFrame({"ds": pd.to_datetime(np.concatenate([task.months, task.future]))})
-        predicted = model.predict(frame)["yhat"].to_numpy()
+        frame = model.predict(pd.DataFrame({"ds": pd.to_datetime(np.concatenate([task.months, task.future]))}))
+        predicted = damped(frame["yhat"].to_numpy(), frame["trend"].to_numpy(),
+                           1.0 + frame["multiplicative_terms"].to_numpy(), len(y), config.damping)
     except Exception as exc:  # a Stan failure on an odd series must not stop the whole run
         return _recent_mean(task, f"Prophet failed: {exc}")
     finally:
@@ -333,10 +345,13 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
 
 
 def _exact_result(task: FitTask, fit, n_changepoints: int, warm: bool, seconds: float) -> FitResult:
+    """The result of an exact fit (`SeriesFit`) for `task`: its forecast, damped where the
+    configuration says, in units."""
     y = model_y(task)  # the values fitted: units, or their log (the configuration's transform)
     if not fit.converged:
         return fit_series(task, replace(task.config, engine="cmdstan"), note=fit.method)
-    forecast, sigma = _in_units(task, fit.yhat[: len(y)], fit.yhat[len(y):])
+    yhat = damped(fit.yhat, fit.trend, fit.factor, len(y), task.config.damping)
+    forecast, sigma = _in_units(task, yhat[: len(y)], yhat[len(y):])
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
         yhat=forecast, sigma=sigma, n_points=len(y),
@@ -365,10 +380,19 @@ def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
         else:
             n_changepoints = design.design.S if not design.no_changepoints else 0
             inits = [_usable_init(tasks[i].init, n_changepoints) for i in todo]
-            fits = design.fit_many(np.stack([model_y(tasks[i]) for i in todo]), inits)
+            # One solve per distinct problem: a damped configuration fits what its parent fits (the
+            # same values, no warm start of its own), only its forecast differs.
+            problem = [model_y(tasks[i]).tobytes() if init is None else n
+                       for n, (i, init) in enumerate(zip(todo, inits, strict=True))]
+            first_of: dict = {}
+            for n, p in enumerate(problem):
+                first_of.setdefault(p, n)
+            solve = sorted(set(first_of.values()))
+            fits = dict(zip(solve, design.fit_many(np.stack([model_y(tasks[todo[n]]) for n in solve]),
+                                                   [inits[n] for n in solve]), strict=True))
             each = (time.perf_counter() - started) / len(todo)  # the batch's time, shared out
-            for i, init, fit in zip(todo, inits, fits, strict=True):
-                results[i] = _exact_result(tasks[i], fit, n_changepoints, init is not None, each)
+            for n, (i, init) in enumerate(zip(todo, inits, strict=True)):
+                results[i] = _exact_result(tasks[i], fits[first_of[problem[n]]], n_changepoints, init is not None, each)
     return results  # type: ignore[return-value]
 
 

@@ -8,16 +8,23 @@ yearly shape, a flat level and a stiff trend with one effect per calendar month 
 Walmart's 45 stores, 15-21 months at the benchmark's origins, they took the pipeline from 0.1302 to
 0.1216 mean WAPE; seasonal naive 0.1207). Each series keeps the configuration with the lowest pooled
 WAPE over the backtest's origins, or the simplest within one standard error of it (`simplicity`,
-where every origin trained on two years or more), or the mean or median of its best few
-(`forecast.combine_models`) where that did no worse; last cycle's choice stays within 5%
+where every origin trained on two years or more); but where `forecast.combine_models` (3)
+distinct ones are scored it publishes the mean of its best 3, always (with fewer, the mean or median
+of its best few where that did no worse); last cycle's choice stays within 5%
 (`backtest.choose_models`). Ties, and series that cannot be backtested, keep the first (the
 settings' own `seasonality_mode` and `changepoint_prior_scale`). The backtest races them
 (`backtest.race_finalists`): all at the oldest and the latest origin, the best few at the others.
 
-Beside them, for long histories, what a forecaster would try next (see AUTO_MORE).
+Beside them, for long histories, what a forecaster would try next (see AUTO_MORE); and damped
+trends (AUTO_DAMPED): a parent configuration's own fit forecast with its trend's month-to-month
+steps shrinking by phi per month, as ETS damps its trend (`fitting.damped`), for the series whose
+last trend should not be extrapolated for a year and a half. A damped configuration costs no fit
+(the batch solves its parent's problem once, `fitting.fit_exact_batch`), only its backtest scoring.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting.fitting import ProphetConfig
@@ -36,13 +43,22 @@ AUTO_MORE = (
     ("multiplicative_cps0.05_last8y", "multiplicative", 0.05, 0.9, "none", 8),
 )
 
+# (parent configuration, phi): the parent's fit with its trend damped (`fitting.damped`), a forecast of
+# the same fit, so no fit of its own (the batch solves the parent's problem once).
+AUTO_DAMPED = (
+    ("multiplicative_cps0.05", 0.9), ("additive_cps0.05", 0.9),
+    ("multiplicative_cps0.3", 0.9), ("additive_cps0.3", 0.9),
+)
+
 
 def simplicity(config: ProphetConfig) -> tuple:
     """How simple a configuration is, simplest lowest (the one-standard-error rule keeps the simplest
     within noise of the best, `backtest.simplest_within_noise`): a level without trend before a
-    trend, a stiffer trend before a more flexible one, additive seasonality before multiplicative,
+    trend, a stiffer trend before a more flexible one, a more damped one before a less damped (the level
+    held, phi 0, first; Prophet's own extrapolation last), additive seasonality before multiplicative,
     the units before their log, the whole history before a window of it."""
-    return (config.growth != "flat", config.changepoint_prior_scale, config.seasonality_mode != "additive",
+    return (config.growth != "flat", config.changepoint_prior_scale,
+            1.0 if config.damping is None else config.damping, config.seasonality_mode != "additive",
             config.transform != "none", config.window_months is not None)
 
 
@@ -56,7 +72,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
               "country_holidays": settings.country_holidays, "engine": settings.engine}
     if isinstance(settings.models, list):
         return [ProphetConfig(spec.seasonality_mode, spec.changepoint_prior_scale, name=spec.name,
-                              changepoint_range=spec.changepoint_range, transform=spec.transform,
+                              changepoint_range=spec.changepoint_range, transform=spec.transform, damping=spec.damping,
                               window_months=None if spec.window_years is None else 12 * spec.window_years, **common)
                 for spec in settings.models]
     first = (settings.seasonality_mode, settings.changepoint_prior_scale)
@@ -69,4 +85,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
         configs += [ProphetConfig(mode, cps, name=name, changepoint_range=cpr, transform=transform,
                                   window_months=None if years is None else 12 * years, **common)
                     for name, mode, cps, cpr, transform, years in AUTO_MORE]
+        by_name = {c.name: c for c in configs}
+        configs += [replace(by_name[parent], name=f"{parent}_damped{phi:g}", damping=phi)
+                    for parent, phi in AUTO_DAMPED if parent in by_name]
     return configs

@@ -141,14 +141,12 @@ def test_params_are_returned_for_warm_start(synthetic_result):
         if model is not None:
             members = members_of(model)
             assert sorted(frame["model"]) == sorted(members), (series_id, model)
-    # The race: every configuration that is a model of its own at the oldest and the latest origin
-    # (as the collector builds them), then at the four between at most 3 finalists per series: the
-    # total and 2 families from 20 months, the 6 SKUs too from 24 (origins at 20, 22, ..., 30 months).
+    # No race by default (backtest_finalists 0): every configuration that is a model of its own (as the
+    # collector builds them) at every origin, a damped one counted as a result of its own (its solve shared).
     backtest_fits = result.stats["series_fitted"] - params.height
     _, origins = pipeline_tasks(history, settings(approach=result_approach), CYCLE)
-    first_round = len(origins[0]) + len(origins[-1])
-    later_series = 3 + 3 * 9
-    assert first_round + later_series <= backtest_fits <= first_round + 3 * later_series
+    assert settings().backtest_finalists == 0
+    assert backtest_fits == sum(len(tasks) for tasks in origins)
     assert "family|F00" in params["series_id"].to_list()
     assert params["model"].null_count() == 0
 

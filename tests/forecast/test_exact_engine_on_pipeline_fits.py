@@ -56,9 +56,10 @@ from tests.support.pipeline_tasks import cycle_of, history_of, pipeline_tasks, s
 # CmdStan's own lp__ against `log_posterior` at CmdStan's parameters (sig_figs=18): the same objective
 # and constant, so they agree to rounding; CmdStan's reported lp__ is off its parameters' by up to
 # 2.5e-9 relative on the demo's degenerate fits (sigma_obs sliding to 0, lp 600-900, where lp moves
-# fast with sigma) and 1.04e-8 on one Walmart fit (origin5, lp 302.6). 2e-8 is twice the worst seen;
+# fast with sigma), 1.04e-8 on one Walmart fit (origin5, lp 302.6) and 2.9e-8 on a degenerate demo fit
+# (lp 769.7) the sample reached once the damped configurations joined. 5e-8 is about twice the worst seen;
 # a wrong objective or constant is off by whole units.
-LP_REPORTED_RTOL = 2e-8
+LP_REPORTED_RTOL = 5e-8
 LP_TOLERANCE = 0.01      # the issue's "at least cmdstan's minus 0.01" ...
 SHARE_WITHIN = 0.99      # ... "on 99% of series"
 WORST_GAP = -1.0         # ... "and never more than 1.0 below"
@@ -80,10 +81,15 @@ def sampled_tasks(final: list[FitTask], origins: list[list[FitTask]], configs: l
     final_by_key = {(t.series_id, t.config.name): t for t in final}
     by_key = {(t.series_id, t.stage, t.config.name): t for tasks in origins for t in tasks}
     picked = []
+    times_picked = Counter()
     for i, series_id in enumerate(sorted({t.series_id for t in final})):
         own = [n for n in names if (series_id, n) in final_by_key]  # its configurations (some are the same model)
-        for name in dict.fromkeys([own[0], own[i % len(own)]]):
+        # The rotating one: its configuration picked least so far (the first such), so every configuration
+        # occurs once there are as many series as configurations, whichever are aliases of which.
+        rotating = min(own, key=lambda n: (times_picked[n], own.index(n)))
+        for name in dict.fromkeys([own[0], rotating]):
             picked.append(final_by_key[(series_id, name)])
+            times_picked[name] += 1
         if not origins:
             continue
         config = names[(i // len(origins)) % len(names)]
@@ -225,9 +231,17 @@ def test_collected_tasks_are_the_pipelines(monkeypatch):
     _, raced = pipeline_tasks(history, settings, cycle, lambda sid: finalists[sid])
     for tasks, collected_j in zip(later, raced[1:-1], strict=True):
         assert len(tasks) == len(collected_j) and all(same(a, b) for a, b in zip(tasks, collected_j, strict=True))
-    by_key = {t.key: t for t in final}
-    # one task per series, or one per member of its combination
+    # One task per series, or one per member of its combination; the collector, given each series' chosen
+    # configurations, builds them exactly. (Not a lookup in `final`, every configuration's: there a member
+    # can be an alias of an earlier configuration, e.g. the log scale of a series with a zero month is its
+    # units' model, fitted once under the earlier name, while the final round fits it under its own.)
+    chosen: dict[str, set] = {}
+    for t in given[-1]:
+        chosen.setdefault(t.series_id, set()).add(t.config.name)
+    final_chosen, _ = pipeline_tasks(history, settings, cycle, lambda sid: chosen.get(sid, set()))
+    by_key = {t.key: t for t in final_chosen}
     assert 1 + 3 + 8 <= len(given[-1]) <= 3 * (1 + 3 + 8) and all(same(t, by_key[t.key]) for t in given[-1])
+    assert len(final_chosen) == len(given[-1])
     assert {t.series_id for t in given[-1]} == {t.series_id for t in final}
     sample = sampled_tasks(final, origins, model_configs(settings))
     finals = [t for t in sample if t.stage == "final"]

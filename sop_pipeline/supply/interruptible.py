@@ -21,32 +21,18 @@ _WAIT_SECONDS = 0.1
 
 def run(solve: Callable[[], T]) -> T:
     """`solve()` on a daemon thread; its result or its exception, as if called here."""
-    if threading.current_thread() is not threading.main_thread():
-        return solve()  # signals reach only the main thread: nothing to gain from another thread
-    outcome: dict = {}
-
-    def target():
-        try:
-            outcome["value"] = solve()
-        except BaseException as exc:  # re-raised on the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, name="highs-solve", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(_WAIT_SECONDS)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return run_all([solve])[0]
 
 
 def run_all(solves: Sequence[Callable[[], T]], workers: int | None = None) -> list[T]:
     """Every `solve()` at once on up to `workers` (default: the cores) daemon threads, their results in
     order; the first exception in order is raised once all have ended. HiGHS releases the GIL while it
-    works, so independent models (a cycle's scenarios) solve side by side, and the main thread still waits
-    in short slices, free to take a signal, as `run` does."""
+    works, so independent models (a cycle's scenarios) solve side by side, and the main thread waits in
+    short slices, free to take a signal. With one worker they run one after another, in order."""
+    if threading.current_thread() is not threading.main_thread():
+        return [solve() for solve in solves]  # signals reach only the main thread: nothing to gain from another
     workers = max(1, min(len(solves), workers or os.cpu_count() or 1))
-    if workers == 1 or threading.current_thread() is not threading.main_thread():
+    if workers == 1 and len(solves) > 1:
         return [run(solve) for solve in solves]
     outcomes: list[dict] = [{} for _ in solves]
     slots = threading.Semaphore(workers)

@@ -382,14 +382,14 @@ def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
             inits = [_usable_init(tasks[i].init, n_changepoints) for i in todo]
             # One solve per distinct problem: a damped configuration fits what its parent fits (the
             # same values, no warm start of its own), only its forecast differs.
-            problem = [model_y(tasks[i]).tobytes() if init is None else n
-                       for n, (i, init) in enumerate(zip(todo, inits, strict=True))]
+            ys = [model_y(tasks[i]) for i in todo]
+            problem = [y.tobytes() if init is None else n for n, (y, init) in enumerate(zip(ys, inits, strict=True))]
             first_of: dict = {}
             for n, p in enumerate(problem):
                 first_of.setdefault(p, n)
-            solve = sorted(set(first_of.values()))
-            fits = dict(zip(solve, design.fit_many(np.stack([model_y(tasks[todo[n]]) for n in solve]),
-                                                   [inits[n] for n in solve]), strict=True))
+            solve = list(first_of.values())  # each problem's first task, in task order
+            fits = dict(zip(solve, design.fit_many(np.stack([ys[n] for n in solve]), [inits[n] for n in solve]),
+                            strict=True))
             each = (time.perf_counter() - started) / len(todo)  # the batch's time, shared out
             for n, (i, init) in enumerate(zip(todo, inits, strict=True)):
                 results[i] = _exact_result(tasks[i], fits[first_of[problem[n]]], n_changepoints, init is not None, each)

@@ -239,7 +239,9 @@ def preload() -> None:
 def _load_ahead() -> None:
     try:
         init_worker()
-        from hierarchicalforecast.methods import MinTrace  # noqa: F401
+        from sop_pipeline.forecasting.reconcile import min_trace
+
+        min_trace()
     except Exception:  # noqa: BLE001 - the forecast imports them again and reports what fails there
         pass
 

@@ -17,13 +17,20 @@ import numpy as np
 RECONCILERS = ("wls_struct", "ols")  # the second where the first is ill-conditioned
 
 
+def min_trace():
+    """hierarchicalforecast's MinTrace, imported on first use (with scikit-learn and dask.dataframe, 2-4 s;
+    `executor.preload` calls this ahead of the forecast)."""
+    from hierarchicalforecast.methods import MinTrace
+
+    return MinTrace
+
+
 def reconcile(total: np.ndarray, families: list[np.ndarray], bottoms: list[tuple[int, np.ndarray]],
               family_is_bottom: list[bool]) -> tuple[np.ndarray, str]:
     """Coherent forecasts of the bottom nodes from every node's base forecast (one row per month):
     families that are their own bottom first (in family order), then `bottoms` (family index,
     forecast) in the order given. Returns (matrix, method)."""
-    from hierarchicalforecast.methods import MinTrace
-
+    MinTrace = min_trace()
     aggregates = [total] + [node for node, alone in zip(families, family_is_bottom) if not alone]
     bottom_nodes = [node for node, alone in zip(families, family_is_bottom) if alone] + [n for _, n in bottoms]
     bottom_family = [f for f, alone in enumerate(family_is_bottom) if alone] + [f for f, _ in bottoms]

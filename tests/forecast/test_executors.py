@@ -161,6 +161,12 @@ def test_exact_chunks_keep_batches_whole_and_end_in_small_pieces():
     two = chunked_exact(tasks, workers=2)
     assert [t for c in two for t in c] == tasks
     sizes = [len(c) for c in two]
-    assert sizes[-1] <= EXACT_TAIL and sizes[-2] == EXACT_TAIL  # the end goes in small pieces
     assert max(sizes) <= -(-len(tasks) // 8)  # at least CHUNKS_PER_WORKER chunks a worker
+    # Guided: no chunk holds more than a quarter (1 / (2 x 2 workers)) of what is left from it on, so the
+    # chunks shrink towards the end, to EXACT_TAIL tasks; and most tasks still go in large batches.
+    left = [sum(sizes[i:]) for i in range(len(sizes))]
+    assert all(size <= max(EXACT_TAIL, -(-rest // 4)) for size, rest in zip(sizes, left, strict=True))
+    assert sizes[-1] <= EXACT_TAIL and sizes[-2] <= 2 * EXACT_TAIL
+    assert sum(size for size in sizes if size <= EXACT_TAIL) < 4 * EXACT_TAIL
+    assert sum(size for size in sizes if size >= 50) > 0.75 * len(tasks)
     assert chunked_exact([], workers=2) == []

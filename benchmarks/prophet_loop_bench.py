@@ -109,7 +109,9 @@ def _cycle_fits(home: Path) -> tuple[int | None, float | None]:
     """The run's Prophet fits (its forecast's fit_stats) and its forecast step's seconds, from Dagster."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    from sop_pipeline.defs.instance_storage import open_instance
+
+    with open_instance(home) as instance:
         run = instance.get_runs(limit=1)[0]
         step = [s for s in instance.get_run_step_stats(run.run_id) if "forecast" in s.step_key]
         seconds = sum((s.end_time or 0) - (s.start_time or 0) for s in step) if step else None

@@ -84,9 +84,9 @@ def main() -> None:
         print(output[-5000:])
         raise SystemExit(f"the run failed with exit code {run.returncode}")
 
-    import dagster as dg
+    from sop_pipeline.defs.instance_storage import open_instance
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         record = instance.get_runs(limit=1)[0]
         steps = instance.get_run_step_stats(record.run_id)
     print(f"\nWhole monthly cycle: {args.skus:,} SKUs, {args.rows:,} daily sales rows, workers={args.workers}\n")

@@ -74,3 +74,22 @@ class SopSqliteStorage(DagsterSqliteStorage):
         # Dagster's own default layout, so the history of runs stored before this class existed stays readable.
         return cls.from_local(config_value["dagster_home"], inst_data=inst_data)
 
+
+
+@contextmanager
+def open_instance(home: str | os.PathLike) -> Iterator:
+    """The Dagster instance of a Dagster home that `sop-pipeline` set up, for reading runs and lineage from
+    Python. Its `dagster.yaml` finds the storage through $DAGSTER_HOME (the storage config is read before
+    the instance knows its folder), which `DagsterInstance.from_config(home)` alone does not set."""
+    import dagster as dg
+
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = os.fspath(home)
+    try:
+        with dg.DagsterInstance.from_config(os.fspath(home)) as instance:
+            yield instance
+    finally:
+        if before is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = before

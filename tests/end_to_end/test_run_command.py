@@ -44,9 +44,9 @@ def test_run_publishes_and_records_the_run_in_dagster(run_cli, tmp_path, small_s
     assert after["demand_history"] == before["demand_history"]
     assert after["plan_runs"][0][1] != before["plan_runs"][0][1]
 
-    import dagster as dg
+    from sop_pipeline.defs.instance_storage import open_instance
 
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         runs = instance.get_runs()
         assert len(runs) == 2 and all(r.is_success for r in runs)
         assert {r.tags.get("dagster/partition") for r in runs} == {"2026-11-01"}

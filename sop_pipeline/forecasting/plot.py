@@ -20,7 +20,12 @@ def plot_forecast_png(history: pl.DataFrame, forecast: pl.DataFrame, families: l
     cols = min(2, len(families))
     rows = math.ceil(len(families) / cols)
     # Figure + Agg canvas rather than pyplot: no global state, safe in worker threads.
-    figure = Figure(figsize=(6 * cols, 3 * rows), dpi=100, layout="constrained")
+    # Fixed margins, not a layout engine: the panels are alike, and "constrained" layout measured every
+    # text's extent, half the plot's time (0.25 of 0.5 s on the demo), in the forecast step's serial tail.
+    figure = Figure(figsize=(6 * cols, 3 * rows), dpi=100)
+    height = 3 * rows  # inches: a title above each panel, rotated month labels below
+    figure.subplots_adjust(left=0.07 if cols > 1 else 0.12, right=0.98, top=1 - 0.3 / height, bottom=0.45 / height,
+                           wspace=0.18, hspace=0.42)
     FigureCanvasAgg(figure)
     actual = history.group_by("family", "month").agg(pl.col("units").sum()).sort("month")
     planned = forecast.filter(pl.col("level") == "family").sort("month")

@@ -93,49 +93,57 @@ def run_fits(
     dask_address: str | None = None,
     progress: Progress | None = None,
     release: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> dict[str, FitResult]:
     """Fit every task (each with its own configuration and engine); returns results by task key, in
     the order of `tasks` whichever worker finished first (so sums over them run in one order, run after
     run, and a backfill's reused origin adds up as a fresh one).
 
     A pool started ahead (`prewarm`) is used and, with `release`, shut down afterwards: a forecast
-    that fits in two rounds keeps it for the second (`release=False`, then `release_pool()`)."""
+    that fits in two rounds keeps it for the second (`release=False`, then `release_pool()`).
+    `meanwhile` is called in this process once the pool or the cluster has the tasks, before this
+    process fits its own share: work that needs none of these fits overlaps them instead of leaving
+    the workers idle (with one worker it simply runs first)."""
     if not tasks:
+        if meanwhile is not None:
+            meanwhile()
         return {}
-    results = _fit_all(tasks, workers, executor, dask_address, progress, release)
+    results = _fit_all(tasks, workers, executor, dask_address, progress, release, meanwhile)
     return {task.key: results[task.key] for task in tasks}
 
 
 def _fit_all(tasks: list[FitTask], workers: int, executor: str, dask_address: str | None,
-             progress: Progress | None, release: bool) -> dict[str, FitResult]:
+             progress: Progress | None, release: bool, meanwhile: Callable[[], None] | None) -> dict[str, FitResult]:
     exact = all(task.config.engine == "exact" for task in tasks)
     if exact:  # neighbours of one design and configuration go in one chunk and are solved as one batch
         tasks = sorted(tasks, key=lambda task: tuple(map(str, batch_key(task))))
     chunks = chunked_exact(tasks, workers) if exact else chunked(tasks, workers)
     total = len(tasks)
     if executor == "dask":
-        return _run_dask(chunks, total, dask_address, progress)
+        return _run_dask(chunks, total, dask_address, progress, meanwhile)
     if _warm_pool is not None and _warm_workers == workers and workers > 1:
         try:
-            return _report(_fit_here_and_on_pool(_warm_pool, workers - 1, chunks), total, progress)
+            return _report(_fit_here_and_on_pool(_warm_pool, workers - 1, chunks, meanwhile), total, progress)
         finally:
             if release:
                 release_pool()  # started for this forecast; its workers exit while later stages run
     if workers <= 1 or len(chunks) <= 1:
         # No pool for one worker: a process start costs more than a few fits.
+        if meanwhile is not None:
+            meanwhile()
         init_worker()
         return _report((fit_chunk(chunk) for chunk in chunks), total, progress)
     pool_workers = min(workers, len(chunks)) - 1
     with _new_pool(pool_workers) as pool:
-        return _report(_fit_here_and_on_pool(pool, pool_workers, chunks), total, progress)
+        return _report(_fit_here_and_on_pool(pool, pool_workers, chunks, meanwhile), total, progress)
 
 
-def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int,
-                          chunks: list[list[FitTask]]) -> Iterator[list[FitResult]]:
+def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int, chunks: list[list[FitTask]],
+                          meanwhile: Callable[[], None] | None = None) -> Iterator[list[FitResult]]:
     """Fit chunks in this process while `pool_workers` pool processes fit the others, each side
     taking the next chunk when it is free (a pool process has at most one waiting, and the last
-    chunks are single series, so all finish close together). Yields each finished chunk, this
-    process's and the pool's, as it comes."""
+    chunks are small, so all finish close together); `meanwhile` runs here first, the pool already
+    fitting. Yields each finished chunk, this process's and the pool's, as it comes."""
     todo, lock = deque(chunks), threading.Lock()
     finished: SimpleQueue = SimpleQueue()  # chunks of results, an exception, or None when a feeder ends
 
@@ -163,7 +171,6 @@ def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int,
     feeders = [threading.Thread(target=feed_pool_worker, daemon=True) for _ in range(pool_workers)]
     for feeder in feeders:
         feeder.start()
-    init_worker()
     running = len(feeders)
 
     def collected(block: bool) -> Iterator[list[FitResult]]:
@@ -178,11 +185,14 @@ def _fit_here_and_on_pool(pool: ProcessPoolExecutor, pool_workers: int,
                 yield item
 
     try:
+        if meanwhile is not None:
+            meanwhile()
+        init_worker()
         while (chunk := take()) is not None:
             yield fit_chunk(chunk)
             yield from collected(block=False)
         yield from collected(block=True)
-    finally:  # on an error here, the feeders stop after their current chunk
+    finally:  # on an error here (or in `meanwhile`), the feeders stop after their current chunk
         with lock:
             todo.clear()
 
@@ -251,7 +261,7 @@ def _load_ahead() -> None:
         pass
 
 
-def _run_dask(chunks, total, dask_address, progress) -> dict[str, FitResult]:
+def _run_dask(chunks, total, dask_address, progress, meanwhile=None) -> dict[str, FitResult]:
     if not dask_address:
         raise SettingsError(
             "forecast.executor is 'dask' but no scheduler address is set",
@@ -271,5 +281,7 @@ def _run_dask(chunks, total, dask_address, progress) -> dict[str, FitResult]:
         ) from None
     with client:
         futures = [client.submit(fit_chunk, chunk, pure=False) for chunk in chunks]
+        if meanwhile is not None:
+            meanwhile()
         completed = dask_completed(futures, loop=client.loop)
         return _report((future.result() for future in completed), total, progress)

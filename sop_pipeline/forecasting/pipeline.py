@@ -124,12 +124,12 @@ def forecast_demand(
     total_tasks = [first_tasks + len(later) * n_series * min(settings.backtest_finalists, len(configs)) + n_series]
     done = [0]
 
-    def fit(tasks, release: bool = False):
+    def fit(tasks, release: bool = False, meanwhile=None):
         offset = done[0]
         done[0] += len(tasks)
         report = None if progress is None else (lambda n, _total, key: progress(offset + n, total_tasks[0], key))
         if release:  # the final round
-            return run_fits(tasks, progress=report, release=True, **run)
+            return run_fits(tasks, progress=report, release=True, meanwhile=meanwhile, **run)
         # A backtest origin: reused whole within a backfill (fit_cache.py says why that is exact).
         return fit_origins(tasks, progress=report, **run)
 
@@ -152,7 +152,6 @@ def forecast_demand(
         for prep, _ in preps:
             fits |= combined_fits(prep, fits, chosen)
         chosen_model = {sid: c.name for sid, c in chosen.items()}
-        outcome = run_backtest(full, preps, fits, chosen_model, default, settings.approach) if preps else None
 
         def final_configs(series_id: str) -> list[ProphetConfig]:
             choice = chosen.get(series_id)
@@ -160,7 +159,13 @@ def forecast_demand(
 
         final = prepare(full, settings, "final", n_future, final_configs, warm)
         total_tasks[0] = done[0] + len(final.tasks)
-        final_fits = fit(final.tasks, release=True)
+        backtest: list = [None]
+
+        def score_approaches() -> None:  # needs no final fit: runs here while the workers fit them
+            backtest[0] = run_backtest(full, preps, fits, chosen_model, default, settings.approach) if preps else None
+
+        final_fits = fit(final.tasks, release=True, meanwhile=score_approaches)
+        outcome = backtest[0]
     finally:
         release_pool()
     fit_seconds = time.perf_counter() - fit_started

@@ -170,3 +170,53 @@ def test_exact_chunks_keep_batches_whole_and_end_in_small_pieces():
     assert sum(size for size in sizes if size <= EXACT_TAIL) < 4 * EXACT_TAIL
     assert sum(size for size in sizes if size >= 50) > 0.75 * len(tasks)
     assert chunked_exact([], workers=2) == []
+
+
+def test_meanwhile_runs_here_while_the_pool_fits_then_this_process_fits_the_rest(monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sop_pipeline.forecasting import executor
+
+    # A thread pool stands in for the process pool, a recorder for the fits: who fitted which chunk, when.
+    fitted_by, pool_started = {}, threading.Event()
+    main = threading.get_ident()
+
+    def fake_fit_chunk(chunk):
+        if threading.get_ident() != main:
+            pool_started.set()
+        fitted_by.update({task: threading.get_ident() for task in chunk})
+        return [type("R", (), {"key": task})() for task in chunk]
+
+    monkeypatch.setattr(executor, "fit_chunk", fake_fit_chunk)
+    monkeypatch.setattr(executor, "init_worker", lambda: None)
+    seen = {}
+
+    def meanwhile():  # the pool must already be fitting: wait for it, and note what this process had fitted
+        seen["pool_fitted_meanwhile"] = pool_started.wait(timeout=30)
+        seen["fitted_here_before"] = sum(owner == main for owner in fitted_by.values())
+
+    chunks = [[f"t{i}-{j}" for j in range(3)] for i in range(40)]
+    with ThreadPoolExecutor(1) as pool:
+        out = executor._report(executor._fit_here_and_on_pool(pool, 1, chunks, meanwhile), 120, None)
+    assert seen == {"pool_fitted_meanwhile": True, "fitted_here_before": 0}
+    assert sorted(out) == sorted(t for c in chunks for t in c)  # every task once
+    assert any(owner == main for owner in fitted_by.values())  # and this process fitted its share after
+
+
+def test_an_error_in_meanwhile_stops_the_pool_feeding_and_is_raised(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sop_pipeline.forecasting import executor
+
+    fitted = []
+    monkeypatch.setattr(executor, "fit_chunk", lambda chunk: fitted.extend(chunk) or [])
+    monkeypatch.setattr(executor, "init_worker", lambda: None)
+
+    def meanwhile():
+        raise RuntimeError("scoring failed")
+
+    chunks = [[i] for i in range(1000)]
+    with ThreadPoolExecutor(1) as pool, pytest.raises(RuntimeError, match="scoring failed"):
+        list(executor._fit_here_and_on_pool(pool, 1, chunks, meanwhile))
+    assert len(fitted) < len(chunks)  # the feeders stopped after the chunks in flight

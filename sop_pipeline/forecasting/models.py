@@ -49,6 +49,12 @@ AUTO_DAMPED = (
     ("multiplicative_cps0.05", 0.9), ("additive_cps0.05", 0.9),
     ("multiplicative_cps0.3", 0.9), ("additive_cps0.3", 0.9),
 )
+# (parent configuration, months): the parent's fit with its forecast moved by its mean residual over the
+# latest months (`fitting.level_corrected`), again no fit of its own.
+AUTO_LEVEL = (
+    ("multiplicative_cps0.05", 12), ("additive_cps0.05", 12),
+    ("multiplicative_cps0.01", 12), ("additive_cps0.01", 12),
+)
 
 
 def simplicity(config: ProphetConfig) -> tuple:
@@ -59,7 +65,7 @@ def simplicity(config: ProphetConfig) -> tuple:
     the units before their log, the whole history before a window of it."""
     return (config.growth != "flat", config.changepoint_prior_scale,
             1.0 if config.damping is None else config.damping, config.seasonality_mode != "additive",
-            config.transform != "none", config.window_months is not None)
+            config.transform != "none", config.window_months is not None, config.level_months is not None)
 
 
 def model_name(seasonality_mode: str, changepoint_prior_scale: float) -> str:
@@ -73,6 +79,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
     if isinstance(settings.models, list):
         return [ProphetConfig(spec.seasonality_mode, spec.changepoint_prior_scale, name=spec.name,
                               changepoint_range=spec.changepoint_range, transform=spec.transform, damping=spec.damping,
+                              level_months=spec.level_months,
                               window_months=None if spec.window_years is None else 12 * spec.window_years, **common)
                 for spec in settings.models]
     first = (settings.seasonality_mode, settings.changepoint_prior_scale)
@@ -88,4 +95,6 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
         by_name = {c.name: c for c in configs}
         configs += [replace(by_name[parent], name=f"{parent}_damped{phi:g}", damping=phi)
                     for parent, phi in AUTO_DAMPED if parent in by_name]
+        configs += [replace(by_name[parent], name=f"{parent}_level{months}", level_months=months)
+                    for parent, months in AUTO_LEVEL if parent in by_name]
     return configs

@@ -189,8 +189,9 @@ def level_corrected(forecast: np.ndarray, residuals: np.ndarray, months: int | N
     """The forecast moved by the mean in-sample residual (units) of the latest `months` months: where
     the fitted trend lags the recent level (one straight trend through the last fifth of a long
     history, which Prophet leaves without changepoints), what a forecaster does by hand. Over a
-    whole number of years the seasonal misfit averages out. A forecast of its parent's fit, no fit of
-    its own; the backtest finds out where the correction helps."""
+    whole year a seasonal misfit averages out (over half a year the correction follows the level
+    sooner). A forecast of its parent's fit, no fit of its own; the backtest finds out where the
+    correction helps."""
     if months is None or len(residuals) < months:
         return forecast
     return forecast + float(np.mean(residuals[-months:]))

@@ -59,12 +59,18 @@ AUTO_DAMPED = (
     ("multiplicative_cps0.05", 0.9), ("additive_cps0.05", 0.9),
     ("multiplicative_cps0.3", 0.9), ("additive_cps0.3", 0.9),
 )
-# (parent configuration, months): the parent's fit with its forecast moved by its mean residual over the
-# latest months (`fitting.level_corrected`), again no fit of its own. The stiff and default trends only:
-# they are the ones that lag a level that moved in the last years.
+# (parent configuration, phi, months): the parent's fit, its trend damped by phi where phi is given
+# (`fitting.damped`), its forecast moved by its mean residual over the latest months
+# (`fitting.level_corrected`), again no fit of its own. The stiff and default trends only: they are the
+# ones that lag a level that moved in the last years. Damped hard (0.8: the trend's steps add up to four
+# months' worth) and moved, the forecast is the recent level with a trend that fades, as a damped-trend
+# exponential smoothing forecasts, Prophet's seasonal shape on top.
 AUTO_LEVEL = (
-    ("multiplicative_cps0.05", 12), ("additive_cps0.05", 12), ("multiplicative_cps0.01", 12), ("additive_cps0.01", 12),
-    ("multiplicative_cps0.05", 6), ("additive_cps0.05", 6),
+    ("multiplicative_cps0.05", None, 12), ("additive_cps0.05", None, 12),
+    ("multiplicative_cps0.01", None, 12), ("additive_cps0.01", None, 12),
+    ("multiplicative_cps0.05", None, 6), ("additive_cps0.05", None, 6),
+    ("multiplicative_cps0.05", 0.8, 6), ("additive_cps0.05", 0.8, 6),
+    ("multiplicative_cps0.01", 0.8, 6), ("additive_cps0.01", 0.8, 6),
 )
 
 
@@ -81,6 +87,11 @@ def simplicity(config: ProphetConfig) -> tuple:
 
 def model_name(seasonality_mode: str, changepoint_prior_scale: float) -> str:
     return f"{seasonality_mode}_cps{changepoint_prior_scale:g}"
+
+
+def level_name(parent: str, phi: float | None, months: int) -> str:
+    """`<parent>_level<months>`, or `<parent>_damped<phi>_level<months>` where the trend is damped."""
+    return parent + ("" if phi is None else f"_damped{phi:g}") + f"_level{months}"
 
 
 def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
@@ -106,7 +117,6 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
         by_name = {c.name: c for c in configs}
         configs += [replace(by_name[parent], name=f"{parent}_damped{phi:g}", damping=phi)
                     for parent, phi in AUTO_DAMPED if parent in by_name]
-        by_name = {c.name: c for c in configs}  # the damped ones are parents too
-        configs += [replace(by_name[parent], name=f"{parent}_level{months}", level_months=months)
-                    for parent, months in AUTO_LEVEL if parent in by_name]
+        configs += [replace(by_name[parent], name=level_name(parent, phi, months), damping=phi, level_months=months)
+                    for parent, phi, months in AUTO_LEVEL if parent in by_name]
     return configs

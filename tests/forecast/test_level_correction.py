@@ -12,7 +12,7 @@ import pytest
 import sop_pipeline.forecasting.exact as exact
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting.fitting import ProphetConfig, fit_chunk, fit_task, level_corrected, quiet_stan
-from sop_pipeline.forecasting.models import model_configs
+from sop_pipeline.forecasting.models import level_name, model_configs
 from tests.forecast.test_damped_trend import _series, _task
 
 
@@ -77,10 +77,24 @@ def test_level_corrected_leaves_short_histories_and_no_months_alone():
 def test_auto_names_the_level_corrected_configurations_after_their_parents():
     configs = {c.name: c for c in model_configs(ForecastSettings(models="auto"))}
     corrected = [c for c in configs.values() if c.level_months is not None]
-    assert corrected
+    assert corrected and any(c.damping is not None for c in corrected)
     for c in corrected:
-        parent = configs[c.name.rsplit("_level", 1)[0]]
-        assert c.name == f"{parent.name}_level{c.level_months}"
-        assert parent.level_months is None
-        assert (c.seasonality_mode, c.changepoint_prior_scale, c.damping, c.transform) == (
-            parent.seasonality_mode, parent.changepoint_prior_scale, parent.damping, parent.transform)
+        parent = configs[c.name.split("_damped")[0].split("_level")[0]]
+        assert c.name == level_name(parent.name, c.damping, c.level_months)
+        assert (parent.level_months, parent.damping) == (None, None)
+        assert (c.seasonality_mode, c.changepoint_prior_scale, c.transform, c.growth) == (
+            parent.seasonality_mode, parent.changepoint_prior_scale, parent.transform, parent.growth)
+    assert level_name("additive_cps0.05", None, 12) == "additive_cps0.05_level12"
+    assert level_name("additive_cps0.05", 0.8, 6) == "additive_cps0.05_damped0.8_level6"
+
+
+def test_damped_and_level_corrected_is_the_damped_forecast_moved_by_the_parents_residual():
+    """Both on one parent: the shift is the undamped fit's in-sample mean residual (damping changes
+    the future only), added to the damped forecast."""
+    y = _lagging()
+    parent = fit_task(_task(y, ProphetConfig("additive", 0.05, name="p")))
+    moved = fit_task(_task(y, ProphetConfig("additive", 0.05, name="l", level_months=6)))
+    damped = fit_task(_task(y, ProphetConfig("additive", 0.05, name="d", damping=0.8)))
+    both = fit_task(_task(y, ProphetConfig("additive", 0.05, name="dl", damping=0.8, level_months=6)))
+    np.testing.assert_allclose(both.yhat - damped.yhat, moved.yhat - parent.yhat, rtol=1e-9)
+    assert not np.allclose(both.yhat, moved.yhat)

@@ -16,7 +16,8 @@ Series (65 of them plus the 752 of the competitions, all in ../shared/data, see 
   (M1 18, tourism 24; the pipeline's horizon set to match), every series' training months ending in
   the same calendar month (the corpus has none of its own). The series of one test length are one
   forecast with `approach: top_down`, so each publishes its own fit as a line forecast alone would.
-  `--sample N` keeps every N-th series of each competition (development runs).
+  `--sample N` keeps every N-th series of each competition (development runs), from the
+  `--sample-offset K`-th (0-based): one N with two offsets gives two samples without a common series.
 - walmart: the 45 stores (family = sku = store), Weekly_Sales summed per calendar month of each
   week's date (the week ending on that Friday, as the holiday flags show); the 45 stores are one forecast.
 Only whole months count. A first or last month counts as partial when the data stops more days
@@ -200,12 +201,13 @@ def read_walmart(data: Path) -> list[Dataset]:
     return [monthly_dataset("walmart", "walmart", weeks)]
 
 
-def read_competition(data: Path, competition: str, every: int = 1) -> list[Dataset]:
-    """The `competition` series of competition_monthly.csv (`every`-th only: a sample), each a family
+def read_competition(data: Path, competition: str, every: int = 1, offset: int = 0) -> list[Dataset]:
+    """The `competition` series of competition_monthly.csv (`every`-th only from the `offset`-th: a
+    sample; samples of one `every` and different offsets share no series), each a family
     that is its own only SKU, its training months ending at COMPETITION_END and its test months after
     it. One data set per test length (M1: 18 months, tourism: 24), so a data set is one forecast."""
     frame = pl.read_csv(data / "competition_monthly.csv").filter(pl.col("series").str.starts_with(f"{competition}|"))
-    names = frame["series"].unique(maintain_order=True).to_list()[::every]
+    names = frame["series"].unique(maintain_order=True).to_list()[offset::every]
     frame = frame.filter(pl.col("series").is_in(names))
     lengths = frame.group_by("series").agg(n_train=(pl.col("split") == "train").sum(),
                                            n_test=(pl.col("split") == "test").sum())
@@ -225,9 +227,9 @@ def read_competition(data: Path, competition: str, every: int = 1) -> list[Datas
 
 READERS: dict[str, Callable[[Path], list[Dataset]]] = {
     "singles": read_singles, "superstore": read_superstore, "walmart": read_walmart,
-    "m1": lambda data: read_competition(data, "m1", SAMPLE_EVERY),
-    "tourism": lambda data: read_competition(data, "tourism", SAMPLE_EVERY)}
-SAMPLE_EVERY = 1  # --sample: every n-th competition series
+    "m1": lambda data: read_competition(data, "m1", *SAMPLE),
+    "tourism": lambda data: read_competition(data, "tourism", *SAMPLE)}
+SAMPLE = (1, 0)  # --sample, --sample-offset: every n-th competition series from the k-th
 
 
 def family_series(dataset: Dataset) -> dict[str, np.ndarray]:
@@ -543,12 +545,17 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, o
                         help="fill the baseline cache only (no pipeline column), e.g. in the bench venv")
     parser.add_argument("--sample", type=int, default=1, metavar="N",
                         help="every N-th series of the competitions only (development runs; default all)")
+    parser.add_argument("--sample-offset", type=int, default=0, metavar="K",
+                        help="the sample's first series (0-based, below N): a confirmation sample that shares "
+                             "no series with the development one (default 0)")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
     args = parser.parse_args(argv)
     if args.origins < 1 or args.step < 1 or args.sample < 1:
         parser.error("--origins, --step and --sample must be at least 1")
-    global SAMPLE_EVERY
-    SAMPLE_EVERY = args.sample
+    if not 0 <= args.sample_offset < args.sample:
+        parser.error("--sample-offset must be at least 0 and below --sample")
+    global SAMPLE
+    SAMPLE = (args.sample, args.sample_offset)
     from pydantic import ValidationError
 
     try:

@@ -88,6 +88,8 @@ class ModelSpec(Strict):
     window_years: int | None = Field(None, ge=2, le=50, description="fit the most recent years only (null: all)")
     damping: float | None = Field(None, ge=0, le=1, description="phi: the forecast's trend steps shrink by phi per "
                                                                 "month (0: the last level held; null: undamped)")
+    level_months: int | None = Field(None, ge=1, le=60, description="move the forecast by the fit's mean residual "
+                                                                    "over this many latest months (null: no)")
 
 
 class ForecastSettings(Strict):

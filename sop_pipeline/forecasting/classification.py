@@ -159,7 +159,8 @@ def prepare(view: HistoryView, settings: ForecastSettings, stage: str, n_future:
             n = len(y) - begin
             same_model = (config.seasonality_mode, config.changepoint_prior_scale, config.seasonality_prior_scale,
                           config.growth, config.yearly_order(n), config.month_effects(n), config.changepoint_range,
-                          config.log_scale(y[begin:]), begin, config.damping if config.growth != "flat" else None)
+                          config.log_scale(y[begin:]), begin, config.damping if config.growth != "flat" else None,
+                          config.level_months)
             if same_model in seen:  # e.g. a month-effects model on a long history is an earlier one
                 prep.same_as[(series_id, config.name)] = seen[same_model]
                 continue

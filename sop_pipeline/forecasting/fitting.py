@@ -67,6 +67,8 @@ class ProphetConfig:
     yearly_fourier: int = 10  # Fourier order of the yearly shape (Prophet's default 10) where one is fitted
     damping: float | None = None  # phi: the trend's month-to-month change after the history shrinks by
                                   # phi per month (`damped`); None: Prophet's own straight extrapolation
+    level_months: int | None = None  # the forecast moved by the fit's mean residual over this many latest
+                                     # months (`level_corrected`); None: Prophet's own level
 
     def log_scale(self, y: np.ndarray) -> bool:
         """Whether this configuration fits `y` on the log scale (a log needs every month above zero)."""
@@ -192,15 +194,28 @@ def model_y(task: FitTask) -> np.ndarray:
 
 
 def _in_units(task: FitTask, fitted: np.ndarray, forecast: np.ndarray) -> tuple[np.ndarray, float]:
-    """The forecast and the in-sample residual standard deviation in units. On the log scale the
-    forecast is exp(yhat + s^2 / 2), s the log-scale residual standard deviation: the mean of a
-    log-normal whose median is exp(yhat) (the back-transform's bias correction)."""
+    """The forecast and the in-sample residual standard deviation in units, the forecast's level
+    corrected where the configuration says (`level_corrected`). On the log scale the forecast is
+    exp(yhat + s^2 / 2), s the log-scale residual standard deviation: the mean of a log-normal whose
+    median is exp(yhat) (the back-transform's bias correction)."""
     y = np.asarray(task.y, float)
-    if not task.config.log_scale(y):
-        return forecast, float(np.std(y - fitted))
-    s2 = float(np.var(np.log(y) - fitted))
-    correction = np.exp(s2 / 2)
-    return np.exp(forecast) * correction, float(np.std(y - np.exp(fitted) * correction))
+    if task.config.log_scale(y):
+        s2 = float(np.var(np.log(y) - fitted))
+        correction = np.exp(s2 / 2)
+        fitted, forecast = np.exp(fitted) * correction, np.exp(forecast) * correction
+    return level_corrected(forecast, y - fitted, task.config.level_months), float(np.std(y - fitted))
+
+
+def level_corrected(forecast: np.ndarray, residuals: np.ndarray, months: int | None) -> np.ndarray:
+    """The forecast moved by the mean in-sample residual (units) of the latest `months` months: where
+    the fitted trend lags the recent level (one straight trend through the last fifth of a long
+    history, which Prophet leaves without changepoints), what a forecaster does by hand. Over a
+    whole year a seasonal misfit averages out (over half a year the correction follows the level
+    sooner). A forecast of its parent's fit, no fit of its own; the backtest finds out where the
+    correction helps."""
+    if months is None or len(residuals) < months:
+        return forecast
+    return forecast + float(np.mean(residuals[-months:]))
 
 
 def damped(yhat: np.ndarray, trend: np.ndarray, factor: np.ndarray, n_history: int, phi: float | None) -> np.ndarray:

@@ -17,8 +17,10 @@ from benchmarks.accuracy_bench import (
     group_means,
     lowest,
     monthly_dataset,
+    parse_args,
     pipeline_history,
     pipeline_settings,
+    read_competition,
     rolling_origins,
     table_text,
     whole_month_range,
@@ -107,3 +109,18 @@ def test_settings_overrides_are_yaml_and_unknown_keys_fail():
         pipeline_settings(["no_such_key=1"])
     with pytest.raises(ValueError, match="key=value"):
         pipeline_settings(["approach"])
+
+
+def test_samples_of_one_step_and_other_offsets_share_no_series(tmp_path):
+    rows = [{"series": f"m1|x|{i}", "t": t, "value": float(i + t), "split": "train" if t < 4 else "test"}
+            for i in range(10) for t in range(1, 6)]
+    pl.DataFrame(rows).write_csv(tmp_path / "competition_monthly.csv")
+
+    def names(every, offset):
+        return {f for d in read_competition(tmp_path, "m1", every, offset) for f in d.families}
+
+    assert names(3, 0) == {"m1|x|0", "m1|x|3", "m1|x|6", "m1|x|9"}
+    assert names(3, 1) == {"m1|x|1", "m1|x|4", "m1|x|7"}
+    assert names(3, 0) | names(3, 1) | names(3, 2) == names(1, 0)
+    with pytest.raises(SystemExit):
+        parse_args(["--sample", "3", "--sample-offset", "3"])

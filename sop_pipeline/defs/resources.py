@@ -136,7 +136,7 @@ class ForecastWorkers(dg.ConfigurableResource):
         from sop_pipeline.forecasting.executor import preload, prewarm, release_pool
 
         forecast = self.sop_settings.load().forecast
-        preload()
+        preload("sop_pipeline.forecasting.pipeline")  # the forecast step's entry point, imported lazily there
         if forecast.executor == "local" and forecast.resolved_workers() > 1:
             prewarm(forecast.resolved_workers())
         try:

@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
         del a
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     faults_of_one_round()
-    print(faults_of_one_round())
+    print(sum(faults_of_one_round() for _ in range(4)))
 """)
 
 
@@ -30,6 +30,7 @@ SCRIPT = textwrap.dedent("""
 def test_a_second_round_of_large_arrays_faults_no_fresh_pages_once_kept():
     faults = {mode: int(subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True,
                                        check=True).stdout) for mode in ("default", "kept")}
-    # glibc's default maps the array afresh each round (fewer faults than pages with transparent huge pages).
-    assert faults["default"] > 100
+    # glibc's default maps the array afresh each round: at least one fault per 2 MiB (transparent huge
+    # pages), 40 MB x 4 rounds; kept, the heap serves it again without a fault.
+    assert faults["default"] >= 4 * 20
     assert faults["kept"] < faults["default"] / 20

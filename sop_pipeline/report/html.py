@@ -72,6 +72,16 @@ def _num(value, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+HEADLINE_BILLION = 1e9  # from ten digits a card's figure reads in billions: "71,806,144,550" overran its card
+
+
+def _headline(value) -> str:
+    """A key-figure card's number: exact up to hundreds of millions, then in billions (the tables keep every digit)."""
+    if value is not None and not (isinstance(value, float) and math.isnan(value)) and abs(value) >= HEADLINE_BILLION:
+        return f"{value / HEADLINE_BILLION:,.1f} bn"
+    return _num(value)
+
+
 def _pct(value) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}%"
 
@@ -621,10 +631,10 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
     cards = [("Plan cycle", cycle.strftime("%Y-%m"), "")]
     if _has(plan, "planned_units", "month"):
         span = f"{plan['month'].min():%Y-%m} to {plan['month'].max():%Y-%m}"
-        cards.append(("Planned units", _num(plan["planned_units"].sum()), span))
+        cards.append(("Planned units", _headline(plan["planned_units"].sum()), span))
         # Sales without revenue (sales.columns.revenue: null) plan zero revenue: no figure, rather than 0.
         priced = "planned_revenue" in plan.columns and bool(plan["planned_revenue"].fill_null(0).abs().sum())
-        cards.append(("Planned revenue", _num(plan["planned_revenue"].sum()) if priced else "not available",
+        cards.append(("Planned revenue", _headline(plan["planned_revenue"].sum()) if priced else "not available",
                       span if priced else "no revenue in the sales history"))
     else:
         cards += [("Planned units", "not available", ""), ("Planned revenue", "not available", "")]
@@ -632,12 +642,12 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
         picked = comparison.filter(pl.col("chosen"))
         counts = picked.group_by("strategy").len().sort(["len", "strategy"], descending=[True, False])
         strategy = " / ".join(counts["strategy"].to_list()) or "—"
-        cards.append(("Total cost", _num(picked["total_cost"].sum()), "chosen plans, whole horizon"))
+        cards.append(("Total cost", _headline(picked["total_cost"].sum()), "chosen plans, whole horizon"))
         cards.append(("Chosen strategy", strategy, f"{picked.height} families"))
         if "units_short" in picked.columns and (picked["units_short"].fill_null(0) > 0).any():
-            cards.append(("Units short", _num(picked["units_short"].sum()), "demand the plan cannot meet"))
+            cards.append(("Units short", _headline(picked["units_short"].sum()), "demand the plan cannot meet"))
     elif _has(chosen, "total_cost"):
-        cards.append(("Total cost", _num(chosen["total_cost"].sum()), "whole horizon"))
+        cards.append(("Total cost", _headline(chosen["total_cost"].sum()), "whole horizon"))
     else:
         cards += [("Total cost", "not available", ""), ("Chosen strategy", "not available", "")]
     operating = frames["operating_plan"]
@@ -645,7 +655,7 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
         everything = operating.filter(pl.col("family") == ALL_FAMILIES)
         margin, revenue = everything["gross_margin"].sum(), everything["planned_revenue"].sum()
         if revenue:
-            cards.append(("Gross margin", _num(margin), f"{_pct(margin / revenue)} of revenue"))
+            cards.append(("Gross margin", _headline(margin), f"{_pct(margin / revenue)} of revenue"))
         else:
             cards.append(("Gross margin", "not available", "no revenue in the sales history"))
     total = accuracy.filter(pl.col("level") == "total") if _has(accuracy, "level", "method", "wape") else None
@@ -672,7 +682,7 @@ main { max-width:1320px; margin:0 auto; padding:24px 40px 60px; }
 .card { background:#fff; border:1px solid var(--line); border-top:4px solid var(--accent); border-radius:6px;
         padding:14px 16px; }
 .card .label { font-size:12px; text-transform:uppercase; letter-spacing:.05em; color:var(--muted); }
-.card .value { font-size:24px; font-weight:600; margin-top:6px; }
+.card .value { font-size:24px; font-weight:600; margin-top:6px; overflow-wrap:anywhere; }
 .card .note { font-size:12px; color:var(--muted); margin-top:4px; }
 section { background:#fff; border:1px solid var(--line); border-radius:6px; padding:18px 22px; margin:0 0 22px; }
 section h2 { margin:0 0 4px; font-size:18px; color:var(--brand); }

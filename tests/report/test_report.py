@@ -175,3 +175,15 @@ def test_a_cycle_without_supply_planning_or_backtest_says_why(frames):
     assert "Cookware, total: 12 month(s) of history: not backtested" in html
     assert card(html, "Planned revenue") == "not available"
     assert "Supply planning was skipped" not in render_report(CYCLE, **frames)
+
+
+def test_key_figures_of_ten_digits_and_more_read_in_billions(frames):
+    # Walmart's sales as units: a cost of 71,806,144,550 overran its card.
+    big = {name: frame.with_columns([pl.col(c) * 1e7 for c in ("total_cost", "planned_units", "planned_revenue")
+                                     if c in frame.columns])
+           if isinstance(frame, pl.DataFrame) else frame for name, frame in frames.items()}
+    html = render_report(CYCLE, **big)
+    assert card(html, "Total cost") == f"{54_000 * 1e7 / 1e9:,.1f} bn"  # 540.0 bn
+    plan = frames["demand_plan"]
+    assert card(html, "Planned units") == f"{plan['planned_units'].sum() * 1e7 / 1e9:,.1f} bn"
+    assert card(render_report(CYCLE, **frames), "Total cost") == "54,000"  # below a billion: every digit

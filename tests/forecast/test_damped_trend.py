@@ -72,22 +72,14 @@ def test_phi_one_is_prophets_own_forecast_and_phi_zero_holds_the_last_trend():
     assert np.ptp(fit.trend[len(y):]) > 1.0  # the parent's trend does move
 
 
-def test_a_damped_configuration_shares_its_parents_solve(monkeypatch):
+def test_a_damped_configuration_shares_its_parents_solve(solve_rows):
     """One batch, parent and damped children: one solve per series, the forecasts those of separate fits."""
-    rows = []
-    original = exact.SharedDesign.fit_many
-
-    def counting(self, ys, inits=None):
-        rows.append(len(np.atleast_2d(ys)))
-        return original(self, ys, inits)
-
-    monkeypatch.setattr(exact.SharedDesign, "fit_many", counting)
     series = [_series(seed=s) for s in (1, 2)]
     configs = [ProphetConfig("additive", 0.3, name="p"), ProphetConfig("additive", 0.3, name="d9", damping=0.9),
                ProphetConfig("additive", 0.3, name="d0", damping=0.0)]
     tasks = [_task(y, c, key=f"{i}|{c.name}") for i, y in enumerate(series) for c in configs]
     batched = fit_chunk(tasks)
-    assert rows == [2]
+    assert solve_rows == [2]
     for task, result in zip(tasks, batched, strict=True):
         np.testing.assert_allclose(result.yhat, fit_task(task).yhat, rtol=1e-9)
     assert not np.allclose(batched[0].yhat, batched[1].yhat)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sop_pipeline.forecasting.exact as exact
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting.fitting import ProphetConfig, fit_chunk, fit_task, level_corrected, quiet_stan
 from sop_pipeline.forecasting.models import level_name, model_configs
@@ -47,21 +46,13 @@ def test_level_corrected_forecast_is_prophets_moved_by_its_last_years_mean_resid
     np.testing.assert_allclose(ours.yhat, yhat[len(y):] + shift, rtol=1e-6)
 
 
-def test_level_corrected_is_the_parents_forecast_shifted_and_shares_its_solve(monkeypatch):
-    rows = []
-    original = exact.SharedDesign.fit_many
-
-    def counting(self, ys, inits=None):
-        rows.append(len(np.atleast_2d(ys)))
-        return original(self, ys, inits)
-
-    monkeypatch.setattr(exact.SharedDesign, "fit_many", counting)
+def test_level_corrected_is_the_parents_forecast_shifted_and_shares_its_solve(solve_rows):
     series = [_lagging(seed=s) for s in (1, 2)]
     configs = [ProphetConfig("multiplicative", 0.05, name="p"),
                ProphetConfig("multiplicative", 0.05, name="l12", level_months=12)]
     tasks = [_task(y, c, key=f"{i}|{c.name}") for i, y in enumerate(series) for c in configs]
     parent, corrected = fit_chunk(tasks)[:2]
-    assert rows == [2]  # one solve per series
+    assert solve_rows == [2]  # one solve per series
     shift = corrected.yhat - parent.yhat
     np.testing.assert_allclose(shift, shift[0], rtol=1e-12)
     assert abs(shift[0]) > 1.0

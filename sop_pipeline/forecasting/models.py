@@ -91,9 +91,13 @@ def model_name(seasonality_mode: str, changepoint_prior_scale: float) -> str:
     return f"{seasonality_mode}_cps{changepoint_prior_scale:g}"
 
 
+def damped_name(parent: str, phi: float) -> str:
+    return f"{parent}_damped{phi:g}"
+
+
 def level_name(parent: str, phi: float | None, months: int) -> str:
     """`<parent>_level<months>`, or `<parent>_damped<phi>_level<months>` where the trend is damped."""
-    return parent + ("" if phi is None else f"_damped{phi:g}") + f"_level{months}"
+    return (parent if phi is None else damped_name(parent, phi)) + f"_level{months}"
 
 
 def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
@@ -117,7 +121,7 @@ def model_configs(settings: ForecastSettings) -> list[ProphetConfig]:
                                   window_months=None if years is None else 12 * years, **common)
                     for name, mode, cps, cpr, transform, years in AUTO_MORE]
         by_name = {c.name: c for c in configs}
-        configs += [replace(by_name[parent], name=f"{parent}_damped{phi:g}", damping=phi)
+        configs += [replace(by_name[parent], name=damped_name(parent, phi), damping=phi)
                     for parent, phi in AUTO_DAMPED if parent in by_name]
         configs += [replace(by_name[parent], name=level_name(parent, phi, months), damping=phi, level_months=months)
                     for parent, phi, months in AUTO_LEVEL if parent in by_name]

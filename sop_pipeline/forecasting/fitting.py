@@ -203,7 +203,8 @@ def _in_units(task: FitTask, fitted: np.ndarray, forecast: np.ndarray) -> tuple[
         s2 = float(np.var(np.log(y) - fitted))
         correction = np.exp(s2 / 2)
         fitted, forecast = np.exp(fitted) * correction, np.exp(forecast) * correction
-    return level_corrected(forecast, y - fitted, task.config.level_months), float(np.std(y - fitted))
+    residuals = y - fitted
+    return level_corrected(forecast, residuals, task.config.level_months), float(np.std(residuals))
 
 
 def level_corrected(forecast: np.ndarray, residuals: np.ndarray, months: int | None) -> np.ndarray:

@@ -75,7 +75,6 @@ class SopSqliteStorage(DagsterSqliteStorage):
         return cls.from_local(config_value["dagster_home"], inst_data=inst_data)
 
 
-
 @contextmanager
 def open_instance(home: str | os.PathLike) -> Iterator:
     """The Dagster instance of a Dagster home that `sop-pipeline` set up, for reading runs and lineage from

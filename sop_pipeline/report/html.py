@@ -77,7 +77,7 @@ HEADLINE_BILLION = 1e9  # from ten digits a card's figure reads in billions: "71
 
 def _headline(value) -> str:
     """A key-figure card's number: exact up to hundreds of millions, then in billions (the tables keep every digit)."""
-    if value is not None and not (isinstance(value, float) and math.isnan(value)) and abs(value) >= HEADLINE_BILLION:
+    if value is not None and abs(value) >= HEADLINE_BILLION:  # NaN compares false: `_num` shows it
         return f"{value / HEADLINE_BILLION:,.1f} bn"
     return _num(value)
 

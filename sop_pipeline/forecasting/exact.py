@@ -71,6 +71,7 @@ LINEAR, LOGISTIC, FLAT = 0, 1, 2
 SIGMA_FLOOR = 1e-12            # a series the model interpolates exactly has an unbounded lp: stop there
 NEWTON_TOL = 1e-12             # Newton decrement (per unit of |lp|, at least 1) that counts as converged
 NEWTON_MAX_ITER = 200
+DEGENERATE_NOTE = "sigma_obs -> 0: the mean can interpolate the data, the posterior has no maximum"
 DEGENERATE_SIGMA = 1e-6        # sigma_obs (in Prophet's scaled units) below which a stalled fit is
                                # sliding into the sigma -> 0 funnel rather than short of an optimum
 # CmdStan optimiser options that only steer *how* the optimum is found: the exact engine ignores them.
@@ -467,9 +468,7 @@ def _solve_from(d: _Design, u: np.ndarray, beta: np.ndarray, method: str, lbfgs_
     params = {"k": u[:1].copy(), "m": u[1:2].copy(), "delta": u[2:].copy(),
               "sigma_obs": np.array([sigma]), "beta": beta.copy(), "trend": d.phi @ u}
     degenerate = not converged and sigma <= DEGENERATE_SIGMA
-    note = ("" if converged else
-            "sigma_obs -> 0: the mean can interpolate the data, the posterior has no maximum"
-            if degenerate else "no convergence certificate")
+    note = "" if converged else DEGENERATE_NOTE if degenerate else "no convergence certificate"
     return ExactFit(params=params, lp=-_neg_lp(d, u, beta, sigma), converged=converged, note=note,
                     degenerate=degenerate,
                     solver=solver, newton_iterations=newton_it, lbfgs_iterations=lbfgs_it)
@@ -1090,12 +1089,16 @@ def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray) -> li
                 solver[i] = f"newton from the {label}"
     fits: list[ExactFit] = []
     for i in range(len(Y)):
-        if not converged[i]:
+        # A degenerate row (sigma slid to 0: the mean interpolates the data) is what `_solve` would
+        # return from the same start: its Newton path is this one, and it neither rescues nor restarts
+        # a fit without a maximum. Solving it again cost 12% of the fits' time at 5,000 SKUs.
+        if not converged[i] and sigma[i] > DEGENERATE_SIGMA:
             start = {"k": U0[i, :1], "m": U0[i, 1:2], "delta": U0[i, 2:], "beta": B0[i]}
             fits.append(_solve(d.with_y(Y[i]), start, "newton"))
             continue
         params = {"k": U[i, :1].copy(), "m": U[i, 1:2].copy(), "delta": U[i, 2:].copy(),
                   "sigma_obs": np.array([sigma[i]]), "beta": B[i].copy(), "trend": d.phi @ U[i]}
-        fits.append(ExactFit(params=params, lp=float(lp[i]), converged=True, note="", degenerate=False,
+        fits.append(ExactFit(params=params, lp=float(lp[i]), converged=bool(converged[i]),
+                             note="" if converged[i] else DEGENERATE_NOTE, degenerate=not converged[i],
                              solver=solver[i], newton_iterations=int(iterations[i]), lbfgs_iterations=0))
     return fits

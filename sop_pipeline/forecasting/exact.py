@@ -71,6 +71,7 @@ LINEAR, LOGISTIC, FLAT = 0, 1, 2
 SIGMA_FLOOR = 1e-12            # a series the model interpolates exactly has an unbounded lp: stop there
 NEWTON_TOL = 1e-12             # Newton decrement (per unit of |lp|, at least 1) that counts as converged
 NEWTON_MAX_ITER = 200
+CERTIFIED = "exact (shared design)"  # a shared-design fit's method where its solve is certified
 DEGENERATE_NOTE = "sigma_obs -> 0: the mean can interpolate the data, the posterior has no maximum"
 DEGENERATE_SIGMA = 1e-6        # sigma_obs (in Prophet's scaled units) below which a stalled fit is
                                # sliding into the sigma -> 0 funnel rather than short of an optimum
@@ -639,6 +640,17 @@ class SeriesFit:
     trend: np.ndarray | None = None   # Prophet's trend on the same dates (predict()["trend"])
     factor: np.ndarray | None = None  # 1 + its multiplicative terms: yhat = trend * factor + additive terms
 
+    @property
+    def certified(self) -> bool:
+        """A solve with its convergence certificate (not a rule, not degenerate, not a fallback)."""
+        return self.method == CERTIFIED
+
+    @property
+    def optimum(self) -> tuple[np.ndarray, np.ndarray]:
+        """(u, beta) = ((k, m, delta), beta) in the solver's scaled units: an additive optimum that
+        starts the multiplicative fit of the same values (`solve_batch`)."""
+        return np.concatenate([self.params["k"], self.params["m"], self.params["delta"]]), self.params["beta"]
+
 
 class SharedDesign:
     """Prophet's model for one set of dates, built once and solved for many series.
@@ -729,13 +741,16 @@ class SharedDesign:
         fit = None if y.max() == y.min() else _solve(d0.with_y(y_s), start, self.method)
         return _series_fit(self, fit, k0, m0, scale, floor)
 
-    def fit_many(self, ys, inits: list[Mapping[str, Any] | None] | None = None) -> list[SeriesFit]:
-        """`fit` for many series at once (rows of `ys`): one batched solve, the same results."""
-        return _fit_many(self, ys, inits)
+    def fit_many(self, ys, inits: list[Mapping[str, Any] | None] | None = None,
+                 additive_optima: list[tuple[np.ndarray, np.ndarray] | None] | None = None) -> list[SeriesFit]:
+        """`fit` for many series at once (rows of `ys`): one batched solve, the same results.
+        `additive_optima`: per row, the additive model's certified optimum (`SeriesFit.optimum`) of
+        the same values, dates and prior, where known: a multiplicative fit's additive start."""
+        return _fit_many(self, ys, inits, additive_optima)
 
 
-def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] | None] | None = None
-              ) -> list[SeriesFit]:
+def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] | None] | None = None,
+              additive_optima: list | None = None) -> list[SeriesFit]:
     """`fit` for every row of `ys` (values on `ds`), with one batched solve (`solve_batch`) for all of
     them: the same starts, certificates, fallbacks and results as fitting them one by one."""
     ys = np.atleast_2d(np.asarray(ys, dtype=float))
@@ -764,7 +779,8 @@ def _fit_many(self: SharedDesign, ys: np.ndarray, inits: list[Mapping[str, Any] 
             B0[i] = np.asarray(start["beta"], float).reshape(-1)
     constant = ys.max(axis=1) == ys.min(axis=1)
     varying = np.flatnonzero(~constant)
-    solved = dict(zip(varying, solve_batch(d0, y_s[varying], U0[varying], B0[varying]), strict=True)) \
+    known = None if additive_optima is None else [additive_optima[i] for i in varying]
+    solved = dict(zip(varying, solve_batch(d0, y_s[varying], U0[varying], B0[varying], known), strict=True)) \
         if varying.size else {}
     return [_series_fit(self, solved.get(i), k0[i], m0[i], scale[i], floor[i]) for i in range(len(ys))]
 
@@ -782,7 +798,7 @@ def _series_fit(self: SharedDesign, fit: ExactFit | None, k0: float, m0: float, 
         u = np.concatenate([fit.params["k"], fit.params["m"], fit.params["delta"]])
         beta, sigma, lp = fit.params["beta"], float(fit.params["sigma_obs"][0]), fit.lp
         converged = fit.converged or fit.degenerate
-        method = ("exact (shared design)" if fit.converged else
+        method = (CERTIFIED if fit.converged else
                   f"exact (shared design, degenerate: {fit.note})" if fit.degenerate else
                   f"exact (shared design, not certified: {fit.note})")
     if self.no_changepoints:  # as Prophet.fit: fold the dummy changepoint's rate into k
@@ -1055,12 +1071,16 @@ def _batch_neg_lp(d: _Design, Y, U, B, sigma) -> np.ndarray:
             + 0.5 * (B**2 @ d.inv_var))
 
 
-def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray) -> list[ExactFit]:
+def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray,
+                additive_optima: list[tuple[np.ndarray, np.ndarray] | None] | None = None) -> list[ExactFit]:
     """`_solve` (method "newton") for every row of Y from the starts U0, B0, in batched solves.
 
     With multiplicative columns the certified fits are also started from the additive fits
-    (`_additive_starts`, batched), keeping the best, as `_solve` does. Rows the batch cannot
-    certify go through `_solve` one by one (its rescue and its notes)."""
+    (`_additive_starts`, batched), keeping the best, as `_solve` does; where `additive_optima`
+    gives a row's additive optimum (u, beta), solved already as a configuration of its own, that
+    problem is not solved again: it is convex, so its optimum does not depend on the start (the
+    first additive start, tau unchanged). Rows the batch cannot certify go through `_solve` one by
+    one (its rescue and its notes)."""
     Y = np.asarray(Y, float)
     U, B, sigma, iterations, converged = _orthant_newton_batch(d, Y, U0, B0)
     lp = -_batch_neg_lp(d, Y, U, B, sigma)
@@ -1072,8 +1092,14 @@ def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray) -> li
         J = np.hstack([d.phi, xa])
         additive = _Design(d.y, d.phi, xa, np.zeros_like(d.xm), d.inv_var, d.lam, False, J.T @ J)
         for factor, label in ADDITIVE_STARTS:
-            Ua, Ba, *_ = _orthant_newton_batch(dataclasses.replace(additive, lam=d.lam / factor), Y[c], U0[c],
-                                               np.zeros((len(c), d.K)))
+            Ua, Ba = np.zeros((len(c), 2 + d.S)), np.zeros((len(c), d.K))
+            given = np.array([factor == 1.0 and additive_optima is not None and additive_optima[i] is not None
+                              for i in c], bool)
+            for j in np.flatnonzero(given):
+                Ua[j], Ba[j] = additive_optima[c[j]]
+            if (rest := np.flatnonzero(~given)).size:
+                Ua[rest], Ba[rest], *_ = _orthant_newton_batch(dataclasses.replace(additive, lam=d.lam / factor),
+                                                               Y[c[rest]], U0[c[rest]], np.zeros((len(rest), d.K)))
             level = (Ua @ d.phi.T).mean(axis=1)
             ok = (level > 0) & np.all(np.isfinite(Ba), axis=1)
             if not ok.any():
@@ -1089,16 +1115,15 @@ def solve_batch(d: _Design, Y: np.ndarray, U0: np.ndarray, B0: np.ndarray) -> li
                 solver[i] = f"newton from the {label}"
     fits: list[ExactFit] = []
     for i in range(len(Y)):
-        # A degenerate row (sigma slid to 0: the mean interpolates the data) is what `_solve` would
-        # return from the same start: its Newton path is this one, and it neither rescues nor restarts
-        # a fit without a maximum. Solving it again cost 12% of the fits' time at 5,000 SKUs.
-        if not converged[i] and sigma[i] > DEGENERATE_SIGMA:
+        # Solved again one by one even where degenerate (sigma slid to 0: no maximum): where a path
+        # into that funnel stops depends on rounding, so a batch's stop would depend on the batch's
+        # composition, i.e. on the executor and the worker count; one row alone stops in one place.
+        if not converged[i]:
             start = {"k": U0[i, :1], "m": U0[i, 1:2], "delta": U0[i, 2:], "beta": B0[i]}
             fits.append(_solve(d.with_y(Y[i]), start, "newton"))
             continue
         params = {"k": U[i, :1].copy(), "m": U[i, 1:2].copy(), "delta": U[i, 2:].copy(),
                   "sigma_obs": np.array([sigma[i]]), "beta": B[i].copy(), "trend": d.phi @ U[i]}
-        fits.append(ExactFit(params=params, lp=float(lp[i]), converged=bool(converged[i]),
-                             note="" if converged[i] else DEGENERATE_NOTE, degenerate=not converged[i],
+        fits.append(ExactFit(params=params, lp=float(lp[i]), converged=True, note="", degenerate=False,
                              solver=solver[i], newton_iterations=int(iterations[i]), lbfgs_iterations=0))
     return fits

@@ -23,13 +23,13 @@ from concurrent.futures import ProcessPoolExecutor
 from queue import SimpleQueue
 
 from sop_pipeline.common.errors import SettingsError
-from sop_pipeline.forecasting.fitting import FitResult, FitTask, batch_key, fit_chunk, init_worker
+from sop_pipeline.forecasting.fitting import FitResult, FitTask, chunk_order, fit_chunk, init_worker, pair_key
 
 Progress = Callable[[int, int, str], None]
 _warm_pool: ProcessPoolExecutor | None = None
 _warm_workers = 0
 MAX_CHUNK = 4          # CmdStan fits per task: small enough that no worker idles long at the end, large enough to amortise
-MAX_CHUNK_EXACT = 512  # exact fits cost milliseconds, and a batch's Newton iterations cost about the same for
+MAX_CHUNK_EXACT = 1024 # exact fits cost milliseconds, and a batch's Newton iterations cost about the same for
                        # 3 series as for 300 (NumPy's per-call overhead): the larger the batch, the cheaper a fit
 EXACT_TAIL = 8         # the fewest exact fits a task at the end, so that the workers finish together
 CHUNKS_PER_WORKER = 4
@@ -45,8 +45,10 @@ def chunked(tasks: list[FitTask], workers: int, max_chunk: int = MAX_CHUNK) -> l
 
 
 def chunked_exact(tasks: list[FitTask], workers: int) -> list[list[FitTask]]:
-    """Chunks of exact tasks (sorted by `batch_key`) that keep each batch whole where it fits: a
-    batch is split into equal pieces of at most the chunk size, and small batches share a chunk.
+    """Chunks of exact tasks (sorted by `fitting.chunk_order`) that keep each batch whole where it
+    fits, an additive batch with the multiplicative one it starts (`fitting.pair_key`) and each series'
+    two fits side by side: a batch is split into equal pieces of at most the chunk size, and small
+    batches share a chunk.
     With several workers the chunks shrink towards the end (guided self-scheduling): none holds
     more than 1/(2 x workers) of the tasks left from it on, down to `EXACT_TAIL`, so the workers
     finish close together while most fits still go in large batches. (A tail of `EXACT_TAIL`-task
@@ -55,7 +57,7 @@ def chunked_exact(tasks: list[FitTask], workers: int) -> list[list[FitTask]]:
     the CPU of one.) One worker needs no tail."""
     size = max(1, min(MAX_CHUNK_EXACT, math.ceil(len(tasks) / (workers * CHUNKS_PER_WORKER))))
     pieces: list[list[FitTask]] = []
-    for _, batch in itertools.groupby(tasks, key=batch_key):
+    for _, batch in itertools.groupby(tasks, key=pair_key):
         batch = list(batch)
         step = math.ceil(len(batch) / math.ceil(len(batch) / size))
         pieces += [batch[i : i + step] for i in range(0, len(batch), step)]
@@ -117,7 +119,7 @@ def _fit_all(tasks: list[FitTask], workers: int, executor: str, dask_address: st
              progress: Progress | None, release: bool, meanwhile: Callable[[], None] | None) -> dict[str, FitResult]:
     exact = all(task.config.engine == "exact" for task in tasks)
     if exact:  # neighbours of one design and configuration go in one chunk and are solved as one batch
-        tasks = sorted(tasks, key=lambda task: tuple(map(str, batch_key(task))))
+        tasks = sorted(tasks, key=chunk_order)
     chunks = chunked_exact(tasks, workers) if exact else chunked(tasks, workers)
     total = len(tasks)
     if executor == "dask":

@@ -398,9 +398,13 @@ def _exact_result(task: FitTask, fit, n_changepoints: int, warm: bool, seconds: 
     )
 
 
-def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
+def fit_exact_batch(tasks: list[FitTask], additive_optima: dict | None = None) -> list[FitResult]:
     """`fit_exact` for tasks of one design and configuration (equal `design_key`, seasonality mode
-    and changepoint prior), their solves batched (`SharedDesign.fit_many`): the same results."""
+    and changepoint prior), their solves batched (`SharedDesign.fit_many`): the same results.
+
+    `additive_optima` (shared by the batches of one chunk, `fit_chunk`): an additive batch leaves its
+    certified optima there, and a multiplicative batch of the same dates, prior and values starts
+    from them instead of solving that additive problem again (`exact.solve_batch`)."""
     started = time.perf_counter()
     results: list[FitResult | None] = [None] * len(tasks)
     todo = []
@@ -410,7 +414,8 @@ def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
         else:
             todo.append(i)
     if todo:
-        design = _shared_design(tasks[todo[0]], tasks[todo[0]].config)
+        config = tasks[todo[0]].config
+        design = _shared_design(tasks[todo[0]], config)
         if not design.usable or len(todo) == 1:
             for i in todo:
                 results[i] = fit_exact(tasks[i])
@@ -425,8 +430,16 @@ def fit_exact_batch(tasks: list[FitTask]) -> list[FitResult]:
             for n, p in enumerate(problem):
                 first_of.setdefault(p, n)
             solve = list(first_of.values())  # each problem's first task, in task order
-            fits = dict(zip(solve, design.fit_many(np.stack([ys[n] for n in solve]), [inits[n] for n in solve]),
-                            strict=True))
+            pair = pair_key(tasks[todo[0]]) if additive_optima is not None and n_changepoints else None
+            known = None
+            if pair and config.seasonality_mode == "multiplicative":
+                known = [additive_optima.get((pair, ys[n].tobytes())) for n in solve]
+            solved = design.fit_many(np.stack([ys[n] for n in solve]), [inits[n] for n in solve], known)
+            fits = dict(zip(solve, solved, strict=True))
+            if pair and config.seasonality_mode == "additive":
+                for n, fit in fits.items():
+                    if fit.certified:
+                        additive_optima[(pair, ys[n].tobytes())] = fit.optimum
             each = (time.perf_counter() - started) / len(todo)  # the batch's time, shared out
             for n, (i, init) in enumerate(zip(todo, inits, strict=True)):
                 results[i] = _exact_result(tasks[i], fits[first_of[problem[n]]], n_changepoints, init is not None, each)
@@ -439,6 +452,18 @@ def batch_key(task: FitTask) -> tuple:
     return (task.design_key(), c.seasonality_mode, c.changepoint_prior_scale, c.engine)
 
 
+def pair_key(task: FitTask) -> tuple:
+    """`batch_key` but for the seasonality mode: an additive batch and the multiplicative one it
+    starts (`fit_exact_batch`). The executor keeps such pairs in one chunk."""
+    c = task.config
+    return (task.design_key(), c.changepoint_prior_scale, c.engine)
+
+
+def chunk_order(task: FitTask) -> tuple:
+    """The order the executor chunks exact tasks in: by pair, then series, additive before multiplicative."""
+    return (*map(str, pair_key(task)), task.series_id, task.stage, task.config.seasonality_mode, task.config.name)
+
+
 def fit_chunk(tasks: list[FitTask]) -> list[FitResult]:
     """A batch of fits: one pickled call per chunk keeps the per-task overhead small. Exact tasks
     that share a design and configuration are solved together (`fit_exact_batch`)."""
@@ -447,9 +472,11 @@ def fit_chunk(tasks: list[FitTask]) -> list[FitResult]:
     for i, task in enumerate(tasks):
         groups.setdefault(batch_key(task), []).append(i)
     results: list[FitResult | None] = [None] * len(tasks)
-    for members in groups.values():
+    additive_optima: dict = {}  # additive batches first: their optima start the multiplicative ones
+    for key in sorted(groups, key=lambda k: k[1] != "additive"):
+        members = groups[key]
         batch = [tasks[i] for i in members]
-        fitted = fit_exact_batch(batch) if batch[0].config.engine == "exact" else [fit_task(t) for t in batch]
+        fitted = fit_exact_batch(batch, additive_optima) if batch[0].config.engine == "exact" else [fit_task(t) for t in batch]
         for i, result in zip(members, fitted, strict=True):
             results[i] = result
     return results  # type: ignore[return-value]

@@ -141,7 +141,7 @@ def test_exact_chunks_keep_batches_whole_and_end_in_small_pieces():
     import numpy as np
 
     from sop_pipeline.forecasting.executor import EXACT_TAIL, MAX_CHUNK_EXACT, chunked_exact
-    from sop_pipeline.forecasting.fitting import FitTask, ProphetConfig, batch_key
+    from sop_pipeline.forecasting.fitting import FitTask, ProphetConfig, batch_key, chunk_order, pair_key
 
     def tasks_of(n_months: int, n: int, mode: str) -> list:
         months = np.arange(np.datetime64("2024-01"), np.datetime64("2024-01") + n_months).astype("datetime64[D]")
@@ -150,14 +150,18 @@ def test_exact_chunks_keep_batches_whole_and_end_in_small_pieces():
                         y=np.ones(n_months), future=future, config=ProphetConfig(seasonality_mode=mode))
                 for i in range(n)]
 
-    # three batches (two designs, two modes), in the order run_fits sorts them
-    tasks = tasks_of(30, 700, "additive") + tasks_of(30, 5, "multiplicative") + tasks_of(40, 40, "additive")
+    # three batches (two designs, two modes), in the order run_fits sorts them: the 30-month additive and
+    # multiplicative ones a pair (the additive fits start the multiplicative ones), each series' two side by side
+    tasks = sorted(tasks_of(30, 700, "additive") + tasks_of(30, 5, "multiplicative") + tasks_of(40, 40, "additive"),
+                   key=chunk_order)
     one = chunked_exact(tasks, workers=1)
     assert [t for c in one for t in c] == tasks
     assert max(map(len, one)) <= MAX_CHUNK_EXACT
-    # chunks of at most 745 / 4 = 187: the 700 in four equal pieces, the 5 joins the last, the 40 stay whole
-    assert [len(c) for c in one] == [175, 175, 175, 180, 40]
-    assert [len({batch_key(t) for t in c}) for c in one] == [1, 1, 1, 2, 1]
+    # chunks of at most 745 / 4 = 187: the pair's 705 in four equal pieces, the 40 whole
+    assert [len(c) for c in one] == [177, 177, 177, 174, 40]
+    assert all(len({pair_key(t) for t in c}) == 1 for c in one) and len({batch_key(t) for t in one[0]}) == 2
+    chunk_of = {t.key: n for n, c in enumerate(one) for t in c}
+    assert all(chunk_of[f"additive30|{i}"] == chunk_of[f"multiplicative30|{i}"] for i in range(5))
     two = chunked_exact(tasks, workers=2)
     assert [t for c in two for t in c] == tasks
     sizes = [len(c) for c in two]

@@ -171,7 +171,7 @@ def prepare(view: HistoryView, settings: ForecastSettings, stage: str, n_future:
                 use = init if init is not None and init.get("model", config.name) == config.name else None
             prep.tasks.append(FitTask(key=task_key(stage, series_id, config.name), series_id=series_id,
                                       stage=stage, months=months[begin:], y=y[begin:], future=future,
-                                      init=use, config=config))
+                                      init=use, config=config, keep_params=stage == "final"))
 
     if not prep.single_family:  # one family: the total is that family's series
         add(TOTAL, TOTAL, 0, prep.total_y)

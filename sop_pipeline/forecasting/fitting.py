@@ -96,6 +96,10 @@ class FitTask:
     future: np.ndarray       # datetime64[D] months to forecast
     init: dict | None = None  # previous cycle's fitted parameters (warm start)
     config: ProphetConfig = ProphetConfig()
+    # Whether the result carries the fitted parameters (`FitResult.params_json`): the published fits'
+    # are next cycle's warm start; a backtest origin's fit is only scored, and its parameters as JSON
+    # were 70% of what the fits weigh, in memory and shipped back from the workers.
+    keep_params: bool = True
 
     def design_key(self) -> tuple:
         """Tasks with equal keys share one exact design (same dates, same Prophet features)."""
@@ -374,7 +378,7 @@ def fit_series(task: FitTask, config: ProphetConfig | None = None, note: str | N
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
         yhat=forecast, sigma=sigma, n_points=len(y),
-        params_json=_params_json(model.params), n_changepoints=n_changepoints,
+        params_json=_params_json(model.params) if task.keep_params else None, n_changepoints=n_changepoints,
         warm_started=init is not None, log_posterior=log_posterior,
         seconds=time.perf_counter() - started, model=config.name,
         engine="cmdstan" if note is None else f"cmdstan (fallback: {note})",
@@ -392,7 +396,7 @@ def _exact_result(task: FitTask, fit, n_changepoints: int, warm: bool, seconds: 
     return FitResult(
         key=task.key, series_id=task.series_id, stage=task.stage, method="prophet",
         yhat=forecast, sigma=sigma, n_points=len(y),
-        params_json=_params_json(fit.params), n_changepoints=n_changepoints,
+        params_json=_params_json(fit.params) if task.keep_params else None, n_changepoints=n_changepoints,
         warm_started=warm, log_posterior=fit.lp, seconds=seconds,
         model=task.config.name, engine=fit.method,
     )

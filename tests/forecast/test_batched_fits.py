@@ -131,3 +131,22 @@ def test_multiplicative_fits_start_from_their_chunks_additive_fits(monkeypatch):
         assert many.engine == one.engine
         assert many.log_posterior == pytest.approx(one.log_posterior, rel=1e-9, abs=1e-9)
         np.testing.assert_allclose(many.yhat, one.yhat, rtol=1e-6, atol=1e-9 * max(1.0, np.abs(one.yhat).max()))
+
+
+def test_backtest_fits_carry_no_parameters():
+    """A backtest origin's fit is only scored: the pipeline's origin tasks do not keep their parameters
+    (the published fits do, next cycle's warm start), and the forecast is the same either way."""
+    from sop_pipeline.forecasting.classification import build_view, prepare
+    from sop_pipeline.forecasting.input_checks import validate_history
+
+    history, settings = history_of("demo"), settings_of("demo")
+    view = build_view(validate_history(history, cycle_of(history)))
+    config = fitting.ProphetConfig(engine="exact")
+    origin = prepare(view.truncated(view.n_months - 12), settings, "origin1", 12, lambda _sid: [config], {})
+    final = prepare(view, settings, "final", 18, lambda _sid: [config], {})
+    assert origin.tasks and not any(t.keep_params for t in origin.tasks) and all(t.keep_params for t in final.tasks)
+    tasks = origin.tasks[:20]
+    dropped, kept = fitting.fit_chunk(tasks), fitting.fit_chunk([replace(t, keep_params=True) for t in tasks])
+    for a, b in zip(dropped, kept, strict=True):
+        assert a.params_json is None and b.params_json is not None
+        np.testing.assert_array_equal(a.yhat, b.yhat)

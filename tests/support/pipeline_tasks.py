@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -65,7 +66,9 @@ def pipeline_tasks(history: pl.DataFrame, settings: ForecastSettings, cycle: dat
     def of(series_id: str) -> list:
         return configs if configs_for is None else [c for c in configs if c.name in configs_for(series_id)]
 
-    origins = [prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, of, {}).tasks
+    # The origins' fits keep their parameters here (the pipeline drops them): the tests score them.
+    origins = [[replace(task, keep_params=True)
+                for task in prepare(full.truncated(n_train), settings, f"origin{j + 1}", scored, of, {}).tasks]
                for j, (n_train, scored) in enumerate(backtest_cuts(full.n_months, settings))]
     return prepare(full, settings, "final", n_future, of, {}).tasks, origins
 

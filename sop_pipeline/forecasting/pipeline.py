@@ -120,8 +120,11 @@ def forecast_demand(
     first_tasks = sum(len(preps[j][0].tasks) for j in first)
     n_series = len(preps[first[-1]][0].tasks) // max(len(configs), 1) + 1 if first else 0
     fit_started = time.perf_counter()
-    # An estimate until the finalists and the published fits are known (at least one per series).
-    total_tasks = [first_tasks + len(later) * n_series * min(settings.backtest_finalists, len(configs)) + n_series]
+    # An estimate until the finalists and the published fits are known: most series publish the mean of
+    # `combine_models` configurations, fitted again on the whole history (the total grew by half mid-run
+    # when this counted one per series).
+    total_tasks = [first_tasks + len(later) * n_series * min(settings.backtest_finalists, len(configs))
+                   + n_series * min(settings.combine_models, len(configs))]
     done = [0]
 
     def fit(tasks, release: bool = False, meanwhile=None):

@@ -310,8 +310,14 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
     Last cycle's choice (`incumbent`: its configuration, or a combination's members) stays
     unless the new one is better by more than MODEL_SWITCH_MARGIN, so the published forecast does
     not change model on noise."""
-    names = [c.name for c in configs]
     pools = {sid: _complete(by_model) for sid, by_model in _model_pools(full, preps, fits).items()}
+    return choose_from_pools(pools, [c.name for c in configs], incumbent, combine, simplicity, run_best)
+
+
+def choose_from_pools(pools: dict[str, dict[str, _Pool]], names: list[str], incumbent: dict[str, tuple[str, ...]],
+                      combine: int, simplicity=None, run_best: int = RUN_BEST) -> dict[str, ModelChoice]:
+    """`choose_models` on the pools of every series (series id -> configuration -> its pool, the
+    configurations scored at every origin only), `names` the configurations in order, the default first."""
     scores_of = {sid: {m: pool.recent_wape() for m, pool in by_model.items()} for sid, by_model in pools.items()}
     # Ranked per level: a level's series are alike (the total is no family, whose choice its own backtest
     # makes: on Superstore at 30 months the families' best, level corrections, were 3 times worse on the

@@ -11,7 +11,8 @@ the others move forwards, scored on the months left; shorter histories are not b
   `backtest_first_round` origins (the oldest and the latest), only each series' `backtest_finalists`
   best there at the others. Each series then keeps the configuration with the lowest WAPE pooled over
   every origin (origin j, oldest 1, weighing j: `_Pool.recent_wape`), or the simplest one within
-  noise of it (`choose_models`), or a combination.
+  noise of it (`choose_models`), or a combination: its own best few and the run's best
+  (`run_ranking`, the configurations with the lowest backtest WAPE over all the run's series of a level).
 - approach `best`: per family, the approach with the lowest family-level WAPE pooled over the
   origins (top_down on ties or where none can be scored).
 """

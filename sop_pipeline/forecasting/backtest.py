@@ -254,10 +254,10 @@ def run_ranking(scores: dict[str, dict[str, float | None]], names: list[str]) ->
     differences: dict[str, list[float]] = defaultdict(list)
     for by_model in scores.values():
         default = by_model.get(names[0])
-        if default is None or not np.isfinite(default):
+        if not _scored(default):
             continue
         for m, value in by_model.items():
-            if value is not None and np.isfinite(value):
+            if _scored(value):
                 differences[m].append(value - default)
     return sorted(differences, key=lambda m: (float(np.mean(differences[m])), names.index(m)))
 
@@ -286,6 +286,11 @@ def _scored(value: float | None) -> bool:
     return value is not None and bool(np.isfinite(value))
 
 
+def _level(series_id: str) -> str:
+    """total, family or sku: the level of a `series_id_of` id."""
+    return series_id.split("|", 1)[0]
+
+
 def _score_of(choice: ModelChoice, by_model: dict[str, _Pool]) -> float | None:
     if any(m not in by_model for m in choice.members):
         return None
@@ -306,8 +311,9 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
     within noise of it (`simplest_within_noise`, where `simplicity` ranks the configurations); but
     where `combine` (>= 2) distinct ones are scored, the mean of the best `combine` of them and of
     the run's `run_best` best (`run_ranking`) the series has scored, each forecast once, always
-    (forecast combination: 3 to 5 members); with fewer, the mean or median of its best 2, 3, ... where that scores
-    no worse than the best single configuration over the same origins (`combine` < 2: never).
+    (forecast combination: 3 to 5 members); with fewer, the mean or median of its best 2, 3, ...
+    where that scores no worse than the best single configuration over the same origins (`combine` <
+    2: never).
     Last cycle's choice (`incumbent`: its configuration, or a combination's members) stays
     unless the new one is better by more than MODEL_SWITCH_MARGIN, so the published forecast does
     not change model on noise."""
@@ -323,8 +329,9 @@ def choose_from_pools(pools: dict[str, dict[str, _Pool]], names: list[str], incu
     # Ranked per level: a level's series are alike (the total is no family, whose choice its own backtest
     # makes: on Superstore at 30 months the families' best, level corrections, were 3 times worse on the
     # total than its flat model).
-    run_order = {level: run_ranking({sid: scores_of[sid] for sid in pools if sid.startswith(f"{level}|")}, names)
-                 for level in {sid.split("|", 1)[0] for sid in pools}} if run_best > 0 else {}
+    levels = {sid: _level(sid) for sid in pools}
+    run_order = {level: run_ranking({sid: scores_of[sid] for sid in pools if levels[sid] == level}, names)
+                 for level in set(levels.values())} if run_best > 0 else {}
     chosen = {}
     for sid, by_model in pools.items():
         scores = scores_of[sid]
@@ -339,10 +346,10 @@ def choose_from_pools(pools: dict[str, dict[str, _Pool]], names: list[str], incu
             # damped trends in both: 0.2002 -> 0.1981; M1 every 5th, before the damped trends and this
             # 0.1876, after both 0.1743). The run's best join them: what did best over all the run's series,
             # where this series' own three origins cannot tell (mean WAPE, M1 / tourism every 7th series, a
-            # development and a confirmation sample: 0.1877 / 0.1656 -> 0.1774 / 0.1624, 0.1826 / 0.2015 ->
-            # 0.1783 / 0.1945; docs/benchmarks.md).
+            # development and a confirmation sample: 0.1879 / 0.1657 -> 0.1775 / 0.1628, 0.1826 / 0.2015 ->
+            # 0.1785 / 0.1945; docs/benchmarks.md).
             members = distinct[:combine]
-            order = run_order.get(sid.split("|", 1)[0], [])
+            order = run_order.get(levels.get(sid), [])
             run_rank = {m: float(i) for i, m in enumerate(order) if m in by_model and _scored(scores.get(m))}
             for m in _ranked_distinct(by_model, run_rank, order)[:run_best]:
                 if not any(np.array_equal(by_model[m].f, by_model[d].f) for d in members):

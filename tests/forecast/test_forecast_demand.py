@@ -10,7 +10,7 @@ from benchmarks.synthetic import synthetic_history
 from sop_pipeline.common.errors import InputDataError, SettingsError
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting import forecast_demand, plot_forecast_png
-from sop_pipeline.forecasting.backtest import backtest_cuts, keeps_incumbent, lowest
+from sop_pipeline.forecasting.backtest import RUN_BEST, backtest_cuts, keeps_incumbent, lowest
 from sop_pipeline.forecasting.models import model_configs
 from tests.support.pipeline_tasks import members_of, pipeline_tasks
 
@@ -131,8 +131,8 @@ def test_params_are_returned_for_warm_start(synthetic_result):
     assert {"series_id", "stage", "n_changepoints", "params_json"} <= set(params.columns)
     assert set(params["stage"]) == {"final"}
     # The published fits: 1 total + 2 families + 6 SKUs, each in its configuration or in each member
-    # of its combination (the model column of sop.forecast names them).
-    assert params["series_id"].n_unique() == 9 and 9 <= params.height <= 9 * 3
+    # of its combination (the model column of sop.forecast names them): its own best 3 and the run's best.
+    assert params["series_id"].n_unique() == 9 and 9 <= params.height <= 9 * (3 + RUN_BEST)
     published = dict(zip(result.accuracy.filter(pl.col("method") == "chosen")
                          .select(pl.concat_str([pl.col("level"), pl.lit("|"), pl.col("series_key")]))
                          .to_series(), result.accuracy.filter(pl.col("method") == "chosen")["model"]))

@@ -25,6 +25,7 @@ from sop_pipeline.common.months import month_number
 from sop_pipeline.config.schema import ForecastSettings
 from sop_pipeline.forecasting.approaches import APPROACHES, assemble
 from sop_pipeline.forecasting.backtest import (
+    RUN_BEST,
     backtest_cuts,
     choose_models,
     combined_fits,
@@ -121,10 +122,10 @@ def forecast_demand(
     n_series = len(preps[first[-1]][0].tasks) // max(len(configs), 1) + 1 if first else 0
     fit_started = time.perf_counter()
     # An estimate until the finalists and the published fits are known: most series publish the mean of
-    # `combine_models` configurations, fitted again on the whole history (the total grew by half mid-run
-    # when this counted one per series).
+    # their best `combine_models` configurations and the run's best RUN_BEST, fitted again on the whole
+    # history (the total grew mid-run when this counted one per series).
     total_tasks = [first_tasks + len(later) * n_series * min(settings.backtest_finalists, len(configs))
-                   + n_series * min(settings.combine_models, len(configs))]
+                   + n_series * min(settings.combine_models + RUN_BEST, len(configs))]
     done = [0]
 
     def fit(tasks, release: bool = False, meanwhile=None):

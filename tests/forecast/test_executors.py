@@ -58,9 +58,9 @@ def test_process_pool_and_dask_match_in_process(history, local_result):
     fits = pooled.stats["series_fitted"] + pooled.stats["fallback_fits"]
     assert calls and calls[-1][0] == calls[-1][1] == fits  # every fit reported, against the right total
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
-    # Every series here publishes a mean of 3 configurations, as the estimate of the total assumes: the
-    # total is right from the first report on instead of growing when the published fits are known.
-    assert {c[1] for c in calls} == {fits}
+    # The total is estimated until the published fits are known (each series' members: its best 3 and the
+    # run's best 2, 3 to 5 fits): within 2% from the first report on (it grew by 4% counting one a series).
+    assert abs(calls[0][1] - fits) <= 0.02 * fits
     assert len(children) == 1  # two workers: this process and one pool process
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

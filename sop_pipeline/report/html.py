@@ -664,7 +664,9 @@ def _key_figures(cycle: date, frames: dict[str, pl.DataFrame], chosen: pl.DataFr
     elif total is not None and total.height:
         wape = {r["method"]: r["wape"] for r in total.iter_rows(named=True)}
         note = f"seasonal naive {_pct(wape.get('seasonal_naive'))}"
-        cards.append(("Forecast WAPE", _pct(wape.get("chosen")), note + " (backtest, all families)"))
+        # The total's WAPE: the console's "family level" figure pools the families' errors, which do not
+        # cancel, so it is higher; say which this is.
+        cards.append(("Forecast WAPE", _pct(wape.get("chosen")), note + " (backtest of the total over all families)"))
     else:
         cards.append(("Forecast WAPE", "not available", ""))
     return cards

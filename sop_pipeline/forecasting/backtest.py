@@ -201,40 +201,31 @@ class ModelChoice:
 
 def _model_pools(full: HistoryView, preps: list[tuple[PreparedView, int]],
                  fits: dict[str, FitResult]) -> dict[str, dict[str, _Pool]]:
-    """Per series, the configurations fitted at every origin of it (the race's finalists; a training
-    window is no candidate where the history is not longer than it), each with its
-    forecasts and the actuals at those origins (oldest first; an alias, the same model fitted
-    once, shares its fit)."""
-    names_of = []  # per origin: per task, the configurations it stands for
-    origins: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for prep, _ in preps:
-        aliases = defaultdict(list)
-        for (series_id, name), fitted_as in prep.same_as.items():
-            aliases[(series_id, fitted_as)].append(name)
-        names_of.append([[task.config.name, *aliases[(task.series_id, task.config.name)]] for task in prep.tasks])
-        for task, names in zip(prep.tasks, names_of[-1]):
-            for name in names:
-                origins[task.series_id][name] += 1
-    # The race fits most configurations at two origins of six: pooling only the finalists is a
-    # fifth of the pools (1.1 million at 50,000 SKUs otherwise, all held at once).
-    most = {sid: max(counts.values()) for sid, counts in origins.items()}
+    """Per series and configuration, its forecasts and the actuals at the origins it was fitted at
+    (oldest first; an alias, the same model fitted once, shares its fit)."""
     pools: dict[str, dict[str, _Pool]] = defaultdict(lambda: defaultdict(_Pool))
-    for (prep, scored), task_names in zip(preps, names_of):
+    for prep, scored in preps:
         total_actual, fam_actual, sku_actual = _actuals(full, prep, scored)
         actual_of = {series_id_of(TOTAL, TOTAL): (total_actual, prep.total_y)}
         actual_of |= {series_id_of("family", n): (fam_actual[n], prep.fam_y[f]) for f, n in enumerate(prep.view.families)}
         actual_of |= {series_id_of("sku", prep.view.sku[i]): (sku_actual[i], prep.view.units[i])
                       for i in np.flatnonzero(prep.fitted)}
-        for task, names in zip(prep.tasks, task_names):
-            counts, complete = origins[task.series_id], most[task.series_id]
-            names = [name for name in names if counts[name] == complete]
-            if not names:
-                continue
+        aliases = defaultdict(list)
+        for (series_id, name), fitted_as in prep.same_as.items():
+            aliases[(series_id, fitted_as)].append(name)
+        for task in prep.tasks:
             actual, train = actual_of[task.series_id]
             forecast = floored(fits[task.key])[:scored]
-            for name in names:
+            for name in [task.config.name, *aliases[(task.series_id, task.config.name)]]:
                 pools[task.series_id][name].add(actual, forecast, train)
     return pools
+
+
+def _complete(by_model: dict[str, _Pool]) -> dict[str, _Pool]:
+    """The configurations scored at every origin of the series (the race's finalists; a training
+    window is no candidate where the history is not longer than it): the same months pooled."""
+    n_origins = max(len(pool.actual) for pool in by_model.values())
+    return {m: pool for m, pool in by_model.items() if len(pool.actual) == n_origins}
 
 
 def _ranked_distinct(by_model: dict[str, _Pool], scores: dict[str, float | None], names: list[str]) -> list[str]:
@@ -261,6 +252,7 @@ def race_finalists(full: HistoryView, first_round: list[tuple[PreparedView, int]
     names = [c.name for c in configs]
     out = {}
     for sid, by_model in _model_pools(full, first_round, fits).items():
+        by_model = _complete(by_model)
         scores = {m: pool.recent_wape() for m, pool in by_model.items()}
         keep = set(_ranked_distinct(by_model, scores, names)[:finalists]) | set(incumbent.get(sid, ()))
         if not keep & set(by_model):  # nothing scored (no sales): the default, as the choice would
@@ -342,7 +334,8 @@ def choose_models(full: HistoryView, preps: list[tuple[PreparedView, int]], fits
     Last cycle's choice (`incumbent`: its configuration, or a combination's members) stays
     unless the new one is better by more than MODEL_SWITCH_MARGIN, so the published forecast does
     not change model on noise."""
-    return choose_from_pools(_model_pools(full, preps, fits), [c.name for c in configs], incumbent, combine, simplicity, run_best)
+    pools = {sid: _complete(by_model) for sid, by_model in _model_pools(full, preps, fits).items()}
+    return choose_from_pools(pools, [c.name for c in configs], incumbent, combine, simplicity, run_best)
 
 
 def choose_from_pools(pools: dict[str, dict[str, _Pool]], names: list[str], incumbent: dict[str, tuple[str, ...]],
